@@ -1,0 +1,1 @@
+"""Clients of the `retrieval` library: the command line (`cli.py`) and the Discord bot."""

@@ -1,0 +1,282 @@
+"""The `newsqa` command: a thin layer over `retrieval` (the library does the work).
+
+Every command turns a `NewsqaError` into one line on stderr and its exit code;
+nothing else the user can cause prints a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Ask questions about news articles; every answer cites the passages it comes from.")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+DataDir = typer.Option(None, "--data-dir", help="Index folder [env NEWSQA_DATA_DIR].")
+ChromaUrl = typer.Option(None, "--chroma-url", help="Use a Chroma server, e.g. http://127.0.0.1:8000 [env NEWSQA_CHROMA_URL].")
+Embedding = typer.Option(None, "--embedding", help="minilm (default), st:<path> or openai:<model> [env NEWSQA_EMBEDDING].")
+Mode = typer.Option(None, "--mode", help="extractive (default, offline) or llm [env NEWSQA_MODE].")
+K = typer.Option(None, "-k", "--k", help="How many passages to retrieve [env NEWSQA_K].")
+
+
+def fail(message: str, code: int) -> "typer.Exit":
+    err.print(f"newsqa: error: {message}", markup=False)
+    return typer.Exit(code)
+
+
+def guarded(fn):
+    """Run a command; user-caused failures become one line and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from retrieval.errors import NewsqaError
+
+        try:
+            return fn(*args, **kwargs)
+        except NewsqaError as exc:
+            raise fail(str(exc), exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted; the index keeps everything stored before the interruption", 130) from None
+        except ValueError as exc:  # pydantic validation of settings
+            first = str(exc).splitlines()
+            raise fail(f"invalid setting: {' '.join(first[:3])}", 2) from None
+
+    return wrapper
+
+
+def settings_from(**overrides):
+    from retrieval.config import load_settings
+
+    if overrides.get("mode") not in (None, "extractive", "llm"):
+        from retrieval.errors import BadInput
+
+        raise BadInput(f"--mode must be extractive or llm, not {overrides['mode']!r}")
+    return load_settings(**overrides)
+
+
+def make_engine(**overrides):
+    from retrieval.api import Engine
+
+    settings = settings_from(**overrides)
+    if settings.mode == "llm":
+        from retrieval.llm import require_llm_config
+
+        require_llm_config(settings)
+    return Engine(settings)
+
+
+@app.command()
+@guarded
+def ask(
+    question: str = typer.Argument(..., help="The question, in quotes."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object instead of the rendered answer."),
+    k: Optional[int] = K,
+    mode: Optional[str] = Mode,
+    outlet: Optional[str] = typer.Option(None, "--outlet", help="Only passages from this outlet."),
+    date_from: Optional[str] = typer.Option(None, "--from", help="Only articles dated on or after YYYY-MM-DD."),
+    date_to: Optional[str] = typer.Option(None, "--to", help="Only articles dated on or before YYYY-MM-DD."),
+    unsupported: Optional[str] = typer.Option(None, "--unsupported", help="LLM mode: keep, flag or drop unsupported sentences."),
+    data_dir: Optional[Path] = DataDir,
+    chroma_url: Optional[str] = ChromaUrl,
+    embedding: Optional[str] = Embedding,
+):
+    """Answer one question with inline [n] citations and the numbered sources."""
+    from retrieval.api import validate_question
+
+    validate_question(question)
+    _check_dates(date_from, date_to)
+    engine = make_engine(k=k, mode=mode, data_dir=data_dir, chroma_url=chroma_url, embedding=embedding,
+                         unsupported=unsupported)
+    stream = None
+    if not json_out and engine.settings.mode == "llm":
+        def stream(token: str) -> None:
+            out.print(token, end="", markup=False)
+    result = engine.answer(question, k=k, outlet=outlet, date_from=date_from, date_to=date_to, on_token=stream)
+    if not json_out and engine.settings.mode == "llm" and result.mode == "llm":
+        out.print()
+        out.rule("verified answer")
+    _emit(result, json_out)
+
+
+def _check_dates(*dates: Optional[str]) -> None:
+    import re
+
+    from retrieval.errors import BadInput
+
+    for d in dates:
+        if d is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", d):
+            raise BadInput(f"dates are YYYY-MM-DD, not {d!r}")
+
+
+def _emit(result, json_out: bool) -> None:
+    for note in result.notes:
+        if note.startswith("the index was empty"):
+            err.print(f"newsqa: {note}", markup=False)
+    if json_out:
+        sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+        return
+    render(result)
+
+
+def render(result) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    style = "yellow" if result.abstained else ""
+    out.print(escape(result.answer), style=style)
+    if result.sources:
+        title = "Closest passages" if result.abstained and not result.sentences else "Sources"
+        table = Table(title=title, title_justify="left", show_lines=True, expand=True)
+        table.add_column("#", justify="right", no_wrap=True)
+        table.add_column("article", ratio=1)
+        table.add_column("passage", ratio=3)
+        for s in result.sources:
+            where = "\n".join(x for x in (s.outlet, s.title, s.date, f"{s.doc} @{s.start}-{s.end}") if x)
+            passage = s.text if s.kind not in ("caption", "meta") else f"({'photo caption' if s.kind == 'caption' else 'byline'}) {s.text}"
+            table.add_row(str(s.n), escape(where), escape(passage))
+        out.print(table)
+    for note in result.notes:
+        if not note.startswith("the index was empty"):
+            out.print(f"note: {escape(note)}", style="dim")
+
+
+@app.command()
+@guarded
+def chat(
+    k: Optional[int] = K,
+    mode: Optional[str] = Mode,
+    data_dir: Optional[Path] = DataDir,
+    chroma_url: Optional[str] = ChromaUrl,
+    embedding: Optional[str] = Embedding,
+):
+    """Ask several questions in a row; models stay loaded. Empty line or Ctrl-D quits."""
+    from retrieval.errors import BadInput, NewsqaError
+
+    engine = make_engine(k=k, mode=mode, data_dir=data_dir, chroma_url=chroma_url, embedding=embedding)
+    err.print("newsqa chat: ask about the indexed articles (empty line or Ctrl-D to quit)")
+    while True:
+        try:
+            question = input("? ")
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not question.strip():
+            break
+        try:
+            stream = (lambda t: out.print(t, end="", markup=False)) if engine.settings.mode == "llm" else None
+            result = engine.answer(question, on_token=stream)
+            if stream and result.mode == "llm":
+                out.print()
+                out.rule("verified answer")
+            _emit(result, False)
+        except BadInput as exc:
+            err.print(f"newsqa: error: {exc}", markup=False)
+        except NewsqaError:
+            raise
+
+
+@app.command()
+@guarded
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="Files or folders (.txt .md .html .json .jsonl)."),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Drop the whole index first (needed after changing --embedding)."),
+    data_dir: Optional[Path] = DataDir,
+    chroma_url: Optional[str] = ChromaUrl,
+    embedding: Optional[str] = Embedding,
+):
+    """Add or update articles in the index; unchanged files cost nothing."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from retrieval.loading import iter_files
+
+    list(iter_files(paths))  # a missing path fails before anything is touched
+    engine = make_engine(data_dir=data_dir, chroma_url=chroma_url, embedding=embedding)
+    if rebuild:
+        from retrieval.store import reset_index
+
+        reset_index(engine.settings)
+    started = time.monotonic()
+    progress = Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                        TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal)
+    task = None
+
+    def tick(doc: str, done: int, total: int) -> None:
+        nonlocal task
+        # Only show a bar for work that lasts: after the first second.
+        if time.monotonic() - started > 1.0 and not progress.live.is_started:
+            progress.start()
+        if task is None:
+            task = progress.add_task(doc, total=total)
+        progress.update(task, completed=done, description=doc)
+
+    try:
+        report = engine.ingest(paths, progress=tick)
+    finally:
+        progress.stop()
+    out.print(f"added {len(report.added)}, unchanged {len(report.unchanged)}, replaced {len(report.replaced)}, "
+              f"skipped {len(report.skipped)} ({report.chunks_embedded} chunks embedded)", markup=False)
+    for s in report.skipped:
+        out.print(f"  skipped {s.path}: {s.reason}", markup=False)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+@guarded
+def sources(
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    data_dir: Optional[Path] = DataDir,
+    chroma_url: Optional[str] = ChromaUrl,
+):
+    """List the indexed articles with their metadata and chunk counts."""
+    from rich.table import Table
+
+    engine = make_engine(data_dir=data_dir, chroma_url=chroma_url)
+    records = sorted(engine.sources().values(), key=lambda r: r.doc)
+    if json_out:
+        rows = [{"doc": r.doc, "title": r.title, "outlet": r.outlet, "date": r.date, "author": r.author, "url": r.url,
+                 "chunks": r.chunks} for r in records]
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
+        return
+    if not records:
+        out.print("The index is empty: run `newsqa ingest PATH` (or ask a question to load the bundled corpus).")
+        return
+    table = Table(title=f"{len(records)} articles", title_justify="left")
+    for col in ("doc", "outlet", "title", "date", "author", "chunks"):
+        table.add_column(col, justify="right" if col == "chunks" else "left")
+    for r in records:
+        table.add_row(r.doc, r.outlet, r.title, r.date, r.author, str(r.chunks))
+    out.print(table)
+
+
+@app.command()
+@guarded
+def reset(
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    data_dir: Optional[Path] = DataDir,
+    chroma_url: Optional[str] = ChromaUrl,
+):
+    """Delete the index (the fix for a corrupt one); ingest again afterwards."""
+    from retrieval.store import reset_index
+
+    settings = settings_from(data_dir=data_dir, chroma_url=chroma_url)
+    if not yes and not typer.confirm(f"Delete the index {settings.chroma_url or settings.data_dir}?"):
+        raise typer.Exit(1)
+    reset_index(settings)
+    out.print("index deleted")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

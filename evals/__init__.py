@@ -1,0 +1,1 @@
+"""The offline eval harness: gold questions, deterministic metrics, reports."""

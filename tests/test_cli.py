@@ -1,0 +1,112 @@
+"""End to end through the `newsqa` command on a temporary data dir, as a user runs it."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import CORPUS, ROOT
+
+EURO = "000_ab32f97f3e457f91.txt"
+AP = "003_c7d2b25bb0186fa3.txt"
+
+
+def run(args, data_dir, input=None, env_extra=None):
+    env = {**os.environ, "NEWSQA_DATA_DIR": str(data_dir), "NO_COLOR": "1", **(env_extra or {})}
+    env.pop("NEWSQA_CHROMA_URL", None)
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True, env=env,
+                          cwd=ROOT, input=input, timeout=300)
+
+
+def ask_json(question, data_dir, *extra):
+    p = run(["ask", question, "--json", *extra], data_dir)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+@pytest.mark.parametrize("question, doc, needle", [
+    ("how many north korean soldiers were sent to kursk", EURO, "10,000-12,000"),
+    ("Who did Gerasimov say lost 76,000 military personnel?", EURO, "76,000"),
+    ("Who said Russia will never forget Korean friends?", EURO, "Zakharova"),
+    ("Where was Putin when he got Gerasimov's report on Kursk?", AP, "Novo-Ogaryovo"),
+])
+def test_ask_cites_the_right_article_and_passage(data_copy, question, doc, needle):
+    r = ask_json(question, data_copy)
+    assert r["mode"] == "extractive" and r["abstained"] is False
+    cited = [s for s in r["sources"] if s["doc"] == doc and needle in s["text"]]
+    assert cited, r
+    original = (CORPUS / doc).read_text(encoding="utf-8")
+    for s in r["sources"]:
+        assert set(s) >= {"doc", "title", "outlet", "date", "text", "start", "end"}
+        assert original[s["start"]:s["end"]] == s["text"] if s["doc"] == doc else True
+    assert f"[{r['sources'].index(cited[0]) + 1}]" in r["answer"]
+    assert set(r["timings"]) >= {"embed", "search", "answer", "total"}
+
+
+def test_off_topic_question_abstains(data_copy):
+    r = ask_json("What is the capital of Australia?", data_copy)
+    assert r["abstained"] is True and "[1]" not in r["answer"]
+
+
+def test_first_ask_ingests_the_bundled_corpus(tmp_path):
+    p = run(["ask", "Who praised the North Korean troops?", "--json"], tmp_path / "fresh")
+    assert p.returncode == 0, p.stderr
+    assert "ingested the bundled corpus" in p.stderr
+    assert json.loads(p.stdout)["sources"]
+
+
+@pytest.mark.parametrize("question", ["", "   ", "y" * 2001])
+def test_bad_question_exit_2_one_line(tmp_path, question):
+    p = run(["ask", question], tmp_path / "d")
+    assert p.returncode == 2
+    assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
+
+
+def test_missing_path_is_one_line_error(tmp_path):
+    p = run(["ingest", str(tmp_path / "nope")], tmp_path / "d")
+    assert p.returncode == 2 and "no such file" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_unreachable_chroma_server_names_the_fix(tmp_path):
+    from conftest import free_port
+
+    p = run(["ask", "anything at all", "--chroma-url", f"http://127.0.0.1:{free_port()}"], tmp_path / "d")
+    assert p.returncode == 3, p.stderr
+    assert "Chroma server" in p.stderr and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_corrupt_index_names_the_fix(tmp_path):
+    d = tmp_path / "d"
+    (d / "chroma").mkdir(parents=True)
+    (d / "chroma" / "chroma.sqlite3").write_bytes(b"this is not a database" * 100)
+    p = run(["ask", "Who praised the troops?"], d)
+    assert p.returncode == 4, p.stderr
+    assert "newsqa reset" in p.stderr and "Traceback" not in p.stderr
+    p = run(["reset", "--yes"], d)
+    assert p.returncode == 0
+    assert run(["ask", "Who praised the North Korean troops?", "--json"], d).returncode == 0
+
+
+def test_ingest_summary_skips_and_exit_codes(tmp_path, data_copy):
+    good = tmp_path / "in"
+    good.mkdir()
+    (good / "fire.txt").write_text("The harbour fire started at dawn and burned for six hours.\n", encoding="utf-8")
+    (good / "empty.txt").write_text("", encoding="utf-8")
+    p = run(["ingest", str(good)], data_copy)
+    assert p.returncode == 1
+    assert "added 1" in p.stdout and "skipped 1" in p.stdout and "empty file" in p.stdout
+    p = run(["ingest", str(good / "fire.txt"), str(CORPUS)], data_copy)
+    assert p.returncode == 0 and "added 0, unchanged 3" in p.stdout and "0 chunks embedded" in p.stdout
+    p = run(["sources", "--json"], data_copy)
+    docs = {r["doc"]: r for r in json.loads(p.stdout)}
+    assert docs["fire.txt"]["chunks"] == 1 and docs[EURO]["outlet"] == "Euromaidan Press"
+
+
+def test_chat_answers_several_questions(data_copy):
+    p = run(["chat"], data_copy, input="Who praised the North Korean troops?\nWhat is the capital of Peru?\n\n")
+    assert p.returncode == 0, p.stderr
+    assert "Gerasimov" in p.stdout and "don't say" in p.stdout

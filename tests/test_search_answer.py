@@ -1,0 +1,134 @@
+"""Fusion, sentence selection, citations and abstention through the library call."""
+
+import numpy as np
+import pytest
+
+from retrieval.answering import analyse, compose, Draft, Candidate
+from retrieval.citations import Evidence, citation_scores, split_cited, supports
+from retrieval.errors import BadInput
+from retrieval.search import Corpus, Filters, search
+from retrieval.types import Passage
+
+EURO = "000_ab32f97f3e457f91.txt"
+AP = "003_c7d2b25bb0186fa3.txt"
+
+
+def P(i, text, doc="d.txt", outlet=""):
+    return Passage(id=f"{doc}:{i}", doc=doc, text=text, start=i * 100, end=i * 100 + len(text), kind="body",
+                   title="", outlet=outlet, date="2024-01-01")
+
+
+class FakeStore:
+    def __init__(self, ranking):
+        self.ranking = ranking
+
+    def dense(self, vec, n, where=None):
+        return [(cid, 0.5) for cid in self.ranking[:n]]
+
+
+def test_rrf_fuses_dense_and_bm25_and_collapses_duplicates():
+    ps = [P(0, "The harbour fire started at dawn."), P(1, "Rain fell on the market square all day."),
+          P(2, "The harbour fire started at dawn!"), P(3, "Fire crews reached the harbour quickly.")]
+    corpus = Corpus(ps)
+    # Dense ranks passage 1 first; BM25 prefers the harbour-fire passages. Fusion favours agreement.
+    got = search("harbour fire", np.zeros(3), FakeStore(["d.txt:1", "d.txt:0", "d.txt:3", "d.txt:2"]), corpus, k=4)
+    ids = [p.id for p in got]
+    assert ids[0] == "d.txt:0"
+    assert "d.txt:2" not in ids  # near-duplicate of passage 0
+    assert [p.rank for p in got] == list(range(1, len(got) + 1))
+    assert got[0].score > got[-1].score
+
+
+def test_filters_by_outlet_and_date():
+    ps = [P(0, "Fire in the harbour.", outlet="Daily"), P(1, "Fire in the market.", outlet="Weekly")]
+    ps[1].date = "2024-06-01"
+    corpus = Corpus(ps)
+    store = FakeStore(["d.txt:0", "d.txt:1"])
+    assert [p.id for p in search("fire", np.zeros(3), store, corpus, 5, Filters(outlet="weekly"))] == ["d.txt:1"]
+    assert [p.id for p in search("fire", np.zeros(3), store, corpus, 5, Filters(date_to="2024-03-01"))] == ["d.txt:0"]
+
+
+def test_question_analysis():
+    q = analyse("how many north korean soldiers were sent to kursk")
+    assert q.kind == "number" and q.head == ["north", "korean", "soldier"]
+    assert analyse("When did Ukraine start its operation?").kind == "date"
+    assert analyse("who said it failed").kind == "person"
+    assert analyse("Has Russia retaken Kursk?").kind == "yesno"
+    assert analyse("Why did Ukraine confirm the withdrawal?").presupposes
+
+
+def test_support_rule_and_citation_scores():
+    ev = {1: Evidence("North Korea deployed 10,000-12,000 troops to Kursk."),
+          2: Evidence("Putin said the offensive failed."),
+          3: Evidence("North Korea deployed troops to Kursk in November.")}
+    assert supports("North Korea deployed 10,000-12,000 troops.", [ev[1]])
+    assert not supports("North Korea deployed 20,000 troops.", [ev[1]])  # a number not in the passage
+    assert not supports("Zelensky praised the brigades in Sumy.", [ev[1], ev[2]])
+    scores = citation_scores([
+        ("North Korea deployed 10,000-12,000 troops to Kursk.", [1, 2]),  # 2 is irrelevant to it
+        ("Putin said the offensive failed.", [2]),
+        ("Zelensky praised the brigades.", [1]),  # unsupported
+        ("Nobody cited this.", []),
+    ], ev)
+    assert scores["citation_recall"] == pytest.approx(2 / 4)
+    assert scores["citation_precision"] == pytest.approx(2 / 4)  # [1]ok [2]irrelevant, [2]ok, [1]unsupported
+
+
+def test_marker_parsing_variants():
+    got = split_cited("Kursk was retaken [1]. Ukraine denied it. [2][3] Fighting continues [1, 2]. Troops 【4】.")
+    assert got == [("Kursk was retaken.", [1]), ("Ukraine denied it.", [2, 3]),
+                   ("Fighting continues.", [1, 2]), ("Troops.", [4])]
+
+
+def test_answer_cites_the_passage_that_holds_the_answer(shared_engine):
+    r = shared_engine.answer("how many north korean soldiers were sent to kursk")
+    assert not r.abstained
+    assert "10,000-12,000" in r.answer and "[1]" in r.answer
+    s = r.sources[0]
+    assert s.doc == EURO and "10,000-12,000" in s.text
+    original = open(f"corpus/articles/{EURO}", encoding="utf-8").read()
+    assert original[s.start:s.end] == s.text
+    assert all(sent.supported and sent.citations for sent in r.sentences)
+
+
+def test_answer_from_both_outlets_attributes_each(shared_engine):
+    r = shared_engine.answer("When did Ukraine launch its cross-border offensive into Kursk?")
+    assert not r.abstained
+    docs = {s.doc for s in r.sources}
+    if len(docs) > 1:
+        assert "According to" in r.answer or "reports that" in r.answer
+    assert any("August" in s.text for s in r.sources)
+
+
+def test_off_topic_question_abstains(shared_engine):
+    r = shared_engine.answer("What is the best recipe for banana bread?")
+    assert r.abstained and not r.sentences
+    assert "don't say" in r.answer
+
+
+def test_missing_key_term_abstains_even_when_topical(shared_engine):
+    r = shared_engine.answer("What did Zelensky say about the Kursk announcement?")
+    assert r.abstained
+
+
+def test_false_premise_abstains_and_reports_what_articles_say(shared_engine):
+    r = shared_engine.answer("Why did Ukraine's General Staff confirm the withdrawal from Kursk?")
+    assert r.abstained
+    assert "premise" in r.answer and "[1]" in r.answer
+    assert r.sentences and all(s.supported for s in r.sentences)
+
+
+@pytest.mark.parametrize("bad", ["", "   \n\t", "x" * 2001])
+def test_bad_questions_are_rejected(shared_engine, bad):
+    with pytest.raises(BadInput):
+        shared_engine.answer(bad)
+
+
+def test_compose_numbers_sources_in_order_of_first_use():
+    p1, p2 = P(1, "Alpha said the bridge closed.", "a.txt", "Daily"), P(2, "Beta said the bridge reopened.", "b.txt")
+    c1 = Candidate(p1, p1.start, p1.end, p1.text)
+    c2 = Candidate(p2, p2.start, p2.end, p2.text)
+    text, sentences, sources = compose(Draft(False, "", [c2, c1], [], []))
+    assert [s.n for s in sources] == [1, 2] and sources[0].doc == "b.txt"
+    assert text.index("[1]") < text.index("[2]")
+    assert "According to Daily" in text and "According to the report b.txt" in text
