@@ -15,7 +15,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Ask questions about news articles; every answer cites the passages it comes from.")
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -272,6 +272,47 @@ def reset(
         raise typer.Exit(1)
     reset_index(settings)
     out.print("index deleted")
+
+
+@app.command("eval")
+@guarded
+def eval_cmd(
+    gold: Optional[list[Path]] = typer.Option(None, "--gold", help="Gold JSONL file(s) [default: evals/gold/]."),
+    mode: Optional[str] = Mode,
+    k: Optional[int] = K,
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Where results.json and report.md go [runs/<timestamp>]."),
+    json_out: bool = typer.Option(False, "--json", help="Print {metrics, items} as JSON to stdout."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", help="An earlier results.json to compare with."),
+    fail_under: Optional[list[str]] = typer.Option(None, "--fail-under", help="METRIC=VALUE; exit 1 when below."),
+    predictions: Optional[Path] = typer.Option(None, "--predictions", help="Score these answers instead of running newsqa."),
+    data_dir: Optional[Path] = DataDir,
+    chroma_url: Optional[str] = ChromaUrl,
+    embedding: Optional[str] = Embedding,
+):
+    """Score answers against the gold question-and-answer pairs."""
+    from evals.harness import run_cli
+
+    code = run_cli(gold=gold, mode=mode, k=k, out_dir=out_dir, json_out=json_out, baseline=baseline,
+                   fail_under=fail_under or [], predictions=predictions,
+                   make_engine=lambda: make_engine(k=k, mode=mode, data_dir=data_dir, chroma_url=chroma_url,
+                                                   embedding=embedding),
+                   out=out, err=err)
+    raise typer.Exit(code)
+
+
+@app.command("discord")
+@guarded
+def discord_cmd(
+    mode: Optional[str] = Mode,
+    k: Optional[int] = K,
+    data_dir: Optional[Path] = DataDir,
+    chroma_url: Optional[str] = ChromaUrl,
+):
+    """Run the Discord bot (token from DISCORD_TOKEN in the environment or .env)."""
+    from bot.discord_bot import run_bot
+
+    settings = settings_from(mode=mode, k=k, data_dir=data_dir, chroma_url=chroma_url)
+    raise typer.Exit(run_bot(settings))
 
 
 def main() -> None:
