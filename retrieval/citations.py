@@ -36,8 +36,9 @@ def support_score(sentence: str, evidence: Sequence[Evidence]) -> float:
     if not terms:
         return 1.0 if evidence else 0.0
     body = " ".join(e.text for e in evidence)
-    have = set(content_terms(body)) | set(content_terms(" ".join(e.label for e in evidence)))
-    if not numbers(strip_markers(sentence)) <= numbers(body):
+    labels = " ".join(e.label for e in evidence)
+    have = set(content_terms(body)) | set(content_terms(labels))
+    if not numbers(strip_markers(sentence)) <= numbers(body) | numbers(labels):
         return 0.0
     return sum(1 for t in terms if t in have) / len(terms)
 

@@ -1,0 +1,301 @@
+"""`newsqa eval`: run `answer()` (or read someone else's predictions) over gold items and score them."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Sequence
+
+from retrieval.errors import BadInput, NewsqaError
+
+from .metrics import ABSTAIN_TYPES, TYPES, aggregate, score_item
+
+REQUIRED = {"id": str, "question": str, "answers": list, "evidence": list, "type": str}
+SHOWN = ("answer_contains", "f1", "exact_match", "recall_at_k", "mrr", "citation_recall", "citation_precision",
+         "evidence_cited", "both_sides_cited", "abstain_accuracy", "answered", "crag")
+
+
+def default_gold() -> list[Path]:
+    return sorted(Path(str(resources.files("evals") / "gold")).glob("*.jsonl"))
+
+
+def load_gold(paths: Sequence[Path], articles: dict[str, str] | None = None) -> list[dict]:
+    """Gold items; a malformed line is a BadInput naming the file and line."""
+    items, seen = [], set()
+    for path in paths:
+        if not Path(path).is_file():
+            raise BadInput(f"gold file not found: {path}")
+        for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise BadInput(f"{where}: invalid JSON ({exc.msg})") from None
+            problem = gold_problem(obj, articles)
+            if problem:
+                raise BadInput(f"{where}: {problem}")
+            if obj["id"] in seen:
+                raise BadInput(f"{where}: duplicate id {obj['id']!r}")
+            seen.add(obj["id"])
+            items.append(obj)
+    if not items:
+        raise BadInput("the gold set is empty")
+    return items
+
+
+def gold_problem(obj, articles: dict[str, str] | None) -> str | None:
+    """Why a gold item is malformed, or None."""
+    if not isinstance(obj, dict):
+        return "not a JSON object"
+    for key, typ in REQUIRED.items():
+        if not isinstance(obj.get(key), typ):
+            return f"field {key!r} missing or not a {typ.__name__}"
+    if obj["type"] not in TYPES:
+        return f"unknown type {obj['type']!r} (one of {', '.join(TYPES)})"
+    if not obj["question"].strip():
+        return "empty question"
+    if obj["type"] not in ABSTAIN_TYPES and not obj["answers"]:
+        return "an answerable item needs at least one answer"
+    if not all(isinstance(a, str) and a.strip() for a in obj["answers"]):
+        return "answers must be non-empty strings"
+    for ev in obj["evidence"]:
+        if not isinstance(ev, dict) or not isinstance(ev.get("doc"), str) or not isinstance(ev.get("quote"), str):
+            return "evidence items need 'doc' and 'quote' strings"
+        if articles is not None:
+            if ev["doc"] not in articles:
+                return f"evidence doc {ev['doc']!r} is not in the corpus"
+            if ev["quote"] not in articles[ev["doc"]]:
+                return f"evidence quote is not an exact substring of {ev['doc']}: {ev['quote'][:60]!r}"
+    return None
+
+
+def corpus_articles() -> dict[str, str]:
+    """The bundled articles' text by document id (what gold evidence points into)."""
+    from retrieval.loading import bundled_corpus
+
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(bundled_corpus().glob("*.txt"))}
+
+
+def load_predictions(path: Path) -> dict[str, dict]:
+    if not path.is_file():
+        raise BadInput(f"predictions file not found: {path}")
+    preds = {}
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise BadInput(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
+        if not isinstance(obj, dict) or not isinstance(obj.get("id"), str) or not isinstance(obj.get("answer"), str):
+            raise BadInput(f"{path}:{lineno}: each line needs 'id' and 'answer' strings")
+        if not isinstance(obj.get("sources", []), list):
+            raise BadInput(f"{path}:{lineno}: 'sources' must be a list")
+        preds[obj["id"]] = obj
+    return preds
+
+
+def looks_abstained(answer: str) -> bool:
+    """For outside predictions without an `abstained` field: an empty answer or a refusal phrase."""
+    a = answer.strip().lower()
+    return not a or any(p in a for p in ("don't say", "do not say", "don't know", "cannot answer", "can't answer",
+                                         "not in the articles", "no answer", "don't support the premise",
+                                         "do not support the premise", "unanswerable"))
+
+
+def evaluate(gold: list[dict], engine=None, predictions: dict[str, dict] | None = None, mode: str | None = None,
+             k: int | None = None, articles: dict[str, str] | None = None, progress=None) -> dict:
+    """Score every gold item; a pipeline error on one item is recorded and scored as wrong."""
+    articles = articles if articles is not None else corpus_articles()
+    k_eff = k or (engine.settings.k if engine else 8)
+    items = []
+    for i, g in enumerate(gold):
+        rec = {"id": g["id"], "type": g["type"], "question": g["question"], "gold_answers": g["answers"],
+               "evidence": g["evidence"], "error": None}
+        retrieved = None
+        if predictions is not None:
+            p = predictions.get(g["id"])
+            if p is None:
+                rec["error"] = "no prediction for this id"
+                answer, abstained, sources = "", False, []
+            else:
+                answer, sources = p["answer"], p.get("sources", [])
+                abstained = bool(p["abstained"]) if "abstained" in p else looks_abstained(answer)
+                sources = [dict(s, n=s.get("n", j + 1)) for j, s in enumerate(sources)]
+            rec["latency"] = None
+            rec["mode"] = "predictions"
+        else:
+            t = time.perf_counter()
+            try:
+                r = engine.answer(g["question"], k=k, mode=mode)
+                answer, abstained = r.answer, r.abstained
+                data = r.to_dict(include_retrieved=True)
+                sources, retrieved = data["sources"], data["retrieved"]
+                rec.update(mode=r.mode, notes=r.notes, sentences=data["sentences"], timings=r.timings)
+            except NewsqaError as exc:
+                if exc.exit_code in (3, 4, 5, 6):  # the index or model itself is broken: stop, say why
+                    raise
+                answer, abstained, sources, rec["error"] = "", False, [], f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # noqa: BLE001 - one item's failure must not stop the run
+                answer, abstained, sources, rec["error"] = "", False, [], f"{type(exc).__name__}: {exc}"
+            rec["latency"] = time.perf_counter() - t
+        rec.update(answer=answer, abstained=abstained, sources=sources)
+        if retrieved is not None:
+            rec["retrieved"] = [{k2: p[k2] for k2 in ("id", "doc", "start", "end", "text", "rank")} for p in retrieved]
+        scores = score_item(g, answer, abstained, sources, retrieved, articles, k_eff)
+        if rec["error"]:
+            scores = {name: (-1.0 if name == "crag" else 0.0) for name in scores}
+        rec["scores"] = scores
+        items.append(rec)
+        if progress:
+            progress(i + 1, len(gold))
+    by_type = {t: aggregate([it for it in items if it["type"] == t]) for t in TYPES if any(it["type"] == t for it in items)}
+    return {"metrics": aggregate(items), "by_type": by_type, "items": items,
+            "config": {"mode": mode or (engine.settings.mode if engine else "predictions"), "k": k_eff,
+                       "gold_items": len(gold), "when": datetime.now().isoformat(timespec="seconds")}}
+
+
+def item_failed(it: dict) -> bool:
+    s = it["scores"]
+    return bool(it.get("error")) or s.get("crag", 0) < 0 or s.get("abstain_accuracy", 1) < 1 or \
+        s.get("citation_recall", 1) < 1 or s.get("both_sides_cited", 1) < 1
+
+
+def compare(results: dict, baseline: dict) -> dict:
+    """Each metric's change, and the items whose CRAG score got worse."""
+    deltas = {m: results["metrics"][m] - baseline["metrics"][m] for m in results["metrics"]
+              if isinstance(results["metrics"][m], (int, float)) and isinstance(baseline.get("metrics", {}).get(m), (int, float))}
+    old = {it["id"]: it for it in baseline.get("items", [])}
+    worse = [it["id"] for it in results["items"]
+             if it["id"] in old and it["scores"].get("crag", 0) < old[it["id"]]["scores"].get("crag", 0)]
+    return {"deltas": deltas, "worse": worse}
+
+
+def parse_fail_under(specs: Sequence[str]) -> dict[str, float]:
+    out = {}
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise BadInput(f"--fail-under takes METRIC=VALUE, not {spec!r}") from None
+        if not sep:
+            raise BadInput(f"--fail-under takes METRIC=VALUE, not {spec!r}")
+    return out
+
+
+def report_markdown(res: dict, comparison: dict | None) -> str:
+    lines = ["# newsqa eval", "", f"mode `{res['config']['mode']}`, k={res['config']['k']}, "
+             f"{res['config']['gold_items']} items, {res['config']['when']}", "", "## Metrics by type", ""]
+    cols = [c for c in SHOWN if any(c in m for m in res["by_type"].values())]
+    lines.append("| type | n | " + " | ".join(cols) + " |")
+    lines.append("|---|---|" + "---|" * len(cols))
+    for t, m in list(res["by_type"].items()) + [("**all**", res["metrics"])]:
+        lines.append(f"| {t} | {m['items']} | " + " | ".join(_fmt(m.get(c)) for c in cols) + " |")
+    lat = res["metrics"]
+    if "latency_p50" in lat:
+        lines += ["", f"latency p50 {lat['latency_p50'] * 1000:.0f} ms, p95 {lat['latency_p95'] * 1000:.0f} ms"]
+    if comparison:
+        lines += ["", "## Against the baseline", ""]
+        lines += [f"- {m}: {d:+.3f}" for m, d in comparison["deltas"].items() if m != "items"]
+        lines += ["", "Items that got worse: " + (", ".join(comparison["worse"]) or "none")]
+    worst = sorted((it for it in res["items"] if item_failed(it)), key=lambda it: it["scores"].get("crag", 0))
+    lines += ["", "## Worst items", ""]
+    for it in worst[:20]:
+        lines += [f"### {it['id']} ({it['type']}): {it['question']}", "",
+                  f"- answer: {it['answer'] or '(none)'}", f"- gold: {'; '.join(it['gold_answers']) or '(abstain)'}",
+                  f"- abstained: {it['abstained']}; scores: " + ", ".join(f"{k}={v:.2f}" for k, v in it["scores"].items())]
+        if it.get("error"):
+            lines.append(f"- error: {it['error']}")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(v) -> str:
+    return "" if v is None else f"{v:.3f}"
+
+
+def run_cli(*, gold, mode, k, out_dir, json_out, baseline, fail_under, predictions, make_engine, out, err) -> int:
+    """The `newsqa eval` command body; returns the exit code."""
+    from rich.table import Table
+
+    thresholds = parse_fail_under(fail_under)
+    articles = corpus_articles()
+    gold_items = load_gold(gold or default_gold(), articles)
+    base = None
+    if baseline:
+        try:
+            base = json.loads(Path(baseline).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise BadInput(f"cannot read the baseline {baseline}: {exc}") from None
+    if predictions:
+        res = evaluate(gold_items, predictions=load_predictions(Path(predictions)), k=k, articles=articles)
+    else:
+        engine = make_engine()
+        res = evaluate(gold_items, engine=engine, mode=mode, k=k, articles=articles)
+    comparison = compare(res, base) if base else None
+    out_dir = Path(out_dir) if out_dir else Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(res, ensure_ascii=False, indent=1), encoding="utf-8")
+    (out_dir / "report.md").write_text(report_markdown(res, comparison), encoding="utf-8")
+    if json_out:
+        import sys
+
+        payload = {"metrics": res["metrics"], "by_type": res["by_type"], "items": res["items"]}
+        if comparison:
+            payload["comparison"] = comparison
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+    else:
+        cols = [c for c in SHOWN if c in res["metrics"]]
+        table = Table(title=f"newsqa eval ({res['config']['mode']}, k={res['config']['k']})", title_justify="left")
+        table.add_column("type")
+        table.add_column("n", justify="right")
+        for c in cols:
+            table.add_column(c.replace("_", " "), justify="right")
+        for t, m in list(res["by_type"].items()) + [("all", res["metrics"])]:
+            table.add_row(t, str(m["items"]), *(_fmt(m.get(c)) for c in cols), style="bold" if t == "all" else None)
+        out.print(table)
+        m = res["metrics"]
+        if "latency_p50" in m:
+            out.print(f"latency p50 {m['latency_p50'] * 1000:.0f} ms, p95 {m['latency_p95'] * 1000:.0f} ms")
+        failing = [it for it in res["items"] if item_failed(it)]
+        if failing:
+            ft = Table(title=f"{len(failing)} failing items", title_justify="left", show_lines=False)
+            for c in ("id", "type", "question", "answer", "why"):
+                ft.add_column(c, overflow="fold")
+            for it in failing:
+                ft.add_row(it["id"], it["type"], it["question"], (it["answer"] or "")[:160], _why(it))
+            out.print(ft)
+        if comparison:
+            out.print("vs baseline: " + ", ".join(f"{m} {d:+.3f}" for m, d in comparison["deltas"].items() if m != "items"))
+            out.print("worse: " + (", ".join(comparison["worse"]) or "none"))
+        out.print(f"results: {out_dir / 'results.json'}  report: {out_dir / 'report.md'}", markup=False)
+    below = [f"{name}={res['metrics'].get(name, 0.0):.3f} < {v}" for name, v in thresholds.items()
+             if res["metrics"].get(name, 0.0) < v]
+    for name in thresholds:
+        if name not in res["metrics"]:
+            raise BadInput(f"--fail-under names an unknown metric {name!r}")
+    if below:
+        err.print("newsqa: eval below threshold: " + "; ".join(below), markup=False)
+        return 1
+    return 0
+
+
+def _why(it: dict) -> str:
+    s = it["scores"]
+    if it.get("error"):
+        return "error: " + it["error"][:80]
+    if s.get("abstain_accuracy", 1) < 1:
+        return "should abstain" if it["type"] in ABSTAIN_TYPES else "abstained"
+    if s.get("crag", 0) < 0:
+        return "wrong answer"
+    if s.get("citation_recall", 1) < 1:
+        return "unsupported sentence"
+    if s.get("both_sides_cited", 1) < 1:
+        return "one side only"
+    return ""
