@@ -26,7 +26,13 @@ PREMISE_TEXT = "The articles don't support the premise of this question."
 # Verbs and fillers that carry little of what a question asks.
 LIGHT_WORDS = frozenset("""get got make made take took go went come came do like thing things right now exact exactly
 kind sort way happen happened mean means name named call called word words per report reported
-article articles piece story news outlet outlets both two one""".split())
+article articles piece story news outlet outlets both two one number numbers maximum minimum total
+roughly approximately exactly going using use used describe described describes happen happened supposed
+include including involve involved mention mentioned state stated word worded wording differently quote quoted
+phrase phrases""".split())
+# What users call a passage of each kind; a question may name the kind ("in the photo caption").
+KIND_WORDS = {"caption": "photo caption picture image pictured shown", "meta": "byline author wrote written date read",
+              "heading": "headline title"}
 
 NUMBER_WORDS = frozenset("""one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen
 twenty thirty forty fifty hundred hundreds thousand thousands million millions billion dozen dozens""".split())
@@ -69,6 +75,7 @@ class Question:
     presupposes: bool = False
     stance: set[str] = field(default_factory=set)
     values: set[str] = field(default_factory=set)  # dates and numbers the question asserts
+    proper: set[str] = field(default_factory=set)  # terms the question capitalises mid-sentence
 
 
 @dataclass
@@ -105,7 +112,7 @@ def analyse(question: str) -> Question:
     elif re.search(r"\bwhen\b|\bwhat (date|day|time|year|month)\b|\bwhich (date|day|year|month)\b|"
                    r"\bsince when\b|\bas of what time\b|\bon what date\b|\bin what year\b|\bwhat day of\b", q):
         kind = "date"
-    elif re.search(r"\bwho\b|\bwhom\b|\bwhose\b|\bwhich (person|official|spokes\w+|leader|general|commander)\b", q):
+    elif re.search(r"\bwho\b|\bwhom\b|\bwhose\b|\b(what is|what's) the name\b|\bwhich (person|official|spokes\w+|leader|general|commander)\b", q):
         kind = "person"
     elif re.search(r"\bwhere\b|\bwhich (region|city|town|country|place|village|oblast)\b", q):
         kind = "place"
@@ -129,7 +136,8 @@ def analyse(question: str) -> Question:
     presupposes = bool(re.match(r"\s*(why|how come|how did|how was|how were|when did|when was|when were|"
                                 r"what made|what caused)\b", q)) or bool(re.search(r"\s[-–—]\s*(how|why|what|when)\b", q))
     values = {v for v in re.findall(r"\b(?:%s) \d{4}\b|\b\d{4}\b" % "|".join(MONTHS[:12]), q)}
-    return Question(question, terms, surface, kind, head, presupposes, _stance(q), values)
+    proper = {stem(fold(w)) for w in re.findall(r"(?<=[\w,] )[A-Z][\w'’]+", question)}
+    return Question(question, terms, surface, kind, head, presupposes, _stance(q), values, proper)
 
 
 def _stance(text: str) -> set[str]:
@@ -147,9 +155,10 @@ def _stance(text: str) -> set[str]:
 class TermMatcher:
     """Exact, prefix and word-vector matches of question terms against a text's words."""
 
-    def __init__(self, embedder, calibration: Calibration):
+    def __init__(self, embedder, calibration: Calibration, proper: frozenset[str] = frozenset()):
         self.embedder = embedder
         self.cal = calibration
+        self.proper = proper
         self.vectors: dict[str, np.ndarray] = {}
 
     def _vecs(self, ws: list[str]) -> None:
@@ -159,7 +168,11 @@ class TermMatcher:
                 self.vectors[w] = v
 
     def match(self, q: Question, text_words: list[str]) -> dict[str, float]:
-        """Credit in [0, 1] for each question term found in the words."""
+        """Credit in [0, 1] for each question term found in the words.
+
+        Names (terms written capitalised in the corpus or the question) match only exactly or by
+        prefix: "Ukrainian" is close to "Russian" as a vector, but never the same claim.
+        """
         stems = {stem(w): w for w in text_words if w not in STOPWORDS}
         credit: dict[str, float] = {}
         unresolved = []
@@ -174,6 +187,8 @@ class TermMatcher:
             if cands:
                 mat = np.stack([self.vectors[w] for w in cands])
                 for t in unresolved:
+                    if t in self.proper or t in q.proper:
+                        continue
                     best = float((mat @ self.vectors[q.surface[t]]).max())
                     if best >= self.cal.soft_match:
                         credit[t] = best
@@ -209,13 +224,14 @@ def extract(question: str, passages: list[Passage], corpus: Corpus, embedder, q_
     closest = passages[:3]
     if not passages:
         return Draft(True, ABSTAIN_TEXT, [], ["nothing is indexed that matches the filters"], [])
-    matcher = TermMatcher(embedder, cal)
+    matcher = TermMatcher(embedder, cal, corpus.proper)
     weights = {t: corpus.term_idf(t) for t in q.terms}
     total = sum(weights.values()) or 1.0
     cands: list[Candidate] = []
     for p in passages:
-        p_words = words(p.text)
-        p_credit = matcher.match(q, p_words)
+        # The paragraph's context includes its article's outlet and title and what kind of text it is.
+        context = " ".join((p.text, p.outlet, p.title, KIND_WORDS.get(p.kind, "")))
+        p_credit = matcher.match(q, words(context))
         for s, e in split_spans(p.text):
             text = p.text[s:e]
             if len(words(text)) < 2:
@@ -248,12 +264,14 @@ def extract(question: str, passages: list[Passage], corpus: Corpus, embedder, q_
     for c in typed[1:]:
         if len(picked) >= cal.max_sentences:
             break
-        if c.score < cal.companion_ratio * best.score or c.coverage < cal.min_coverage * 0.8:
-            continue
         if any(_overlap(c.text, p.text) > 0.6 for p in picked):
             continue
         other_doc = all(c.passage.doc != p.passage.doc for p in picked)
         other_side = _stance(c.text) != _stance(best.text)
+        # The other side of a disagreement is worth showing even when it scores a little lower.
+        ratio = cal.companion_ratio * (0.75 if other_side else 1.0)
+        if c.score < ratio * best.score or c.coverage < cal.min_coverage * 0.8:
+            continue
         if other_doc or other_side or q.kind in ("yesno", "general"):
             picked.append(c)
     if _premise_contradicted(q, picked):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .text import content_terms, words
+from .text import content_terms, fold, stem, words
 from .types import Passage
 
 RRF_K = 60  # the constant of Cormack et al. (2009)
@@ -39,6 +40,9 @@ class Corpus:
         self.passages = passages
         self.by_id = {p.id: i for i, p in enumerate(passages)}
         self.tokens = [content_terms(p.text) for p in passages]
+        # Stems written capitalised mid-sentence somewhere: names, places, nationalities.
+        self.proper = frozenset(stem(fold(w)) for p in passages
+                                for w in re.findall(r"(?<=[\w,] )[A-Z][\w'’]+", p.text))
         self.bm25 = bm25s.BM25()
         if passages:
             self.bm25.index([t or [""] for t in self.tokens], show_progress=False)
@@ -50,7 +54,8 @@ class Corpus:
                 df[t] = df.get(t, 0) + 1
         n = max(len(passages), 1)
         self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
-        self.unseen_idf = math.log(1 + (n + 0.5) / 0.5)
+        # A term no passage holds weighs as much as the rarest term that some passage holds.
+        self.unseen_idf = max(self.idf.values(), default=math.log(1 + (n + 0.5) / 0.5))
 
     def term_idf(self, term: str) -> float:
         return self.idf.get(term, self.unseen_idf)
