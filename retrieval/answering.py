@@ -155,17 +155,10 @@ def _stance(text: str) -> set[str]:
 class TermMatcher:
     """Exact, prefix and word-vector matches of question terms against a text's words."""
 
-    def __init__(self, embedder, calibration: Calibration, proper: frozenset[str] = frozenset()):
-        self.embedder = embedder
+    def __init__(self, vectors, calibration: Calibration, proper: frozenset[str] = frozenset()):
+        self.vectors = vectors  # a WordVectors, or None for exact matching only
         self.cal = calibration
         self.proper = proper
-        self.vectors: dict[str, np.ndarray] = {}
-
-    def _vecs(self, ws: list[str]) -> None:
-        missing = [w for w in dict.fromkeys(ws) if w not in self.vectors]
-        if missing and self.embedder is not None:
-            for w, v in zip(missing, self.embedder.embed(missing)):
-                self.vectors[w] = v
 
     def match(self, q: Question, text_words: list[str]) -> dict[str, float]:
         """Credit in [0, 1] for each question term found in the words.
@@ -181,9 +174,9 @@ class TermMatcher:
                 credit[t] = 1.0
             else:
                 unresolved.append(t)
-        if unresolved and self.embedder is not None and stems:
+        if unresolved and self.vectors is not None and stems:
             cands = [w for w in stems.values() if not w[0].isdigit()]
-            self._vecs([q.surface[t] for t in unresolved] + cands)
+            self.vectors.ensure([q.surface[t] for t in unresolved] + cands)
             if cands:
                 mat = np.stack([self.vectors[w] for w in cands])
                 for t in unresolved:
@@ -216,7 +209,7 @@ def _type_ok(q: Question, sentence: str) -> bool:
     return True
 
 
-def extract(question: str, passages: list[Passage], corpus: Corpus, embedder, q_vec: np.ndarray | None,
+def extract(question: str, passages: list[Passage], corpus: Corpus, word_vectors, q_vec: np.ndarray | None,
             cal: Calibration | None = None) -> Draft:
     """Choose the answer sentences from the retrieved passages, or decide to abstain."""
     cal = cal or Calibration()
@@ -224,7 +217,7 @@ def extract(question: str, passages: list[Passage], corpus: Corpus, embedder, q_
     closest = passages[:3]
     if not passages:
         return Draft(True, ABSTAIN_TEXT, [], ["nothing is indexed that matches the filters"], [])
-    matcher = TermMatcher(embedder, cal, corpus.proper)
+    matcher = TermMatcher(word_vectors, cal, corpus.proper)
     weights = {t: corpus.term_idf(t) for t in q.terms}
     total = sum(weights.values()) or 1.0
     cands: list[Candidate] = []

@@ -29,6 +29,7 @@ class Engine:
         self._embedder = None
         self._corpus = None
         self._corpus_key = None
+        self._word_vectors = None
         self._lock = threading.RLock()
         self.notes: list[str] = []  # one-off notes, e.g. "ingested the bundled corpus"
 
@@ -48,12 +49,22 @@ class Engine:
             self._embedder = get_embedder(self.settings)
         return self._embedder
 
+    @property
+    def word_vectors(self):
+        if self._word_vectors is None:
+            from .wordvectors import WordVectors
+
+            self._word_vectors = WordVectors.beside_index(self.embedder, self.settings.data_dir)
+        return self._word_vectors
+
     def ingest(self, paths, progress=None):
         from .ingest import ingest
 
         with self._lock:
             report = ingest([Path(p) for p in paths], self.settings, self.store, None, progress)
             self._corpus_key = None
+            if report.added or report.replaced:
+                self.prepare_word_vectors()
             return report
 
     def ensure_index(self) -> bool:
@@ -65,6 +76,16 @@ class Engine:
         self.ingest([bundled_corpus()])
         self.notes.append("the index was empty: ingested the bundled corpus first")
         return True
+
+    def prepare_word_vectors(self) -> None:
+        """Embed the corpus vocabulary once, beside the index, so answers rarely embed words."""
+        from .wordvectors import vocabulary
+
+        self.word_vectors.ensure(sorted(vocabulary(p.text for p in self.corpus().passages)))
+        try:
+            self.word_vectors.save()
+        except OSError:
+            pass  # a cache only: answering works without it
 
     def corpus(self):
         from .search import Corpus
@@ -111,7 +132,7 @@ class Engine:
             passages, q_vec, corpus = self.retrieve(q, k, outlet, date_from, date_to, timings)
             notes, self.notes = self.notes, []
             t = time.perf_counter()
-            draft = extract(q, passages, corpus, self.embedder, q_vec)
+            draft = extract(q, passages, corpus, self.word_vectors, q_vec)
             text, sentences, sources = compose(draft)
             check_support(sentences, sources)
             if draft.abstained and not sources:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are aren't as at be because been before being below
@@ -39,6 +40,7 @@ def words(text: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A light suffix stripper: enough to match troops/troop, claimed/claims, forces/forced."""
     if word[0].isdigit() or len(word) <= 3:

@@ -1,0 +1,661 @@
+"""LLM answer mode: a model writes the answer from numbered sources, then every sentence is checked.
+
+The flow, per question:
+
+1. **Pack** the retrieved passages, best first, into the `llm_context_tokens` budget (counted with
+   tiktoken), never letting prompt + answer exceed `llm_window_tokens`.
+2. **Prompt** with the files in `prompts/`: the rules (`answer_system`), the sources fenced as
+   untrusted data (`answer_sources`, one `answer_source` element each), the question
+   (`answer_question`) and the fixed abstain phrase (`abstain`).
+3. **Stream** the completion through `on_token`; timeouts, refused connections, 429 and 5xx are
+   retried with exponential backoff (`llm_retries`), then the extractive answer is shown instead.
+4. **Verify**: markers are parsed, out-of-range ones dropped, sources renumbered in order of first
+   use, and each sentence checked against the passages it cites with the shared support rule
+   (`citations.supports`). `unsupported` = drop | flag | keep decides what the answer shows.
+5. **Honest ending**: when the model abstains or nothing it wrote is supported, the extractive
+   answer is shown if it has a supported sentence (mode "extractive", with a note); otherwise
+   the result abstains.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from .errors import ConfigError
+from .types import Answer, Passage, Sentence, Source
+
+# Backoff between retries: BACKOFF_BASE * 2**attempt seconds, at most BACKOFF_MAX (a server's
+# Retry-After is honoured up to BACKOFF_MAX). Module-level so tests can patch them.
+BACKOFF_BASE = 0.5
+BACKOFF_MAX = 8.0
+_sleep = time.sleep
+
+# The served model's tokenizer is not cl100k: SmolLM2's counts ~10% more on the bundled corpus.
+# Prompt tokens are scaled by this factor when checking the model's window.
+WINDOW_SAFETY = 1.15
+# Chat formats add a few tokens per message (role markers) and to prime the reply.
+TOKENS_PER_MESSAGE = 4
+REPLY_PRIMER = 3
+MIN_SOURCE_TOKENS = 48  # below this no passage fits usefully: fall back instead of asking
+
+FLAG = "[unsupported]"
+UNSUPPORTED_CHOICES = ("keep", "flag", "drop")
+INDEX_NOTE = "the index was empty"  # the engine's own note, kept on LLM answers
+
+_INJECTION_TAG = re.compile(r"<(\s*/?\s*sources?\b)", re.I)
+_THINK = re.compile(r"<think>.*?(?:</think>|$)", re.S | re.I)
+_TRAILER = re.compile(r"^\s*(?:#+\s*)?\**\s*(?:sources|references|citations)\s*\**\s*:?\s*\**\s*$", re.I | re.M)
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
+# Text in an article that addresses an AI model ("ignore previous instructions", "you are now …",
+# "SYSTEM: …"). It stays in the prompt (fenced as data) but never counts as evidence, so an answer
+# that repeats an injected claim is not "supported" by the very text that injected it.
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b[^.!?\n]{0,40}\b(?:instructions?|rules|prompts?|above|guidelines)\b"
+    r"|\byou are now\b|\bnew (?:rules|instructions)\b|\b(?:system|assistant|developer)\s*(?:prompt)?\s*:"
+    r"|\byou (?:must|should|will) (?:now )?(?:answer|reply|say|respond|write|output)\b"
+    r"|\b(?:reply|respond|answer|say) (?:only|exactly) (?:with )?[\"“']"
+    r"|\b(?:language model|AI assistant|chatbot)s?\b[^.!?\n]{0,40}\b(?:must|should|ignore)\b",
+    re.I)
+
+
+# ---------------------------------------------------------------------------------------------
+# configuration
+
+
+def require_llm_config(settings) -> None:
+    """Raise ConfigError (exit 2, one line) when LLM mode lacks a model or an endpoint."""
+    missing = []
+    if not (settings.llm_model or "").strip():
+        missing.append("NEWSQA_LLM_MODEL (the model name)")
+    has_key = bool(settings.openai_api_key and settings.openai_api_key.get_secret_value().strip())
+    if not has_key and not (settings.openai_base_url or "").strip():
+        missing.append("OPENAI_API_KEY or OPENAI_BASE_URL (a local server needs only the URL)")
+    if missing:
+        raise ConfigError("--mode llm needs " + " and ".join(missing) +
+                          "; set them in the environment or .env, or use --mode extractive")
+
+
+_CLIENTS: dict[tuple, object] = {}
+
+
+def _client(settings):
+    """One OpenAI client per endpoint; the client's own retries are off (we retry ourselves)."""
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
+    ident = (settings.openai_base_url, hash(key), settings.llm_timeout)
+    if ident not in _CLIENTS:
+        from openai import OpenAI
+
+        _CLIENTS[ident] = OpenAI(api_key=key or "unused", base_url=settings.openai_base_url or None,
+                                 timeout=settings.llm_timeout, max_retries=0)
+    return _CLIENTS[ident]
+
+
+# ---------------------------------------------------------------------------------------------
+# prompts
+
+
+def _prompt(name: str) -> str:
+    from prompts import load
+
+    return load(name).strip("\n")
+
+
+def fill(template: str, **values) -> str:
+    """Replace `{name}` for the given names only; other braces and the values stay as they are."""
+    return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0),
+                  template)
+
+
+def abstain_phrase() -> str:
+    return _prompt("abstain").strip()
+
+
+def _norm(text: str) -> str:
+    t = text.lower().replace("’", "'").replace("‘", "'")
+    t = re.sub(r"\b(do|does|did|is|are|can) not\b", r"\1n't", t)
+    t = re.sub(r"\bcannot\b", "can't", t)
+    return " ".join(re.findall(r"[\w']+", t))
+
+
+def is_abstention(sentence: str) -> bool:
+    """True when a sentence is (or contains) the prompt's fixed abstain phrase."""
+    phrase = _norm(abstain_phrase())
+    return bool(phrase) and phrase in _norm(sentence)
+
+
+def system_prompt() -> str:
+    return fill(_prompt("answer_system"), abstain=abstain_phrase())
+
+
+def neutralise(text: str) -> str:
+    """Source text as inert data: no `<source`/`</sources` inside it can close or open a fence."""
+    return _INJECTION_TAG.sub(r"&lt;\1", text)
+
+
+def _attr(value: str) -> str:
+    return html.escape(" ".join((value or "").split()), quote=True)
+
+
+def source_block(n: int, p: Passage, text: str | None = None) -> str:
+    return fill(_prompt("answer_source"), n=n, outlet=_attr(p.outlet), title=_attr(p.title), date=_attr(p.date),
+                kind=_attr(p.kind or "body"), text=neutralise(text if text is not None else p.text).strip())
+
+
+def user_prompt(question: str, blocks: Sequence[str]) -> str:
+    sources = fill(_prompt("answer_sources"), sources="\n".join(blocks))
+    ask = fill(_prompt("answer_question"), question=question, abstain=abstain_phrase())
+    return f"{sources}\n\n{ask}"
+
+
+def build_messages(question: str, blocks: Sequence[str]) -> list[dict]:
+    return [{"role": "system", "content": system_prompt()},
+            {"role": "user", "content": user_prompt(question, blocks)}]
+
+
+# ---------------------------------------------------------------------------------------------
+# context packing
+
+
+@dataclass
+class Packed:
+    """A passage as put in the prompt, under its prompt number `n` (text may be cut to fit)."""
+
+    n: int
+    passage: Passage
+    text: str
+    start: int
+    end: int
+    block: str
+    tokens: int
+
+
+def source_budget(settings, question: str) -> int:
+    """Tokens left for the source block: the configured budget, capped by the model's window."""
+    from .chunking import count_tokens
+
+    overhead = sum(count_tokens(m["content"]) + TOKENS_PER_MESSAGE for m in build_messages(question, []))
+    overhead += REPLY_PRIMER
+    room = int((settings.llm_window_tokens - settings.llm_max_answer_tokens) / WINDOW_SAFETY) - overhead
+    return min(settings.llm_context_tokens, room)
+
+
+def pack_context(passages: Sequence[Passage], budget: int) -> list[Packed]:
+    """Best passages first (retrieved order) while they fit `budget` tokens; a passage that doesn't
+    fit is skipped for smaller ones after it. If even the best one doesn't fit alone, it is cut
+    at a sentence boundary (its offsets follow the cut)."""
+    from .chunking import count_tokens, encoding
+
+    packed: list[Packed] = []
+    used = 0
+    seen: set[tuple[str, int, int]] = set()
+    for p in passages:
+        key = (p.doc, p.start, p.end)
+        if key in seen or not p.text.strip():
+            continue
+        n = len(packed) + 1
+        block = source_block(n, p)
+        t = count_tokens(block + "\n")
+        if used + t <= budget:
+            packed.append(Packed(n, p, p.text, p.start, p.end, block, t))
+            used += t
+            seen.add(key)
+        elif not packed:
+            cut = _cut_to_fit(p, n, budget, count_tokens, encoding)
+            if cut:
+                packed.append(cut)
+                used += cut.tokens
+                seen.add(key)
+    # Joining can merge tokens across blocks; make sure the whole block really fits.
+    while packed and count_tokens("\n".join(x.block for x in packed)) > budget:
+        packed.pop()
+    return packed
+
+
+def _cut_to_fit(p: Passage, n: int, budget: int, count_tokens, encoding) -> Packed | None:
+    from .sentences import split_spans
+
+    frame = count_tokens(source_block(n, p, "")) + 1
+    room = budget - frame
+    if room < 16:
+        return None
+    end = 0
+    for s, e in split_spans(p.text):
+        if count_tokens(p.text[:e]) > room:
+            break
+        end = e
+    if end == 0:  # a single sentence longer than the budget: cut at a token boundary
+        ids = encoding().encode(p.text, disallowed_special=())[:room]
+        end = len(encoding().decode(ids))
+        while end > 0 and count_tokens(p.text[:end]) > room:
+            end -= 1
+    text = p.text[:end].rstrip()
+    if not text:
+        return None
+    block = source_block(n, p, text)
+    return Packed(n, p, text, p.start, p.start + len(text), block, count_tokens(block + "\n"))
+
+
+# ---------------------------------------------------------------------------------------------
+# calling the model
+
+
+class LLMFailure(Exception):
+    """A failed completion, with whether it is worth retrying."""
+
+    def __init__(self, reason: str, retryable: bool, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+@dataclass
+class Completion:
+    text: str
+    attempts: int
+    truncated: bool = False
+    first_token: float | None = None
+
+
+def _classify(exc: Exception, settings) -> LLMFailure:
+    import openai
+
+    if isinstance(exc, LLMFailure):
+        return exc
+    if isinstance(exc, openai.APITimeoutError):
+        return LLMFailure(f"no reply within {settings.llm_timeout:g} s", True)
+    if isinstance(exc, openai.APIConnectionError):
+        return LLMFailure(f"could not connect to {settings.openai_base_url or 'the OpenAI API'}", True)
+    if isinstance(exc, openai.APIStatusError):
+        code = exc.status_code
+        after = _retry_after(exc)
+        if code == 429:
+            return LLMFailure("rate limited (HTTP 429)", True, after)
+        if code >= 500 or code in (408, 409):
+            return LLMFailure(f"server error (HTTP {code})", True, after)
+        if code in (401, 403):
+            return LLMFailure(f"the endpoint refused the credentials (HTTP {code}); check OPENAI_API_KEY", False)
+        if code == 404:
+            return LLMFailure("model or endpoint not found (HTTP 404); check NEWSQA_LLM_MODEL and OPENAI_BASE_URL",
+                              False)
+        return LLMFailure(f"the endpoint rejected the request (HTTP {code}: {_short(_message(exc))})", False)
+    if isinstance(exc, (openai.APIResponseValidationError, ValueError, KeyError, AttributeError, TypeError,
+                        IndexError, UnicodeDecodeError)):
+        return LLMFailure(f"malformed response ({type(exc).__name__})", True)
+    if isinstance(exc, openai.OpenAIError):
+        return LLMFailure(f"{type(exc).__name__}: {_short(str(exc))}", True)
+    return LLMFailure(f"unexpected error ({type(exc).__name__}: {_short(str(exc))})", False)
+
+
+def _message(exc) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])
+        if isinstance(inner, str):
+            return inner
+    return str(getattr(exc, "message", "") or exc)
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _retry_after(exc) -> float | None:
+    try:
+        value = exc.response.headers.get("retry-after")
+        return float(value) if value is not None else None
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def _backoff(attempt: int, failure: LLMFailure) -> float:
+    delay = BACKOFF_BASE * (2 ** attempt)
+    if failure.retry_after is not None:
+        delay = max(delay, failure.retry_after)
+    return min(delay, BACKOFF_MAX)
+
+
+def complete(settings, messages: list[dict], *, max_tokens: int, on_token: Callable[[str], None] | None = None,
+             stream: bool = True, retries: int | None = None) -> Completion:
+    """One chat completion with bounded retries; raises LLMFailure when it can't get usable text.
+
+    Nothing is retried once text has been streamed to `on_token` (the user has seen it).
+    """
+    retries = settings.llm_retries if retries is None else retries
+    params = {"temperature": 0.0, "max_tokens": max_tokens}
+    attempt = 0
+    last: LLMFailure | None = None
+    adapted = False
+    while attempt <= retries:
+        emitted = [False]
+        try:
+            return _once(settings, messages, params, on_token, stream, emitted, attempt + 1)
+        except Exception as exc:  # noqa: BLE001 - every failure is classified, none escapes as a traceback
+            failure = _classify(exc, settings)
+            # Some endpoints want max_completion_tokens or no temperature: adapt once, not counted.
+            msg = _message(exc).lower() if not isinstance(exc, LLMFailure) else ""
+            if not adapted and not emitted[0] and getattr(exc, "status_code", None) in (400, 422):
+                if "max_tokens" in msg and "max_completion_tokens" in msg:
+                    params["max_completion_tokens"] = params.pop("max_tokens")
+                    adapted = True
+                    continue
+                if "temperature" in msg:
+                    params.pop("temperature", None)
+                    adapted = True
+                    continue
+            if emitted[0]:
+                raise LLMFailure(failure.reason + " while streaming the answer", False) from None
+            last = failure
+            if not failure.retryable or attempt == retries:
+                break
+            _sleep(_backoff(attempt, failure))
+            attempt += 1
+    assert last is not None
+    last.attempts = attempt + 1  # type: ignore[attr-defined]
+    raise last
+
+
+def _once(settings, messages, params, on_token, stream, emitted, attempt) -> Completion:
+    client = _client(settings)
+    t0 = time.perf_counter()
+    if not stream:
+        resp = client.chat.completions.create(model=settings.llm_model, messages=messages, stream=False, **params)
+        choice = resp.choices[0]
+        text = choice.message.content or ""
+        if not text.strip():
+            raise LLMFailure("empty completion", True)
+        return Completion(text, attempt, choice.finish_reason == "length", time.perf_counter() - t0)
+    parts: list[str] = []
+    finish = None
+    first = None
+    resp = client.chat.completions.create(model=settings.llm_model, messages=messages, stream=True, **params)
+    try:
+        for chunk in resp:
+            if getattr(chunk, "error", None):
+                raise LLMFailure(f"the server reported an error mid-stream: {_short(str(chunk.error))}", True)
+            if not chunk.choices:
+                continue
+            choice = chunk.choices[0]
+            finish = choice.finish_reason or finish
+            delta = choice.delta.content if choice.delta is not None else None
+            if not delta:
+                continue
+            if first is None:
+                first = time.perf_counter() - t0
+            parts.append(delta)
+            if on_token is not None:
+                emitted[0] = True
+                try:
+                    on_token(delta)
+                except Exception:  # noqa: BLE001 - a broken display must not lose the answer
+                    on_token = None
+    finally:
+        close = getattr(resp, "close", None)
+        if close:
+            try:
+                close()
+            except Exception:  # noqa: BLE001
+                pass
+    text = "".join(parts)
+    if not text.strip():
+        raise LLMFailure("empty completion", True)
+    return Completion(text, attempt, finish == "length", first)
+
+
+# ---------------------------------------------------------------------------------------------
+# verification
+
+
+@dataclass
+class Verified:
+    sentences: list[Sentence]  # every sentence the model wrote, numbered like the answer
+    shown: list[tuple[Sentence, str]]  # (sentence, how it is written in the answer)
+    sources: list[Source]
+    dropped: int = 0
+    hedges: int = 0
+    out_of_range: list[int] = field(default_factory=list)
+    supported: int = 0
+    suspicious: list[str] = field(default_factory=list)  # cited sources (outlet) holding text addressed to a model
+
+
+def clean_completion(text: str) -> str:
+    """The answer part of a completion: no reasoning block, no trailing list of sources."""
+    text = _THINK.sub("", text)
+    m = _TRAILER.search(text)
+    if m and m.start() > 0:
+        text = text[: m.start()]
+    return text.strip()
+
+
+def evidence_text(text: str) -> tuple[str, bool]:
+    """The passage text that may support a claim: sentences addressed to an AI model are left out."""
+    from .sentences import split_spans
+
+    if not _INSTRUCTION.search(text):
+        return text, False
+    kept = [text[s:e] for s, e in split_spans(text) if not _INSTRUCTION.search(text[s:e])]
+    return " ".join(kept), True
+
+
+def verify(text: str, packed: Sequence[Packed], unsupported: str = "drop") -> Verified:
+    """Check each sentence against the passages it cites; renumber sources by first use in the answer."""
+    from .answering import _end_marker
+    from .citations import Evidence, split_cited, supports
+
+    if unsupported not in UNSUPPORTED_CHOICES:
+        unsupported = "drop"
+    by_n = {p.n: p for p in packed}
+    evidence: dict[int, Evidence] = {}
+    suspicious: list[int] = []
+    for p in packed:
+        body, flagged = evidence_text(p.text)
+        evidence[p.n] = Evidence(body, f"{p.passage.outlet} {p.passage.title} {p.passage.doc}")
+        if flagged:
+            suspicious.append(p.n)
+    rows = []  # (text, valid cites (prompt numbers), supported, hedge)
+    out_of_range: list[int] = []
+    for body, cites in split_cited(clean_completion(text)):
+        body = _BULLET.sub("", body).strip()
+        if not re.search(r"\w", body):
+            continue
+        valid = [c for c in cites if c in by_n]
+        out_of_range += [c for c in cites if c not in by_n]
+        hedge = is_abstention(body)
+        ok = bool(valid) and not hedge and supports(body, [evidence[c] for c in valid])
+        rows.append((body, valid, ok, hedge))
+
+    def shown(row) -> bool:
+        _, _, ok, hedge = row
+        if hedge:
+            return unsupported != "drop"
+        return ok or unsupported in ("flag", "keep")
+
+    # Numbers in order of first use in the answer as shown; citations of sentences not shown that
+    # point at passages no shown sentence cites get the numbers after those (not in `sources`).
+    number: dict[int, int] = {}
+    for row in rows:
+        if shown(row):
+            for c in row[1]:
+                number.setdefault(c, len(number) + 1)
+    n_shown = len(number)
+    for row in rows:
+        for c in row[1]:
+            number.setdefault(c, len(number) + 1)
+
+    sentences: list[Sentence] = []
+    written: list[tuple[Sentence, str]] = []
+    for row in rows:
+        body, valid, ok, hedge = row
+        s = Sentence(text=_as_sentence(body), citations=[number[c] for c in valid], supported=ok)
+        sentences.append(s)
+        if not shown(row):
+            continue
+        if hedge:
+            written.append((s, s.text))
+        elif ok or unsupported == "keep":
+            written.append((s, _end_marker(s.text, s.citations) if s.citations else s.text))
+        else:
+            written.append((s, _flagged(s.text, s.citations)))
+    sources = []
+    for c, n in sorted(number.items(), key=lambda kv: kv[1]):
+        if n > n_shown:
+            continue
+        p = by_n[c]
+        q = p.passage
+        sources.append(Source(n=n, doc=q.doc, title=q.title, outlet=q.outlet, date=q.date, text=p.text,
+                              start=p.start, end=p.end, url=q.url, chunk_id=q.id, kind=q.kind))
+    return Verified(sentences=sentences, shown=written, sources=sources,
+                    suspicious=list(dict.fromkeys(by_n[c].passage.outlet or by_n[c].passage.doc
+                                                  for c in suspicious if c in number)),
+                    dropped=sum(1 for r in rows if not r[3] and not shown(r)),
+                    hedges=sum(1 for r in rows if r[3]), out_of_range=sorted(set(out_of_range)),
+                    supported=sum(1 for r in rows if r[2]))
+
+
+def _as_sentence(text: str) -> str:
+    text = text.strip()
+    return text if re.search(r"[.!?…][\"'”’»)\]]*$", text) else text + "."
+
+
+def _flagged(text: str, cites: list[int]) -> str:
+    marks = "".join(f"[{n}]" for n in cites)
+    m = re.search(r"([.!?…])$", text)
+    core, punct = (text[: m.start()], m.group(1)) if m else (text, "")
+    return " ".join(x for x in (core, marks, FLAG) if x) + punct
+
+
+# ---------------------------------------------------------------------------------------------
+# the answer
+
+
+def llm_answer(engine, question: str, passages: Sequence[Passage], extractive: Answer, timings: dict,
+               on_token: Callable[[str], None] | None = None) -> Answer:
+    """The LLM-mode answer for `question`, verified; falls back to `extractive` on any failure."""
+    settings = engine.settings
+    require_llm_config(settings)
+    t = time.perf_counter()
+    result = _llm_answer(settings, question, passages, extractive, timings, on_token)
+    timings["llm"] = time.perf_counter() - t
+    result.timings = timings  # the engine's dict: it adds "total" after this returns
+    return result
+
+
+def _llm_answer(settings, question, passages, extractive, timings, on_token) -> Answer:
+    from .answering import ABSTAIN_TEXT
+
+    budget = source_budget(settings, question)
+    if budget < MIN_SOURCE_TOKENS:
+        return _fallback(extractive, f"the model's window (NEWSQA_LLM_WINDOW_TOKENS={settings.llm_window_tokens}) "
+                                     "leaves no room for sources")
+    packed = pack_context(passages, budget)
+    if not packed:
+        # Nothing to answer from: asking the model could only produce unsupported text.
+        return _fallback(extractive, "no passage to give the model")
+    messages = build_messages(question, [x.block for x in packed])
+    try:
+        done = complete(settings, messages, max_tokens=settings.llm_max_answer_tokens, on_token=on_token)
+    except LLMFailure as exc:
+        tries = getattr(exc, "attempts", 1)
+        return _fallback(extractive, f"the language model failed ({exc.reason}"
+                                     f"{f'; {tries} attempts' if tries > 1 else ''})")
+    if done.first_token is not None:
+        timings["llm_first_token"] = done.first_token
+
+    v = verify(done.text, packed, settings.unsupported)
+    notes = [n for n in extractive.notes if n.startswith(INDEX_NOTE)]
+    if done.attempts > 1:
+        notes.append(f"the model answered on attempt {done.attempts}")
+    if done.truncated:
+        notes.append(f"the model's answer was cut off at {settings.llm_max_answer_tokens} tokens")
+    if v.suspicious:
+        notes.append("a cited source (" + ", ".join(v.suspicious) + ") contains text addressed to an AI model "
+                     "(possible prompt injection); that text is not counted as evidence")
+    if v.out_of_range:
+        notes.append("removed citations of sources that were not given: " + ", ".join(f"[{c}]" for c in v.out_of_range))
+
+    if v.supported == 0:
+        if v.hedges and v.hedges == len(v.sentences):
+            why = "the model said the sources don't answer this"
+        elif v.sentences:
+            why = "none of the model's sentences is supported by the sources it cites"
+        else:
+            why = "the model's reply held no sentence"
+        if any(s.supported for s in extractive.sentences):
+            return _fallback(extractive, why)
+        return Answer(question=question, answer=ABSTAIN_TEXT, abstained=True, sources=extractive.sources,
+                      sentences=v.sentences, mode="llm", notes=notes + [why], timings=timings,
+                      retrieved=list(passages))
+
+    if v.dropped:
+        notes.append(f"dropped {v.dropped} sentence{'s' if v.dropped > 1 else ''} the cited sources don't support "
+                     "(--unsupported flag or keep shows them)")
+    if v.hedges and settings.unsupported == "drop":
+        notes.append("the model said the sources don't answer part of the question")
+    if settings.unsupported == "flag" and any(not s.supported and not is_abstention(s.text) for s, _ in v.shown):
+        notes.append(f"sentences marked {FLAG} are not supported by the sources they cite (or cite none)")
+    answer_text = " ".join(w for _, w in v.shown)
+    return Answer(question=question, answer=answer_text, abstained=False, sources=v.sources, sentences=v.sentences,
+                  mode="llm", notes=notes, timings=timings, retrieved=list(passages))
+
+
+def _fallback(extractive: Answer, why: str) -> Answer:
+    """The extractive answer, labelled as such, with a note saying why the model's wasn't used."""
+    extractive.mode = "extractive"
+    extractive.notes = list(extractive.notes) + [f"{why}; showing the extractive answer"]
+    return extractive
+
+
+# ---------------------------------------------------------------------------------------------
+# follow-up questions (Discord)
+
+REWRITE_HISTORY_TOKENS = 1200
+REWRITE_MAX_TOKENS = 96
+
+
+def rewrite_question(engine, history: list[tuple[str, str]], question: str) -> str:
+    """A follow-up rewritten as a standalone question by the model; the question unchanged on any failure
+    (no history, no LLM configured, a failed call, an empty or runaway reply)."""
+    try:
+        return _rewrite(engine.settings, history, question)
+    except Exception:  # noqa: BLE001 - the bot must always have a question to answer
+        return question
+
+
+def _rewrite(settings, history, question: str) -> str:
+    from .chunking import count_tokens
+    from .config import MAX_QUESTION_CHARS
+
+    if not history or not question.strip():
+        return question
+    try:
+        require_llm_config(settings)
+    except ConfigError:
+        return question
+    turns: list[str] = []
+    used = 0
+    for q, a in reversed(list(history)[-6:]):
+        a = _short(re.sub(r"\s*(?:\[\d+\])+", "", a or ""), 600)
+        turn = f"User: {neutralise(_short(q, 400))}\nAssistant: {neutralise(a)}"
+        t = count_tokens(turn)
+        if used + t > REWRITE_HISTORY_TOKENS:
+            break
+        turns.insert(0, turn)
+        used += t
+    if not turns:
+        return question
+    prompt = fill(_prompt("rewrite"), history="\n\n".join(turns), question=question)
+    done = complete(settings, [{"role": "user", "content": prompt}], max_tokens=REWRITE_MAX_TOKENS, stream=False,
+                    retries=min(settings.llm_retries, 1))
+    line = next((x for x in clean_completion(done.text).splitlines() if x.strip()), "")
+    line = re.sub(r"^\s*(?:standalone question|question|rewritten question)\s*:\s*", "", line, flags=re.I)
+    line = line.strip().strip("\"'“”‘’`").strip()
+    if not line or len(line) > min(MAX_QUESTION_CHARS, 4 * len(question) + 300):
+        return question
+    return line
