@@ -56,9 +56,21 @@ def metric_max_over_ground_truths(metric_fn, prediction: str, ground_truths: Ite
 
 
 def answer_contains(prediction: str, ground_truths: Iterable[str]) -> float:
-    """A normalized gold answer appears, on word boundaries, in the normalized prediction."""
-    pred = f" {normalize_answer(prediction)} "
-    return float(any(g and f" {g} " in pred for g in (normalize_answer(x) for x in ground_truths)))
+    """A normalized gold answer appears, on word boundaries, in the normalized prediction.
+
+    Unlike EM/F1 (kept exactly as SQuAD's), typographic quotes and dashes are folded to ASCII first,
+    so “propaganda maneuvering” contains "propaganda maneuvering".
+    """
+    pred = f" {normalize_answer(_ascii_punct(prediction))} "
+    return float(any(g and f" {g} " in pred for g in (normalize_answer(_ascii_punct(x)) for x in ground_truths)))
+
+
+_TYPOGRAPHIC = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "«": '"', "»": '"', "–": "-", "—": "-",
+                              "\u00a0": " "})
+
+
+def _ascii_punct(s: str) -> str:
+    return s.translate(_TYPOGRAPHIC)
 
 
 # --- retrieval ----------------------------------------------------------------

@@ -63,6 +63,9 @@ class Calibration:
     companion_ratio: float = 0.7  # a second sentence joins when it scores this close to the best
     max_sentences: int = 3
     number_window: int = 5  # words between a number and the thing it counts
+    w_coverage: float = 0.6  # sentence score = weighted key-term coverage, sentence and passage similarity
+    w_sentence: float = 0.25
+    w_passage: float = 0.15
 
 
 @dataclass
@@ -85,6 +88,7 @@ class Candidate:
     end: int
     text: str
     coverage: float = 0.0
+    similarity: float = 0.0  # cosine of the question and this sentence
     matched: set[str] = field(default_factory=set)
     type_ok: bool = True
     score: float = 0.0
@@ -210,7 +214,7 @@ def _type_ok(q: Question, sentence: str) -> bool:
 
 
 def extract(question: str, passages: list[Passage], corpus: Corpus, word_vectors, q_vec: np.ndarray | None,
-            cal: Calibration | None = None) -> Draft:
+            cal: Calibration | None = None, sentence_vectors=None) -> Draft:
     """Choose the answer sentences from the retrieved passages, or decide to abstain."""
     cal = cal or Calibration()
     q = analyse(question)
@@ -221,23 +225,33 @@ def extract(question: str, passages: list[Passage], corpus: Corpus, word_vectors
     weights = {t: corpus.term_idf(t) for t in q.terms}
     total = sum(weights.values()) or 1.0
     cands: list[Candidate] = []
+    spans: list[tuple[Passage, int, int, str]] = []
+    credits: dict[str, dict[str, float]] = {}
     for p in passages:
         # The paragraph's context includes its article's outlet and title and what kind of text it is.
         context = " ".join((p.text, p.outlet, p.title, KIND_WORDS.get(p.kind, "")))
-        p_credit = matcher.match(q, words(context))
+        credits[p.id] = matcher.match(q, words(context))
         for s, e in split_spans(p.text):
             text = p.text[s:e]
             if len(words(text)) < 2:
                 continue
-            s_words = words(text)
-            credit = matcher.match(q, s_words)
-            # The sentence's own words count fully, its paragraph's words at half weight.
-            cov = sum(weights[t] * max(credit.get(t, 0.0), 0.5 * p_credit.get(t, 0.0)) for t in q.terms) / total
-            c = Candidate(p, p.start + s, p.start + e, text, coverage=cov, matched=set(credit))
-            c.type_ok = _type_check(q, text, s_words, matcher, cal)
-            kind_penalty = 0.85 if p.kind in ("caption", "meta", "heading") else 1.0
-            c.score = (0.7 * cov + 0.3 * max(p.dense, 0.0)) * kind_penalty + (0.1 if c.type_ok else 0.0)
-            cands.append(c)
+            spans.append((p, s, e, text))
+    if sentence_vectors is not None and q_vec is not None and spans:
+        sentence_vectors.ensure([t for *_, t in spans])
+    for p, s, e, text in spans:
+        p_credit = credits[p.id]
+        s_words = words(text)
+        sim = float(sentence_vectors[text] @ q_vec) if sentence_vectors is not None and q_vec is not None else p.dense
+        credit = matcher.match(q, s_words)
+        # The sentence's own words count fully, its paragraph's words at half weight.
+        cov = sum(weights[t] * max(credit.get(t, 0.0), 0.5 * p_credit.get(t, 0.0)) for t in q.terms) / total
+        c = Candidate(p, p.start + s, p.start + e, text, coverage=cov, matched=set(credit))
+        c.type_ok = _type_check(q, text, s_words, matcher, cal)
+        kind_penalty = 0.85 if p.kind in ("caption", "meta", "heading") else 1.0
+        c.similarity = sim
+        c.score = (cal.w_coverage * cov + cal.w_sentence * max(sim, 0.0) + cal.w_passage * max(p.dense, 0.0)) \
+            * kind_penalty + (0.1 if c.type_ok else 0.0)
+        cands.append(c)
     if not cands:
         return Draft(True, ABSTAIN_TEXT, [], ["no sentence in the retrieved passages"], closest)
     cands.sort(key=lambda c: -c.score)

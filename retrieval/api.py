@@ -30,6 +30,7 @@ class Engine:
         self._corpus = None
         self._corpus_key = None
         self._word_vectors = None
+        self._sentence_vectors = None
         self._lock = threading.RLock()
         self.notes: list[str] = []  # one-off notes, e.g. "ingested the bundled corpus"
 
@@ -57,6 +58,14 @@ class Engine:
             self._word_vectors = WordVectors.beside_index(self.embedder, self.settings.data_dir)
         return self._word_vectors
 
+    @property
+    def sentence_vectors(self):
+        if self._sentence_vectors is None:
+            from .wordvectors import WordVectors
+
+            self._sentence_vectors = WordVectors.beside_index(self.embedder, self.settings.data_dir, "sentence")
+        return self._sentence_vectors
+
     def ingest(self, paths, progress=None):
         from .ingest import ingest
 
@@ -78,14 +87,18 @@ class Engine:
         return True
 
     def prepare_word_vectors(self) -> None:
-        """Embed the corpus vocabulary once, beside the index, so answers rarely embed words."""
+        """Embed the corpus vocabulary and sentences once, beside the index, so answers rarely embed."""
+        from .sentences import split
         from .wordvectors import vocabulary
 
-        self.word_vectors.ensure(sorted(vocabulary(p.text for p in self.corpus().passages)))
+        passages = self.corpus().passages
+        self.word_vectors.ensure(sorted(vocabulary(p.text for p in passages)))
+        self.sentence_vectors.ensure([s for p in passages for s in split(p.text)])
         try:
             self.word_vectors.save()
+            self.sentence_vectors.save()
         except OSError:
-            pass  # a cache only: answering works without it
+            pass  # caches only: answering works without them
 
     def corpus(self):
         from .search import Corpus
@@ -132,7 +145,7 @@ class Engine:
             passages, q_vec, corpus = self.retrieve(q, k, outlet, date_from, date_to, timings)
             notes, self.notes = self.notes, []
             t = time.perf_counter()
-            draft = extract(q, passages, corpus, self.word_vectors, q_vec)
+            draft = extract(q, passages, corpus, self.word_vectors, q_vec, sentence_vectors=self.sentence_vectors)
             text, sentences, sources = compose(draft)
             check_support(sentences, sources)
             if draft.abstained and not sources:

@@ -1,8 +1,9 @@
-"""Vectors of single words, for matching a question's terms to their synonyms in a passage.
+"""Cached vectors of short texts: single words (for synonym matching of a question's terms)
+and the corpus's sentences (for how close each candidate sentence is to the question).
 
-Embedding words on demand costs ~5 ms a batch; the corpus vocabulary is embedded
-once at ingest and kept beside the index, so answering a question rarely embeds
-more than the question's own words.
+Embedding on demand costs ~5 ms a batch; the corpus vocabulary and sentences are
+embedded once at ingest and kept beside the index, so answering a question rarely
+embeds more than the question itself.
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ class WordVectors:
                 self.vectors = {}  # a damaged cache is rebuilt, never trusted
 
     @classmethod
-    def beside_index(cls, embedder, data_dir: Path) -> "WordVectors":
+    def beside_index(cls, embedder, data_dir: Path, kind: str = "word") -> "WordVectors":
         name = re.sub(r"\W+", "_", embedder.model_id)
-        return cls(embedder, Path(data_dir) / f"wordvectors-{name}.npz")
+        return cls(embedder, Path(data_dir) / f"{kind}vectors-{name}.npz")
 
     def ensure(self, ws: Iterable[str]) -> None:
         missing = [w for w in dict.fromkeys(ws) if w not in self.vectors]
