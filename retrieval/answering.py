@@ -61,6 +61,8 @@ class Calibration:
     min_dense: float = 0.2  # cosine of question and passage below which nothing is on topic
     soft_match: float = 0.55  # word-vector cosine above which two words count as the same term
     companion_ratio: float = 0.7  # a second sentence joins when it scores this close to the best
+    side_ratio: float = 0.5  # the opposing side of a disagreement joins when it scores this close
+    side_coverage: float = 0.35  # … and covers this much of the question
     max_sentences: int = 3
     number_window: int = 5  # words between a number and the thing it counts
     w_coverage: float = 0.6  # sentence score = weighted key-term coverage, sentence and passage similarity
@@ -268,18 +270,22 @@ def extract(question: str, passages: list[Passage], corpus: Corpus, word_vectors
         notes.append(f"no retrieved sentence gives the kind of answer asked for ({q.kind})")
         return Draft(True, ABSTAIN_TEXT, [], notes, closest)
     picked = [best]
-    for c in typed[1:]:
+    eligible = [c for c in typed[1:] if c.coverage >= cal.min_coverage * 0.8]
+    # The other side of a disagreement: the best sentence whose stance opposes the best one's,
+    # even when it scores lower (a claim and its denial rarely share all their words).
+    other = next((c for c in typed[1:] if c.coverage >= cal.side_coverage and _opposed(_stance(best.text), _stance(c.text))
+                  and not speaker(best.text) & speaker(c.text)
+                  and c.score >= cal.side_ratio * best.score and _overlap(c.text, best.text) <= 0.6), None)
+    if other:
+        picked.append(other)
+    for c in eligible:
         if len(picked) >= cal.max_sentences:
             break
+        if c in picked or c.score < cal.companion_ratio * best.score:
+            continue
         if any(_overlap(c.text, p.text) > 0.6 for p in picked):
             continue
-        other_doc = all(c.passage.doc != p.passage.doc for p in picked)
-        other_side = _stance(c.text) != _stance(best.text)
-        # The other side of a disagreement is worth showing even when it scores a little lower.
-        ratio = cal.companion_ratio * (0.75 if other_side else 1.0)
-        if c.score < ratio * best.score or c.coverage < cal.min_coverage * 0.8:
-            continue
-        if other_doc or other_side or q.kind in ("yesno", "general"):
+        if all(c.passage.doc != p.passage.doc for p in picked) or (q.kind == "general" and not other):
             picked.append(c)
     if _premise_contradicted(q, picked):
         notes.append("the question's premise is contradicted by the articles")
@@ -302,6 +308,32 @@ def _type_check(q: Question, text: str, s_words: list[str], matcher: TermMatcher
         if all(h in got for h in q.head):
             return True
     return False
+
+
+REPORTING = re.compile(r"\b(said|says|say|claimed|claims|claim|reported|reports|denied|denies|refuted|refutes|"
+                       r"rejected|rejects|dismissed|dismisses|added|stated|announced|alleged|praised|"
+                       r"congratulated|according to)\b", re.I)
+
+
+def speaker(text: str) -> set[str]:
+    """Who a sentence attributes its claim to: the words just before its first reporting verb
+    ("Putin claimed …", "… the statement said" → the subject before), or after "according to"."""
+    m = REPORTING.search(text)
+    if not m:
+        return set()
+    if m.group(1).lower() == "according to":
+        span = text[m.end(): m.end() + 40].split(",")[0]
+    else:
+        span = " ".join(re.split(r"[,;:]", text[: m.start()])[-1].split()[-4:])
+    return {t for t in content_terms(span) if t not in {"statement", "report"}}
+
+
+def _opposed(a: set[str], b: set[str]) -> bool:
+    """Two stances that cannot both be the speaker's: something ended vs continues, or asserted vs denied."""
+    if not a or not b or a == b:
+        return False
+    return ("end" in a and ({"continue", "negate"} & b)) or ("end" in b and ({"continue", "negate"} & a)) \
+        or (("negate" in a) != ("negate" in b))
 
 
 def _premise_contradicted(q: Question, picked: list[Candidate]) -> bool:
