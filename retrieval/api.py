@@ -31,6 +31,7 @@ class Engine:
         self._corpus_key = None
         self._word_vectors = None
         self._sentence_vectors = None
+        self._loader: threading.Thread | None = None
         self._lock = threading.RLock()
         self.notes: list[str] = []  # one-off notes, e.g. "ingested the bundled corpus"
 
@@ -45,10 +46,30 @@ class Engine:
     @property
     def embedder(self):
         if self._embedder is None:
+            loader = self._loader
+            if loader is not None:
+                loader.join()
+            if self._embedder is None:  # no loader, or it failed: load here and let errors surface
+                from .embedding import get_embedder
+
+                self._embedder = get_embedder(self.settings)
+        return self._embedder
+
+    def _preload_embedder(self) -> None:
+        """Load the model on a thread while the index opens: both take ~0.5 s cold, mostly outside the GIL."""
+        if self._embedder is not None or self._loader is not None:
+            return
+
+        def load():
             from .embedding import get_embedder
 
-            self._embedder = get_embedder(self.settings)
-        return self._embedder
+            try:
+                self._embedder = get_embedder(self.settings)
+            except Exception:  # noqa: BLE001 - the property retries and raises the real error
+                pass
+
+        self._loader = threading.Thread(target=load, daemon=True)
+        self._loader.start()
 
     @property
     def word_vectors(self):
@@ -140,6 +161,7 @@ class Engine:
         timings: dict[str, float] = {}
         with self._lock:
             t = time.perf_counter()
+            self._preload_embedder()
             self.ensure_index()
             timings["load"] = time.perf_counter() - t
             passages, q_vec, corpus = self.retrieve(q, k, outlet, date_from, date_to, timings)

@@ -1,0 +1,75 @@
+"""Embedding backends: the default's checksum, its geometry, and the OpenAI-compatible path."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+
+from retrieval import embedding
+from retrieval.api import Engine
+from retrieval.config import Settings
+from retrieval.errors import ModelMismatch, ModelUnavailable
+from conftest import CORPUS
+
+
+def test_minilm_vectors_are_normalised_and_meaningful():
+    e = embedding.MiniLMOnnx()
+    v = e.embed(["North Korea sent troops to Kursk", "How many North Korean soldiers were deployed?",
+                 "A recipe for banana bread"])
+    assert v.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    assert v[0] @ v[1] > v[0] @ v[2] + 0.3
+    # batching and length-sorting do not change a text's vector
+    alone = e.embed(["A recipe for banana bread"])[0]
+    assert float(alone @ v[2]) > 0.9999
+
+
+def test_a_weight_file_failing_its_checksum_is_refused(monkeypatch):
+    monkeypatch.setattr(embedding, "MINILM_ONNX_SHA256", "0" * 64)
+    with pytest.raises(ModelUnavailable, match="sha256"):
+        embedding.MiniLMOnnx()
+
+
+class FakeOpenAIEmbeddings(BaseHTTPRequestHandler):
+    """/v1/embeddings with deterministic bag-of-letters vectors."""
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        assert self.path.endswith("/embeddings")
+        data = []
+        for i, text in enumerate(body["input"]):
+            v = [0.0] * 26
+            for ch in text.lower():
+                if "a" <= ch <= "z":
+                    v[ord(ch) - 97] += 1.0
+            data.append({"object": "embedding", "index": i, "embedding": v})
+        out = json.dumps({"object": "list", "data": data, "model": body["model"],
+                          "usage": {"prompt_tokens": 1, "total_tokens": 1}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_openai_embeddings_backend_and_model_mismatch(tmp_path):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAIEmbeddings)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        s = Settings(data_dir=tmp_path, embedding="openai:letters", openai_base_url=url)
+        eng = Engine(s)
+        report = eng.ingest([CORPUS])
+        assert len(report.added) == 2 and eng.store.model_id() == "openai:letters"
+        r = eng.answer("Who said Russia will never forget Korean friends?")
+        assert r.sources
+        # the same index queried with the default model: a clear error, not silent nonsense
+        with pytest.raises(ModelMismatch, match="re-ingest"):
+            Engine(Settings(data_dir=tmp_path)).answer("Who praised the troops?")
+    finally:
+        server.shutdown()
