@@ -1,0 +1,687 @@
+"""newsqa on Discord: `/ask`, mentions and DMs answered from the indexed articles, with citations.
+
+The whole flow reads top to bottom (in the spirit of jakobdylanc/llmcord):
+
+1. Discord's limits and the pure helpers (escaping, splitting, embeds, the rate limit), which
+   the tests exercise directly.
+2. `NewsqaBot`, the discord.py client: command sync at start-up, the message flow (mentions
+   and DMs), the slash commands (`/ask`, `/sources`, `/help`) and the shared answering step,
+   which runs the blocking engine in a worker thread under a semaphore so heartbeats never stall.
+3. `run_bot(settings)`, what `newsqa discord` calls: checks the token, opens the index, runs
+   the client and turns a rejected token into a one-line `ConfigError`.
+
+Nothing here ever prints or logs the token. Every send passes `AllowedMentions.none()`, and all
+article text and echoed questions are escaped, so an article cannot ping `@everyone` or smuggle
+in markdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import re
+import time
+from typing import Any, Callable, Iterable, Optional, Sequence
+
+import aiohttp
+import discord
+from discord import app_commands
+
+from retrieval.api import Engine, validate_question
+from retrieval.config import Settings
+from retrieval.errors import BadInput, ConfigError, NewsqaError
+from retrieval.types import Answer, Source
+
+log = logging.getLogger("newsqa.discord")
+
+# --------------------------------------------------------------------------------------------
+# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
+# --------------------------------------------------------------------------------------------
+
+MESSAGE_LIMIT = 2000
+EMBED_TITLE_LIMIT = 256
+EMBED_DESCRIPTION_LIMIT = 4096  # unused: the sources go in fields, and the description stays empty
+EMBED_FIELD_NAME_LIMIT = 256
+EMBED_FIELD_VALUE_LIMIT = 1024
+EMBED_FIELD_COUNT_LIMIT = 25
+EMBED_TOTAL_LIMIT = 6000
+THREAD_NAME_LIMIT = 100
+
+QUOTE_CHARS = 280  # the longest quote of a cited passage shown in the sources embed
+ECHO_CHARS = 300  # the longest echo of a question above a slash-command answer
+HISTORY_MESSAGES = 12  # how far back a thread is read to rewrite a follow-up (LLM mode)
+SOURCES_LISTED = 20  # /sources shows this many articles, newest first
+NO_MENTIONS = discord.AllowedMentions.none()
+
+APOLOGY = "Sorry, something went wrong while I was answering that. Please try again in a moment."
+NOT_HERE = "Sorry, I don't answer questions in this channel."
+DONT_SAY = "The articles I have don't say."
+CLOSEST = "These are the closest passages I found, in case they help."
+FOLLOW_UP_HINT = "Follow-up questions go here"
+# The bot's own messages that are not answers, left out of a thread's history.
+CHATTER = (FOLLOW_UP_HINT, "Sorry", "You've asked")
+
+
+# --------------------------------------------------------------------------------------------
+# Pure helpers
+# --------------------------------------------------------------------------------------------
+
+
+def escape(text: str) -> str:
+    """Article text or a user's words, made inert: no mentions, no markdown."""
+    return discord.utils.escape_markdown(discord.utils.escape_mentions(text or ""))
+
+
+def one_line(text: str) -> str:
+    return " ".join((text or "").split())
+
+
+def shorten(text: str, limit: int, ellipsis: str = "…") -> str:
+    """`text` cut to at most `limit` characters, at a word when one is near, never after a lone backslash."""
+    if len(text) <= limit:
+        return text
+    if limit <= len(ellipsis):
+        return text[:limit]
+    cut = text[: limit - len(ellipsis)]
+    space = cut.rfind(" ")
+    if space > len(cut) // 2:
+        cut = cut[:space]
+    # An escaped text must not end in the backslash of a split escape pair.
+    while cut.endswith("\\"):
+        cut = cut[:-1]
+    return cut.rstrip() + ellipsis
+
+
+def strip_mention(content: str, bot_id: int, role_ids: Iterable[int] = ()) -> str:
+    """The question in a message: every mention of the bot (user or its managed role) removed."""
+    text = re.sub(rf"<@!?{int(bot_id)}>", " ", content or "")
+    for role_id in role_ids:
+        text = re.sub(rf"<@&{int(role_id)}>", " ", text)
+    text = re.sub(r"[ \t]{2,}", " ", text)
+    return text.strip()
+
+
+# Spans a split must never cut: markdown links (their text may contain spaces), [n] citation
+# markers (also in their escaped form) and backslash escapes.
+_PROTECTED = re.compile(r"\\?\[[^\]\n]*\\?\]\([^)\s]*\)|\\?\[\d+\\?\]|\\.", re.DOTALL)
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]*_]*(?:\s?\\?\[\d+\\?\])*$")
+_STARTS_WITH_MARKER = re.compile(r"\\?\[\d+\\?\]")
+
+
+def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Split `text` into parts of at most `limit` characters.
+
+    Cuts at the last paragraph break that fits, else a line break, else a sentence end, else a
+    space; never inside a word, a [n] marker or a markdown link, and never between a sentence and
+    the marker that follows it. Markers are not renumbered, so they stay consistent across parts.
+    Only a single "word" longer than `limit` is cut hard (outside protected spans when possible).
+    """
+    text = (text or "").strip()
+    if not text:
+        return []
+    protected = [m.span() for m in _PROTECTED.finditer(text)]
+
+    def inside(i: int) -> Optional[tuple[int, int]]:
+        for s, e in protected:
+            if s < i < e:
+                return s, e
+            if s >= i:
+                break
+        return None
+
+    parts: list[str] = []
+    start = 0
+    while len(text) - start > limit:
+        cut = _best_cut(text, start, limit, inside)
+        parts.append(text[start:cut].rstrip())
+        start = cut
+        while start < len(text) and text[start].isspace():
+            start += 1
+    parts.append(text[start:])
+    return [p for p in parts if p.strip()]
+
+
+def _best_cut(text: str, start: int, limit: int, inside: Callable[[int], Any]) -> int:
+    """Where the part starting at `start` ends (an index into `text`, exclusive)."""
+    end = start + limit
+    best: dict[str, int] = {}
+    for m in re.finditer(r"\s+", text[start:end + 1]):
+        ws, we = start + m.start(), start + m.end()
+        if ws <= start or ws > end or inside(ws):
+            continue
+        after = text[we:we + 12]
+        if _STARTS_WITH_MARKER.match(after):
+            continue  # keep a citation marker with the words it cites
+        run = m.group()
+        if "\n" in run and run.count("\n") >= 2:
+            kind = "paragraph"
+        elif "\n" in run:
+            kind = "line"
+        elif _SENTENCE_END.search(text[max(start, ws - 40):ws]):
+            kind = "sentence"
+        else:
+            kind = "word"
+        best[kind] = ws
+    for kind in ("paragraph", "line", "sentence", "word"):
+        if kind in best:
+            return best[kind]
+    # One unbroken run longer than the limit: cut hard, but not inside a protected span.
+    span = inside(end)
+    if span and span[0] > start:
+        return span[0]
+    return end
+
+
+class RateLimiter:
+    """At most `per_minute` hits per key in any sliding window of `window` seconds."""
+
+    def __init__(self, per_minute: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self.per_minute = per_minute
+        self.window = window
+        self.clock = clock
+        self._hits: dict[int, collections.deque[float]] = {}
+
+    def hit(self, key: int) -> float:
+        """Record a hit and return 0.0, or return the seconds until one is allowed (not recorded)."""
+        now = self.clock()
+        hits = self._hits.setdefault(key, collections.deque())
+        while hits and now - hits[0] >= self.window:
+            hits.popleft()
+        if len(hits) >= self.per_minute:
+            return max(self.window - (now - hits[0]), 0.001)
+        hits.append(now)
+        if len(self._hits) > 10_000:  # forget idle users now and then
+            self._hits = {k: v for k, v in self._hits.items() if v and now - v[-1] < self.window}
+        return 0.0
+
+
+def rate_limited_text(wait: float, per_minute: int) -> str:
+    seconds = max(1, round(wait))
+    return (f"You've asked {per_minute} questions in the last minute, which is my limit. "
+            f"Please try again in {seconds} second{'s' if seconds != 1 else ''}.")
+
+
+def _safe_url(url: str) -> str:
+    url = (url or "").strip()
+    if not re.match(r"https?://[^\s<>]+$", url):
+        return ""
+    return url.replace("(", "%28").replace(")", "%29")
+
+
+def source_label(source: Any) -> str:
+    """'outlet — title', or the doc id when both are empty (escaped)."""
+    label = " — ".join(x for x in (one_line(source.outlet), one_line(source.title)) if x)
+    return escape(label or source.doc)
+
+
+def _source_field(source: Source, quote_chars: int, name_chars: int) -> tuple[str, str]:
+    name = shorten(f"[{source.n}] {source_label(source)}", min(name_chars, EMBED_FIELD_NAME_LIMIT))
+    head = []
+    if source.date:
+        head.append(escape(source.date))
+    if source.kind == "caption":
+        head.append("(photo caption)")
+    elif source.kind == "meta":
+        head.append("(byline)")
+    url = _safe_url(source.url)
+    link = f"[link]({url})" if url else ""
+    lines = [" · ".join(head)] if head else []
+    budget = EMBED_FIELD_VALUE_LIMIT - sum(len(x) + 1 for x in lines) - len(link) - 4
+    quote = escape(one_line(source.text))
+    if quote_chars > 0 and quote and budget > 8:
+        lines.append(f"“{shorten(quote, min(quote_chars, budget))}”")
+    if link:
+        lines.append(link)
+    value = "\n".join(lines) or escape(source.doc)
+    return name, shorten(value, EMBED_FIELD_VALUE_LIMIT)
+
+
+def build_embed(answer: Answer) -> Optional[discord.Embed]:
+    """The numbered sources as one embed within Discord's limits, or None without sources."""
+    sources = list(answer.sources)
+    if not sources:
+        return None
+    title = "Closest passages" if answer.abstained and not answer.sentences else "Sources"
+    # Shrink quotes, then names, until the embed fits in 6,000 characters.
+    for quote_chars, name_chars in ((QUOTE_CHARS, 256), (180, 256), (100, 160), (40, 100), (0, 80), (0, 40)):
+        embed = discord.Embed(title=shorten(title, EMBED_TITLE_LIMIT), colour=discord.Colour.light_grey() if answer.abstained
+                              else discord.Colour.blurple())
+        shown = sources
+        if len(sources) > EMBED_FIELD_COUNT_LIMIT:
+            shown = sources[: EMBED_FIELD_COUNT_LIMIT - 1]
+        for s in shown:
+            name, value = _source_field(s, quote_chars, name_chars)
+            embed.add_field(name=name, value=value, inline=False)
+        rest = sources[len(shown):]
+        if rest:
+            more = "\n".join(shorten(f"[{s.n}] {source_label(s)}", 120) for s in rest)
+            embed.add_field(name=f"{len(rest)} more sources", value=shorten(more, EMBED_FIELD_VALUE_LIMIT),
+                            inline=False)
+        if len(embed) <= EMBED_TOTAL_LIMIT:
+            return embed
+    return embed  # pragma: no cover - the last configuration always fits (25 x ~150 characters)
+
+
+def render_answer(answer: Answer, echo: Optional[str] = None) -> tuple[list[str], Optional[discord.Embed]]:
+    """The message texts (each <= 2,000 characters) and the sources embed for the last of them."""
+    lines = []
+    if echo:
+        lines.append(f"> {shorten(escape(one_line(echo)), ECHO_CHARS)}")
+        lines.append("")
+    if answer.abstained:
+        lines.append(escape(answer.answer.strip()) or DONT_SAY)
+        if answer.sources:
+            lines.append(CLOSEST)
+    else:
+        lines.append(escape(answer.answer.strip()) or DONT_SAY)
+        for note in answer.notes:
+            lines.append(f"-# note: {escape(one_line(note))}")
+    return split_message("\n".join(lines)), build_embed(answer)
+
+
+def render_sources(records: dict) -> str:
+    """The /sources listing: newest articles first, at most SOURCES_LISTED of them."""
+    if not records:
+        return "No articles are indexed yet. Ask a question to load the bundled corpus, or run `newsqa ingest`."
+    rows = sorted(records.values(), key=lambda r: (r.date or "", r.doc), reverse=True)
+    lines = [f"**{len(rows)} indexed article{'s' if len(rows) != 1 else ''}**"]
+    for r in rows[:SOURCES_LISTED]:
+        line = f"• {shorten(source_label(r), 200)}"
+        if r.date:
+            line += f" ({escape(r.date)})"
+        url = _safe_url(r.url)
+        if url:
+            line += f" <{url}>"
+        lines.append(line)
+    if len(rows) > SOURCES_LISTED:
+        lines.append(f"…and {len(rows) - SOURCES_LISTED} more (`newsqa sources` lists them all).")
+    return "\n".join(lines)
+
+
+def help_text(settings: Settings) -> str:
+    return "\n".join([
+        "**newsqa** answers questions from the news articles it has indexed, and cites them.",
+        "• `/ask question:` — I answer here and open a thread for follow-up questions.",
+        "• Mention me with a question, or DM me — same thing. In a thread, mention me again to follow up.",
+        "• `/sources` — the articles I can answer from.",
+        "Each [n] in an answer points to a numbered source under it. If the articles don't cover "
+        "something, I say so rather than guess.",
+        f"Limit: {settings.discord_rate_per_minute} questions a minute per person.",
+    ])
+
+
+def thread_name(question: str) -> str:
+    name = discord.utils.escape_mentions(one_line(question)) or "question"
+    return shorten(name, THREAD_NAME_LIMIT)
+
+
+def _plain(text: str) -> str:
+    """A rendered Discord message back to plain text for the LLM's history."""
+    text = text.replace("\u200b", "")
+    text = re.sub(r"\\([\\*_`~|>#\-\[\]()])", r"\1", text)
+    return text.strip()
+
+
+def history_pairs(turns: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A thread's (role, text) messages, oldest first, as (question, answer) pairs.
+
+    A user message opens a pair; the bot's messages after it are its answer (a long answer spans
+    several). A bot message starting with a quoted line is a `/ask` answer echoing its question.
+    The bot's hints, apologies and rate-limit replies are left out, and so are `-#` note lines.
+    """
+    pairs: list[list[str]] = []
+    for role, text in turns:
+        if role == "user":
+            pairs.append([text, ""])
+            continue
+        if text.startswith(CHATTER):
+            continue
+        text = "\n".join(line for line in text.splitlines() if not line.startswith("-# "))
+        if text.startswith("> "):
+            first, _, rest = text.partition("\n")
+            pairs.append([first[2:].strip(), rest.strip()])
+        elif pairs:
+            pairs[-1][1] = f"{pairs[-1][1]}\n{text}".strip()
+    return [(q, a) for q, a in pairs]
+
+
+def rewrite_followup(engine: Any, history: Sequence[tuple[str, str]], question: str) -> str:
+    """LLM mode: `question` rewritten into a standalone one using the thread's recent turns.
+
+    `history` is the thread's (question, answer) pairs, oldest first, as
+    `retrieval.llm.rewrite_question(engine, history, question)` takes them. Falls back to the
+    question unchanged when that function is missing or fails.
+    """
+    if not history:
+        return question
+    try:
+        from retrieval.llm import rewrite_question
+    except ImportError:
+        return question
+    try:
+        rewritten = rewrite_question(engine, list(history), question)
+        return validate_question(rewritten) if isinstance(rewritten, str) else question
+    except Exception:  # noqa: BLE001 - a failed rewrite must not lose the question
+        log.warning("rewriting a follow-up failed; answering it as asked", exc_info=True)
+        return question
+
+
+# --------------------------------------------------------------------------------------------
+# The client
+# --------------------------------------------------------------------------------------------
+
+
+class NewsqaBot(discord.Client):
+    """Answers `/ask`, mentions and DMs; one instance per process."""
+
+    def __init__(self, settings: Settings, engine: Any, **options: Any):
+        # Default intents: guilds, guild messages and DMs. No privileged intent is needed because
+        # Discord always delivers the content of DMs and of messages that mention the bot.
+        options.setdefault("intents", discord.Intents.default())
+        # The bot never joins voice: skip discord.py's warnings about missing voice libraries.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        super().__init__(allowed_mentions=NO_MENTIONS, **options)
+        self.settings = settings
+        self.engine = engine
+        self.tree = app_commands.CommandTree(self)
+        self.tree.on_error = self.on_app_command_error
+        self.limiter = RateLimiter(settings.discord_rate_per_minute)
+        self.slots = asyncio.Semaphore(settings.discord_max_concurrent)
+        self._add_commands()
+
+    # -- start-up ----------------------------------------------------------------------------
+
+    def _add_commands(self) -> None:
+        @self.tree.command(name="ask", description="Ask a question about the indexed news articles")
+        @app_commands.describe(question="Your question, e.g. Who claimed Kursk was retaken?")
+        async def ask(interaction: discord.Interaction, question: str) -> None:
+            await self.on_ask(interaction, question)
+
+        @self.tree.command(name="sources", description="List the news articles I answer from")
+        async def sources(interaction: discord.Interaction) -> None:
+            await self.on_sources(interaction)
+
+        @self.tree.command(name="help", description="How to ask me questions")
+        async def help_(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message(help_text(self.settings), ephemeral=True,
+                                                    allowed_mentions=NO_MENTIONS)
+
+    async def setup_hook(self) -> None:
+        """Sync the slash commands: to the test guild when configured (instant), else globally."""
+        guild_id = self.settings.discord_test_guild
+        try:
+            if guild_id:
+                guild = discord.Object(id=guild_id)
+                self.tree.copy_global_to(guild=guild)
+                synced = await self.tree.sync(guild=guild)
+                log.info("synced %d slash commands to guild %s", len(synced), guild_id)
+            else:
+                synced = await self.tree.sync()
+                log.info("synced %d slash commands globally (they can take a while to appear)", len(synced))
+        except discord.HTTPException as exc:
+            log.warning("could not sync slash commands (%s %s); mentions and DMs still work",
+                        exc.status, exc.text)
+
+    async def on_ready(self) -> None:
+        log.info("logged in as %s (id %s) in %d servers; %s mode, k=%d", self.user,
+                 self.user.id if self.user else "?", len(self.guilds), self.settings.mode, self.settings.k)
+
+    # -- where the bot may answer ------------------------------------------------------------
+
+    def allowed_here(self, guild_id: Optional[int], channel: Any) -> bool:
+        """The allow-lists: with guild ids set, only those servers (so no DMs); with channel
+        ids set, only those channels and threads inside them."""
+        s = self.settings
+        if s.discord_guild_ids and guild_id not in s.discord_guild_ids:
+            return False
+        if s.discord_channel_ids:
+            ids = {getattr(channel, "id", None), getattr(channel, "parent_id", None)}
+            if not ids & set(s.discord_channel_ids):
+                return False
+        return True
+
+    def _own_role_ids(self, message: discord.Message) -> list[int]:
+        role = message.guild.self_role if message.guild else None
+        return [role.id] if role else []
+
+    def is_question(self, message: discord.Message) -> bool:
+        if message.author.bot or self.user is None:
+            return False
+        if message.type not in (discord.MessageType.default, discord.MessageType.reply):
+            return False
+        if message.guild is None:
+            return self.allowed_here(None, message.channel)
+        mentioned = any(u.id == self.user.id for u in message.mentions) or any(
+            r.id in self._own_role_ids(message) for r in message.role_mentions)
+        return (mentioned and self.settings.discord_answer_mentions
+                and self.allowed_here(message.guild.id, message.channel))
+
+    # -- mentions and DMs --------------------------------------------------------------------
+
+    async def on_message(self, message: discord.Message) -> None:
+        if not self.is_question(message):
+            return
+        place: Any = message.channel
+        try:
+            question = strip_mention(message.content, self.user.id, self._own_role_ids(message))
+            try:
+                question = validate_question(question)
+            except BadInput as exc:
+                await self._reply(message, f"Sorry: {escape(str(exc))}")
+                return
+            wait = self.limiter.hit(message.author.id)
+            if wait:
+                await self._reply(message, rate_limited_text(wait, self.limiter.per_minute))
+                return
+            place, opened = await self._place_for(message, question)
+            history = [] if opened else await self._history(place, before=message)
+            async with place.typing():
+                answer = await self.answer(question, history)
+            contents, embed = render_answer(answer)
+            await self._send_parts(place, contents, embed, reference=None if opened else message)
+        except Exception:  # noqa: BLE001 - the bot keeps running; the user gets an apology
+            log.exception("answering message %s in channel %s failed", message.id, message.channel.id)
+            try:
+                await place.send(APOLOGY, allowed_mentions=NO_MENTIONS)
+            except Exception:  # noqa: BLE001
+                log.warning("could not send the apology either", exc_info=True)
+
+    async def _place_for(self, message: discord.Message, question: str) -> tuple[Any, bool]:
+        """Where the answer goes and whether a thread was just opened for it: a new thread on the
+        question in a text channel, the same thread for a follow-up, the DM itself in DMs."""
+        channel = message.channel
+        if message.guild is None or isinstance(channel, discord.Thread):
+            return channel, False
+        if isinstance(channel, discord.TextChannel):
+            try:
+                thread = await message.create_thread(name=thread_name(question), auto_archive_duration=1440)
+                return thread, True
+            except discord.HTTPException as exc:
+                log.info("could not open a thread in channel %s (%s); answering in the channel", channel.id,
+                         exc.status)
+        return channel, False
+
+    async def _reply(self, message: discord.Message, text: str) -> None:
+        await message.channel.send(text, allowed_mentions=NO_MENTIONS,
+                                   reference=message.to_reference(fail_if_not_exists=False))
+
+    async def _send_parts(self, place: Any, contents: list[str], embed: Optional[discord.Embed],
+                          reference: Optional[discord.Message] = None) -> list[discord.Message]:
+        """Send the parts in order; the first replies to the question, the last carries the embed."""
+        sent = []
+        for i, part in enumerate(contents):
+            kwargs: dict[str, Any] = {"allowed_mentions": NO_MENTIONS}
+            if i == 0 and reference is not None:
+                kwargs["reference"] = reference.to_reference(fail_if_not_exists=False)
+            if i == len(contents) - 1 and embed is not None:
+                kwargs["embed"] = embed
+            sent.append(await place.send(part, **kwargs))
+        return sent
+
+    async def _history(self, place: Any, before: Any = None) -> list[tuple[str, str]]:
+        """LLM mode, inside a thread: its recent (question, answer) pairs, oldest first (else nothing).
+
+        A thread hangs off its starter message in the parent channel (same id): the first question
+        of a mention thread, or the echoed question and answer of an `/ask` thread."""
+        if self.settings.mode != "llm" or not isinstance(place, discord.Thread):
+            return []
+        try:
+            messages = [m async for m in place.history(limit=HISTORY_MESSAGES, before=before)]
+            messages.reverse()
+            starter = place.starter_message
+            if starter is None and place.parent is not None:
+                try:
+                    starter = await place.parent.fetch_message(place.id)
+                except discord.HTTPException:
+                    starter = None
+        except discord.HTTPException as exc:
+            log.info("could not read thread %s history (%s); answering as asked", place.id, exc.status)
+            return []
+        turns = []
+        for m in ([starter] if starter is not None else []) + messages:
+            if m.author.id == self.user.id:
+                role = "assistant"
+            elif m.author.bot:
+                continue
+            else:
+                role = "user"
+            text = _plain(strip_mention(m.content, self.user.id))
+            if text:
+                turns.append((role, text))
+        return history_pairs(turns)
+
+    # -- slash commands ----------------------------------------------------------------------
+
+    async def on_ask(self, interaction: discord.Interaction, question: str) -> None:
+        if not self.allowed_here(interaction.guild_id, interaction.channel):
+            await interaction.response.send_message(NOT_HERE, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        try:
+            question = validate_question(question)
+        except BadInput as exc:
+            await interaction.response.send_message(f"Sorry: {escape(str(exc))}", ephemeral=True,
+                                                    allowed_mentions=NO_MENTIONS)
+            return
+        wait = self.limiter.hit(interaction.user.id)
+        if wait:
+            await interaction.response.send_message(rate_limited_text(wait, self.limiter.per_minute),
+                                                    ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        await interaction.response.defer(thinking=True)  # within Discord's 3 seconds
+        try:
+            channel = interaction.channel
+            history = await self._history(channel)
+            answer = await self.answer(question, history)
+            contents, embed = render_answer(answer, echo=question)
+            first = None
+            for i, part in enumerate(contents):
+                kwargs: dict[str, Any] = {"allowed_mentions": NO_MENTIONS, "wait": True}
+                if i == len(contents) - 1 and embed is not None:
+                    kwargs["embed"] = embed
+                msg = await interaction.followup.send(part, **kwargs)
+                first = first or msg
+        except Exception:  # noqa: BLE001
+            log.exception("answering /ask (interaction %s) failed", interaction.id)
+            try:
+                await interaction.followup.send(APOLOGY, allowed_mentions=NO_MENTIONS)
+            except Exception:  # noqa: BLE001
+                log.warning("could not send the apology either", exc_info=True)
+            return
+        if isinstance(channel, discord.TextChannel) and first is not None:
+            await self._open_thread(channel, first, question)
+
+    async def _open_thread(self, channel: discord.TextChannel, message: Any, question: str) -> None:
+        """A thread on a slash-command answer, so follow-ups stay together."""
+        try:
+            thread = await channel.create_thread(name=thread_name(question), message=discord.Object(message.id),
+                                                 auto_archive_duration=1440)
+            await thread.send(f"{FOLLOW_UP_HINT}: mention {self.user.mention} or use /ask.",
+                              allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException as exc:
+            log.info("could not open a thread on message %s (%s)", message.id, exc.status)
+
+    async def on_sources(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            records = await asyncio.to_thread(self.engine.sources)
+            parts = split_message(render_sources(records))
+        except Exception:  # noqa: BLE001
+            log.exception("listing sources failed")
+            parts = [APOLOGY]
+        for part in parts:
+            await interaction.followup.send(part, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    async def on_app_command_error(self, interaction: discord.Interaction,
+                                   error: app_commands.AppCommandError) -> None:
+        log.error("slash command failed: %s", error, exc_info=error)
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(APOLOGY, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            else:
+                await interaction.response.send_message(APOLOGY, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException:
+            log.warning("could not send the apology either", exc_info=True)
+
+    # -- answering -----------------------------------------------------------------------------
+
+    async def answer(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Answer:
+        """Rewrite (LLM mode, follow-ups) and answer in a worker thread, at most N at a time."""
+        async with self.slots:
+            if history and self.settings.mode == "llm":
+                question = await asyncio.to_thread(rewrite_followup, self.engine, history, question)
+            return await asyncio.to_thread(self.engine.answer, question, k=self.settings.k,
+                                           mode=self.settings.mode)
+
+
+def build_client(settings: Settings, engine: Any = None, **options: Any) -> NewsqaBot:
+    """The client, with an engine opened from `settings` unless one is given."""
+    return NewsqaBot(settings, engine if engine is not None else Engine(settings), **options)
+
+
+# --------------------------------------------------------------------------------------------
+# `newsqa discord`
+# --------------------------------------------------------------------------------------------
+
+_TOKEN_REJECTED = "Discord rejected DISCORD_TOKEN (login failed); check the bot token in the environment or .env"
+
+
+def _prepare_engine(settings: Settings) -> Engine:
+    """Open the index before connecting, so a broken index fails fast with its own message."""
+    if settings.mode == "llm":
+        try:
+            from retrieval.llm import require_llm_config
+        except ImportError:
+            raise ConfigError("LLM mode is not available in this installation; use --mode extractive") from None
+        require_llm_config(settings)
+    engine = Engine(settings)
+    if engine.ensure_index():
+        log.info("the index was empty: ingested the bundled corpus")
+        engine.notes.clear()  # said here once, not as a note on the first answer
+    engine.store.check_model(engine.embedder.model_id)
+    return engine
+
+
+def run_bot(settings: Settings) -> int:
+    """Run the bot until interrupted; 0 on a clean stop. User-fixable failures raise NewsqaError."""
+    secret = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
+    if not secret:
+        raise ConfigError("DISCORD_TOKEN is not set; put it in the environment or .env")
+    if not logging.getLogger().handlers:
+        discord.utils.setup_logging(level=logging.INFO, root=True)
+    engine = _prepare_engine(settings)
+    client = build_client(settings, engine)
+    try:
+        client.run(secret, log_handler=None)
+    except discord.LoginFailure:
+        raise ConfigError(_TOKEN_REJECTED) from None
+    except discord.PrivilegedIntentsRequired:
+        raise ConfigError("Discord refused the bot's intents; check the bot settings in the developer portal") from None
+    except discord.ConnectionClosed as exc:
+        if exc.code == 4004:
+            raise ConfigError(_TOKEN_REJECTED) from None
+        raise NewsqaError(f"the Discord connection closed (code {exc.code})", 1) from None
+    except (discord.GatewayNotFound, discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+        # aiohttp's connection errors are OSErrors; their text names the host, never the token.
+        raise NewsqaError(f"cannot reach Discord: {type(exc).__name__}: {one_line(str(exc))[:200]}", 1) from None
+    return 0
