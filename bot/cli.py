@@ -96,14 +96,22 @@ def ask(
     engine = make_engine(k=k, mode=mode, data_dir=data_dir, chroma_url=chroma_url, embedding=embedding,
                          unsupported=unsupported)
     stream = None
+    streamed: list[str] = []
     if not json_out and engine.settings.mode == "llm":
         def stream(token: str) -> None:
+            streamed.append(token)
             out.print(token, end="", markup=False)
     result = engine.answer(question, k=k, outlet=outlet, date_from=date_from, date_to=date_to, on_token=stream)
-    if not json_out and engine.settings.mode == "llm" and result.mode == "llm":
-        out.print()
-        out.rule("verified answer")
+    _end_draft(result, streamed)
     _emit(result, json_out)
+
+
+def _end_draft(result, streamed: list[str]) -> None:
+    """After a streamed draft: a rule saying whether what follows is the checked model answer."""
+    if not streamed:
+        return
+    out.print()
+    out.rule("verified answer" if result.mode == "llm" else "draft not used: extractive answer")
 
 
 def _check_dates(*dates: Optional[str]) -> None:
@@ -133,7 +141,8 @@ def render(result) -> None:
     style = "yellow" if result.abstained else ""
     out.print(escape(result.answer), style=style)
     if result.sources:
-        title = "Closest passages" if result.abstained and not result.sentences else "Sources"
+        cited = any(f"[{s.n}]" in result.answer for s in result.sources)
+        title = "Closest passages" if result.abstained and not cited else "Sources"
         table = Table(title=title, title_justify="left", show_lines=True, expand=True)
         table.add_column("#", justify="right", no_wrap=True)
         table.add_column("article", ratio=1)
@@ -170,11 +179,14 @@ def chat(
         if not question.strip():
             break
         try:
-            stream = (lambda t: out.print(t, end="", markup=False)) if engine.settings.mode == "llm" else None
-            result = engine.answer(question, on_token=stream)
-            if stream and result.mode == "llm":
-                out.print()
-                out.rule("verified answer")
+            streamed: list[str] = []
+
+            def stream(t: str) -> None:
+                streamed.append(t)
+                out.print(t, end="", markup=False)
+
+            result = engine.answer(question, on_token=stream if engine.settings.mode == "llm" else None)
+            _end_draft(result, streamed)
             _emit(result, False)
         except BadInput as exc:
             err.print(f"newsqa: error: {exc}", markup=False)

@@ -48,7 +48,7 @@ INDEX_NOTE = "the index was empty"  # the engine's own note, kept on LLM answers
 
 _INJECTION_TAG = re.compile(r"<(\s*/?\s*sources?\b)", re.I)
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.S | re.I)
-_TRAILER = re.compile(r"^\s*(?:#+\s*)?\**\s*(?:sources|references|citations)\s*\**\s*:?\s*\**\s*$", re.I | re.M)
+_TRAILER = re.compile(r"^[ \t]*(?:#+[ \t]*)?\**[ \t]*(?:sources|references|citations)[ \t]*\**[ \t]*(?::|$)", re.I | re.M)
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
 # Text in an article that addresses an AI model ("ignore previous instructions", "you are now …",
 # "SYSTEM: …"). It stays in the prompt (fenced as data) but never counts as evidence, so an answer
@@ -251,6 +251,7 @@ class LLMFailure(Exception):
         self.reason = reason
         self.retryable = retryable
         self.retry_after = retry_after
+        self.attempts = 1
 
 
 @dataclass
@@ -332,23 +333,21 @@ def complete(settings, messages: list[dict], *, max_tokens: int, on_token: Calla
     params = {"temperature": 0.0, "max_tokens": max_tokens}
     attempt = 0
     last: LLMFailure | None = None
-    adapted = False
     while attempt <= retries:
         emitted = [False]
         try:
             return _once(settings, messages, params, on_token, stream, emitted, attempt + 1)
         except Exception as exc:  # noqa: BLE001 - every failure is classified, none escapes as a traceback
             failure = _classify(exc, settings)
-            # Some endpoints want max_completion_tokens or no temperature: adapt once, not counted.
-            msg = _message(exc).lower() if not isinstance(exc, LLMFailure) else ""
-            if not adapted and not emitted[0] and getattr(exc, "status_code", None) in (400, 422):
-                if "max_tokens" in msg and "max_completion_tokens" in msg:
+            # Some endpoints (OpenAI's reasoning models) want max_completion_tokens and no temperature:
+            # adapt the request once per parameter, without counting it as a retry.
+            if not emitted[0] and getattr(exc, "status_code", None) in (400, 422):
+                msg = _message(exc).lower()
+                if "max_completion_tokens" in msg and "max_tokens" in params:
                     params["max_completion_tokens"] = params.pop("max_tokens")
-                    adapted = True
                     continue
-                if "temperature" in msg:
-                    params.pop("temperature", None)
-                    adapted = True
+                if "temperature" in msg and "temperature" in params:
+                    params.pop("temperature")
                     continue
             if emitted[0]:
                 raise LLMFailure(failure.reason + " while streaming the answer", False) from None
@@ -358,7 +357,7 @@ def complete(settings, messages: list[dict], *, max_tokens: int, on_token: Calla
             _sleep(_backoff(attempt, failure))
             attempt += 1
     assert last is not None
-    last.attempts = attempt + 1  # type: ignore[attr-defined]
+    last.attempts = attempt + 1
     raise last
 
 
@@ -562,9 +561,8 @@ def _llm_answer(settings, question, passages, extractive, timings, on_token) -> 
     try:
         done = complete(settings, messages, max_tokens=settings.llm_max_answer_tokens, on_token=on_token)
     except LLMFailure as exc:
-        tries = getattr(exc, "attempts", 1)
-        return _fallback(extractive, f"the language model failed ({exc.reason}"
-                                     f"{f'; {tries} attempts' if tries > 1 else ''})")
+        tries = f"; {exc.attempts} attempts" if exc.attempts > 1 else ""
+        return _fallback(extractive, f"the language model failed ({exc.reason}{tries})")
     if done.first_token is not None:
         timings["llm_first_token"] = done.first_token
 
@@ -589,6 +587,10 @@ def _llm_answer(settings, question, passages, extractive, timings, on_token) -> 
             why = "the model's reply held no sentence"
         if any(s.supported for s in extractive.sentences):
             return _fallback(extractive, why)
+        # The listed sources are the extractive answerer's closest passages; the model's citations
+        # point at passages beyond them (the rule for citations of sentences not shown).
+        for s in v.sentences:
+            s.citations = [c + len(extractive.sources) for c in s.citations]
         return Answer(question=question, answer=ABSTAIN_TEXT, abstained=True, sources=extractive.sources,
                       sentences=v.sentences, mode="llm", notes=notes + [why], timings=timings,
                       retrieved=list(passages))
