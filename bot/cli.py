@@ -301,13 +301,14 @@ def eval_cmd(
     chroma_url: Optional[str] = ChromaUrl,
     embedding: Optional[str] = Embedding,
 ):
-    """Score answers against the gold question-and-answer pairs."""
+    """Score answers against the gold question-and-answer pairs (--mode extractive,llm: side by side)."""
     from evals.harness import run_cli
 
-    code = run_cli(gold=gold, mode=mode, k=k, out_dir=out_dir, json_out=json_out, baseline=baseline,
+    modes = [m.strip() for m in mode.split(",")] if mode else [None]
+    code = run_cli(gold=gold, modes=modes, k=k, out_dir=out_dir, json_out=json_out, baseline=baseline,
                    fail_under=fail_under or [], predictions=predictions,
-                   make_engine=lambda: make_engine(k=k, mode=mode, data_dir=data_dir, chroma_url=chroma_url,
-                                                   embedding=embedding),
+                   make_engine=lambda m: make_engine(k=k, mode=m, data_dir=data_dir, chroma_url=chroma_url,
+                                                     embedding=embedding),
                    out=out, err=err)
     raise typer.Exit(code)
 

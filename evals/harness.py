@@ -220,9 +220,10 @@ def _fmt(v) -> str:
     return "" if v is None else f"{v:.3f}"
 
 
-def run_cli(*, gold, mode, k, out_dir, json_out, baseline, fail_under, predictions, make_engine, out, err) -> int:
-    """The `newsqa eval` command body; returns the exit code."""
-    from rich.table import Table
+def run_cli(*, gold, modes, k, out_dir, json_out, baseline, fail_under, predictions, make_engine, out, err) -> int:
+    """The `newsqa eval` command body; returns the exit code. Several modes run one after another and
+    are reported side by side."""
+    import sys
 
     thresholds = parse_fail_under(fail_under)
     articles = corpus_articles()
@@ -233,57 +234,91 @@ def run_cli(*, gold, mode, k, out_dir, json_out, baseline, fail_under, predictio
             base = json.loads(Path(baseline).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise BadInput(f"cannot read the baseline {baseline}: {exc}") from None
-    if predictions:
-        res = evaluate(gold_items, predictions=load_predictions(Path(predictions)), k=k, articles=articles)
-    else:
-        engine = make_engine()
-        res = evaluate(gold_items, engine=engine, mode=mode, k=k, articles=articles)
-    comparison = compare(res, base) if base else None
+    preds = load_predictions(Path(predictions)) if predictions else None
+    engines = [] if preds is not None else [make_engine(m) for m in modes]  # config errors before any work
     out_dir = Path(out_dir) if out_dir else Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "results.json").write_text(json.dumps(res, ensure_ascii=False, indent=1), encoding="utf-8")
-    (out_dir / "report.md").write_text(report_markdown(res, comparison), encoding="utf-8")
+    runs: dict[str, dict] = {}
+    if preds is not None:
+        runs["predictions"] = evaluate(gold_items, predictions=preds, k=k, articles=articles)
+    else:
+        for m, engine in zip(modes, engines):
+            res = evaluate(gold_items, engine=engine, mode=m, k=k, articles=articles)
+            runs[res["config"]["mode"]] = res
+    several = len(runs) > 1
+    for name, res in runs.items():
+        target = out_dir / name if several else out_dir
+        target.mkdir(parents=True, exist_ok=True)
+        comparison = compare(res, base) if base else None
+        res["comparison"] = comparison
+        (target / "results.json").write_text(json.dumps(res, ensure_ascii=False, indent=1), encoding="utf-8")
+        (target / "report.md").write_text(report_markdown(res, comparison), encoding="utf-8")
     if json_out:
-        import sys
-
-        payload = {"metrics": res["metrics"], "by_type": res["by_type"], "items": res["items"]}
-        if comparison:
-            payload["comparison"] = comparison
+        if several:
+            payload = {"modes": {n: {"metrics": r["metrics"], "by_type": r["by_type"], "items": r["items"]}
+                                 for n, r in runs.items()}}
+        else:
+            (r,) = runs.values()
+            payload = {"metrics": r["metrics"], "by_type": r["by_type"], "items": r["items"]}
+            if r["comparison"]:
+                payload["comparison"] = r["comparison"]
         sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
     else:
-        cols = [c for c in SHOWN if c in res["metrics"]]
-        table = Table(title=f"newsqa eval ({res['config']['mode']}, k={res['config']['k']})", title_justify="left")
-        table.add_column("type")
-        table.add_column("n", justify="right")
-        for c in cols:
-            table.add_column(c.replace("_", " "), justify="right")
-        for t, m in list(res["by_type"].items()) + [("all", res["metrics"])]:
-            table.add_row(t, str(m["items"]), *(_fmt(m.get(c)) for c in cols), style="bold" if t == "all" else None)
-        out.print(table)
-        m = res["metrics"]
-        if "latency_p50" in m:
-            out.print(f"latency p50 {m['latency_p50'] * 1000:.0f} ms, p95 {m['latency_p95'] * 1000:.0f} ms")
-        failing = [it for it in res["items"] if item_failed(it)]
-        if failing:
-            ft = Table(title=f"{len(failing)} failing items", title_justify="left", show_lines=False)
-            for c in ("id", "type", "question", "answer", "why"):
-                ft.add_column(c, overflow="fold")
-            for it in failing:
-                ft.add_row(it["id"], it["type"], it["question"], (it["answer"] or "")[:160], _why(it))
-            out.print(ft)
-        if comparison:
-            out.print("vs baseline: " + ", ".join(f"{m} {d:+.3f}" for m, d in comparison["deltas"].items() if m != "items"))
-            out.print("worse: " + (", ".join(comparison["worse"]) or "none"))
-        out.print(f"results: {out_dir / 'results.json'}  report: {out_dir / 'report.md'}", markup=False)
-    below = [f"{name}={res['metrics'].get(name, 0.0):.3f} < {v}" for name, v in thresholds.items()
-             if res["metrics"].get(name, 0.0) < v]
+        for res in runs.values():
+            _print_run(res, out, show_failing=not several)
+        if several:
+            _print_side_by_side(runs, out)
+        out.print(f"results and reports under {out_dir}", markup=False)
     for name in thresholds:
-        if name not in res["metrics"]:
+        if any(name not in r["metrics"] for r in runs.values()):
             raise BadInput(f"--fail-under names an unknown metric {name!r}")
+    below = [f"{n}: {name}={r['metrics'][name]:.3f} < {v}" if several else f"{name}={r['metrics'][name]:.3f} < {v}"
+             for n, r in runs.items() for name, v in thresholds.items() if r["metrics"][name] < v]
     if below:
         err.print("newsqa: eval below threshold: " + "; ".join(below), markup=False)
         return 1
     return 0
+
+
+def _print_run(res: dict, out, show_failing: bool) -> None:
+    from rich.table import Table
+
+    cols = [c for c in SHOWN if c in res["metrics"]]
+    table = Table(title=f"newsqa eval ({res['config']['mode']}, k={res['config']['k']})", title_justify="left")
+    table.add_column("type")
+    table.add_column("n", justify="right")
+    for c in cols:
+        table.add_column(c.replace("_", " "), justify="right")
+    for t, m in list(res["by_type"].items()) + [("all", res["metrics"])]:
+        table.add_row(t, str(m["items"]), *(_fmt(m.get(c)) for c in cols), style="bold" if t == "all" else None)
+    out.print(table)
+    m = res["metrics"]
+    if "latency_p50" in m:
+        out.print(f"latency p50 {m['latency_p50'] * 1000:.0f} ms, p95 {m['latency_p95'] * 1000:.0f} ms")
+    failing = [it for it in res["items"] if item_failed(it)]
+    if failing and show_failing:
+        ft = Table(title=f"{len(failing)} failing items", title_justify="left", show_lines=False)
+        for c in ("id", "type", "question", "answer", "why"):
+            ft.add_column(c, overflow="fold")
+        for it in failing:
+            ft.add_row(it["id"], it["type"], it["question"], (it["answer"] or "")[:160], _why(it))
+        out.print(ft)
+    comparison = res.get("comparison")
+    if comparison:
+        out.print("vs baseline: " + ", ".join(f"{m} {d:+.3f}" for m, d in comparison["deltas"].items() if m != "items"))
+        out.print("worse: " + (", ".join(comparison["worse"]) or "none"))
+
+
+def _print_side_by_side(runs: dict[str, dict], out) -> None:
+    from rich.table import Table
+
+    table = Table(title="modes side by side", title_justify="left")
+    table.add_column("metric")
+    for name in runs:
+        table.add_column(name, justify="right")
+    names = [c for c in SHOWN + ("latency_p50", "latency_p95") if any(c in r["metrics"] for r in runs.values())]
+    for c in names:
+        table.add_row(c, *(_fmt(r["metrics"].get(c)) for r in runs.values()))
+    out.print(table)
 
 
 def _why(it: dict) -> str:

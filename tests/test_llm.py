@@ -611,3 +611,27 @@ def test_rewrite_without_history_or_config_makes_no_call():
     r = llm.rewrite_question(SimpleNamespace(settings=settings_for(f"http://127.0.0.1:{free_port()}/v1")),
                              HISTORY, "Q?")
     assert r == "Q?"
+
+
+def test_cli_eval_both_modes_side_by_side(data_copy, tmp_path):
+    euro = "000_ab32f97f3e457f91.txt"
+    gold = tmp_path / "g.jsonl"
+    gold.write_text(json.dumps({
+        "id": "t1", "question": "How many North Korean troops were deployed to Kursk?", "answers": ["10,000-12,000"],
+        "evidence": [{"doc": euro, "quote": "North Korea reportedly deployed 10,000-12,000 troops"}],
+        "type": "numeric"}) + "\n", encoding="utf-8")
+    with ScriptedLLM([quote_first_source]) as srv:
+        p = run_cli(["eval", "--gold", str(gold), "--mode", "extractive,llm", "--json", "--out", str(tmp_path / "o"),
+                     "--fail-under", "citation_recall=0.5"],
+                    data_copy, {"OPENAI_BASE_URL": srv.url, "NEWSQA_LLM_MODEL": "x"})
+        assert len(srv.requests) == 1
+    assert p.returncode == 0, p.stderr
+    modes = json.loads(p.stdout)["modes"]
+    assert set(modes) == {"extractive", "llm"}
+    assert modes["llm"]["items"][0]["mode"] == "llm" and modes["extractive"]["items"][0]["mode"] == "extractive"
+    assert all(m["metrics"]["citation_recall"] == 1.0 for m in modes.values())
+    assert (tmp_path / "o" / "llm" / "results.json").exists() and (tmp_path / "o" / "extractive" / "report.md").exists()
+    with ScriptedLLM([quote_first_source]) as srv:
+        p = run_cli(["eval", "--gold", str(gold), "--mode", "extractive,llm", "--out", str(tmp_path / "o2")],
+                    data_copy, {"OPENAI_BASE_URL": srv.url, "NEWSQA_LLM_MODEL": "x"})
+    assert p.returncode == 0 and "modes side by side" in p.stdout
