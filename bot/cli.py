@@ -297,18 +297,21 @@ def eval_cmd(
     baseline: Optional[Path] = typer.Option(None, "--baseline", help="An earlier results.json to compare with."),
     fail_under: Optional[list[str]] = typer.Option(None, "--fail-under", help="METRIC=VALUE; exit 1 when below."),
     predictions: Optional[Path] = typer.Option(None, "--predictions", help="Score these answers instead of running newsqa."),
+    judge: bool = typer.Option(False, "--judge", help="Also score citations with an LLM judge (the LLM-mode endpoint)."),
     data_dir: Optional[Path] = DataDir,
     chroma_url: Optional[str] = ChromaUrl,
     embedding: Optional[str] = Embedding,
 ):
     """Score answers against the gold question-and-answer pairs (--mode extractive,llm: side by side)."""
     from evals.harness import run_cli
+    from evals.judge import Judge
 
     modes = [m.strip() for m in mode.split(",")] if mode else [None]
     code = run_cli(gold=gold, modes=modes, k=k, out_dir=out_dir, json_out=json_out, baseline=baseline,
                    fail_under=fail_under or [], predictions=predictions,
                    make_engine=lambda m: make_engine(k=k, mode=m, data_dir=data_dir, chroma_url=chroma_url,
                                                      embedding=embedding),
+                   make_judge=(lambda: Judge(settings_from(data_dir=data_dir))) if judge else None,
                    out=out, err=err)
     raise typer.Exit(code)
 

@@ -15,7 +15,7 @@ from .metrics import ABSTAIN_TYPES, TYPES, aggregate, score_item
 
 REQUIRED = {"id": str, "question": str, "answers": list, "evidence": list, "type": str}
 SHOWN = ("answer_contains", "f1", "exact_match", "recall_at_k", "mrr", "citation_recall", "citation_precision",
-         "evidence_cited", "both_sides_cited", "abstain_accuracy", "answered", "crag")
+         "citation_recall_judge", "citation_precision_judge", "evidence_cited", "both_sides_cited", "abstain_accuracy", "answered", "crag")
 
 
 def default_gold() -> list[Path]:
@@ -109,7 +109,7 @@ def looks_abstained(answer: str) -> bool:
 
 
 def evaluate(gold: list[dict], engine=None, predictions: dict[str, dict] | None = None, mode: str | None = None,
-             k: int | None = None, articles: dict[str, str] | None = None, progress=None) -> dict:
+             k: int | None = None, articles: dict[str, str] | None = None, progress=None, judge=None) -> dict:
     """Score every gold item; a pipeline error on one item is recorded and scored as wrong."""
     articles = articles if articles is not None else corpus_articles()
     k_eff = k or (engine.settings.k if engine else 8)
@@ -147,7 +147,7 @@ def evaluate(gold: list[dict], engine=None, predictions: dict[str, dict] | None 
         rec.update(answer=answer, abstained=abstained, sources=sources)
         if retrieved is not None:
             rec["retrieved"] = [{k2: p[k2] for k2 in ("id", "doc", "start", "end", "text", "rank")} for p in retrieved]
-        scores = score_item(g, answer, abstained, sources, retrieved, articles, k_eff)
+        scores = score_item(g, answer, abstained, sources, retrieved, articles, k_eff, judge=judge)
         if rec["error"]:
             scores = {name: (-1.0 if name == "crag" else 0.0) for name in scores}
         rec["scores"] = scores
@@ -157,7 +157,15 @@ def evaluate(gold: list[dict], engine=None, predictions: dict[str, dict] | None 
     by_type = {t: aggregate([it for it in items if it["type"] == t]) for t in TYPES if any(it["type"] == t for it in items)}
     return {"metrics": aggregate(items), "by_type": by_type, "items": items,
             "config": {"mode": mode or (engine.settings.mode if engine else "predictions"), "k": k_eff,
-                       "gold_items": len(gold), "when": datetime.now().isoformat(timespec="seconds")}}
+                       "gold_items": len(gold), "when": datetime.now().isoformat(timespec="seconds"),
+                       "judge": _judge_config(judge)}}
+
+
+def _judge_config(judge) -> dict | None:
+    if judge is None:
+        return None
+    return {"model": judge.settings.llm_model, "calls": judge.calls, "failures": len(judge.failures),
+            "first_failure": judge.failures[0] if judge.failures else None}
 
 
 def item_failed(it: dict) -> bool:
@@ -220,7 +228,8 @@ def _fmt(v) -> str:
     return "" if v is None else f"{v:.3f}"
 
 
-def run_cli(*, gold, modes, k, out_dir, json_out, baseline, fail_under, predictions, make_engine, out, err) -> int:
+def run_cli(*, gold, modes, k, out_dir, json_out, baseline, fail_under, predictions, make_engine, out, err,
+            make_judge=None) -> int:
     """The `newsqa eval` command body; returns the exit code. Several modes run one after another and
     are reported side by side."""
     import sys
@@ -236,13 +245,14 @@ def run_cli(*, gold, modes, k, out_dir, json_out, baseline, fail_under, predicti
             raise BadInput(f"cannot read the baseline {baseline}: {exc}") from None
     preds = load_predictions(Path(predictions)) if predictions else None
     engines = [] if preds is not None else [make_engine(m) for m in modes]  # config errors before any work
+    judge = make_judge() if make_judge else None
     out_dir = Path(out_dir) if out_dir else Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
     runs: dict[str, dict] = {}
     if preds is not None:
-        runs["predictions"] = evaluate(gold_items, predictions=preds, k=k, articles=articles)
+        runs["predictions"] = evaluate(gold_items, predictions=preds, k=k, articles=articles, judge=judge)
     else:
         for m, engine in zip(modes, engines):
-            res = evaluate(gold_items, engine=engine, mode=m, k=k, articles=articles)
+            res = evaluate(gold_items, engine=engine, mode=m, k=k, articles=articles, judge=judge)
             runs[res["config"]["mode"]] = res
     several = len(runs) > 1
     for name, res in runs.items():
@@ -294,6 +304,10 @@ def _print_run(res: dict, out, show_failing: bool) -> None:
     m = res["metrics"]
     if "latency_p50" in m:
         out.print(f"latency p50 {m['latency_p50'] * 1000:.0f} ms, p95 {m['latency_p95'] * 1000:.0f} ms")
+    j = res["config"].get("judge")
+    if j:
+        out.print(f"judge {j['model']}: {j['calls']} verdicts asked, {j['failures']} failed or unreadable (counted 'no')"
+                  + (f"; first: {j['first_failure']}" if j["first_failure"] else ""), markup=False)
     failing = [it for it in res["items"] if item_failed(it)]
     if failing and show_failing:
         ft = Table(title=f"{len(failing)} failing items", title_justify="left", show_lines=False)

@@ -112,8 +112,9 @@ def retrieval_scores(passages: Sequence[dict], evidence: Sequence[dict], article
 
 # --- one item -------------------------------------------------------------------
 def score_item(gold: dict, answer: str, abstained: bool, sources: Sequence[dict], retrieved: Sequence[dict] | None,
-               articles: dict[str, str], k: int) -> dict:
-    """All metrics for one gold item; a metric that does not apply to the item is absent."""
+               articles: dict[str, str], k: int, judge=None) -> dict:
+    """All metrics for one gold item; a metric that does not apply to the item is absent. With a `judge`
+    (evals.judge.Judge), citation recall and precision are also scored by it, under `*_judge` names."""
     kind = gold["type"]
     should_abstain = kind in ABSTAIN_TYPES
     text = strip_markers(answer or "")
@@ -134,6 +135,10 @@ def score_item(gold: dict, answer: str, abstained: bool, sources: Sequence[dict]
         cs = citation_scores(sentences, ev)
         m["citation_recall"] = cs["citation_recall"]
         m["citation_precision"] = cs["citation_precision"]
+        if judge is not None:
+            js = citation_scores(sentences, ev, supported_by=judge.supports)
+            m["citation_recall_judge"] = js["citation_recall"]
+            m["citation_precision_judge"] = js["citation_precision"]
     cited = [by_n[n] for n in _cited_numbers(answer) if n in by_n]
     if gold["evidence"] and (not abstained or kind == "false_premise"):
         gold_docs = {ev["doc"] for ev in gold["evidence"]}
@@ -174,7 +179,8 @@ def crag(kind: str, abstained: bool, m: dict) -> float:
 
 # --- aggregation ----------------------------------------------------------------
 METRICS = ("exact_match", "f1", "answer_contains", "recall_at_k", "mrr", "citation_recall", "citation_precision",
-           "evidence_cited", "both_sides_cited", "abstain_accuracy", "answered", "crag")
+           "citation_recall_judge", "citation_precision_judge", "evidence_cited", "both_sides_cited",
+           "abstain_accuracy", "answered", "crag")
 
 
 def aggregate(items: Sequence[dict]) -> dict:

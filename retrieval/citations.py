@@ -99,28 +99,32 @@ def _unique(xs: Iterable[int]) -> list[int]:
     return seen
 
 
-def citation_scores(sentences: Sequence[tuple[str, list[int]]], evidence: dict[int, Evidence]) -> dict:
+def citation_scores(sentences: Sequence[tuple[str, list[int]]], evidence: dict[int, Evidence],
+                    supported_by=None) -> dict:
     """ALCE citation recall and precision over an answer's sentences.
 
     Recall: a sentence counts when it cites at least one source and its cited sources together
     support it. Precision: a citation counts when its sentence is supported by all its citations
     and the citation is not redundant (it supports the sentence alone, or the others do not).
+    `supported_by` decides support: the offline rule by default, or a judge with the same signature
+    (evals.judge).
     """
+    check = supported_by or supports
     recalled, n_sent, precise, n_cites = 0, 0, 0, 0
     per_sentence = []
     for text, cites in sentences:
         n_sent += 1
         ev = [evidence[c] for c in cites if c in evidence]
-        ok = bool(cites) and supports(text, ev)
+        ok = bool(cites) and check(text, ev)
         recalled += ok
         good = 0
         for c in cites:
             n_cites += 1
             if not ok or c not in evidence:
                 continue
-            alone = supports(text, [evidence[c]])
+            alone = check(text, [evidence[c]])
             rest = [evidence[o] for o in cites if o != c and o in evidence]
-            if alone or not supports(text, rest):
+            if alone or not check(text, rest):
                 good += 1
         precise += good
         per_sentence.append({"text": text, "citations": list(cites), "supported": ok})

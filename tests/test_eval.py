@@ -186,3 +186,63 @@ def test_eval_scores_outside_predictions(tmp_path):
     bad.write_text('{"id": "s1"}\n', encoding="utf-8")
     p = run(["eval", "--gold", str(g), "--predictions", str(bad)], {})
     assert p.returncode == 2 and "bad.jsonl:1" in p.stderr and "Traceback" not in p.stderr
+
+
+# --- the optional LLM judge, against a scripted OpenAI-compatible server on loopback ---------------
+
+TROOPS = "North Korea reportedly deployed 10,000-12,000 troops to support Russian forces"
+JUDGED = {"s1": {"answer": "About 10,000-12,000 troops were deployed [1]. The troops came by sea [1].",
+                 "sources": [{"doc": EURO, "outlet": "Euromaidan Press", "text": TROOPS}]}}
+
+
+def judged(tmp_path, script, preds=JUDGED):
+    from evals.judge import Judge
+    from llm_double import ScriptedLLM
+    from retrieval.config import Settings
+
+    with ScriptedLLM(script) as srv:
+        judge = Judge(Settings(openai_base_url=srv.url, llm_model="judge", llm_retries=0, llm_timeout=5.0,
+                               openai_api_key=None))
+        res = evaluate(SMALL[:1], predictions=preds, articles=corpus_articles(), judge=judge)
+        return res, srv.requests, judge
+
+
+def test_judge_scores_are_reported_beside_the_rule(tmp_path):
+    # The judge backs only sentences whose words are all in the passage; the rule backs the first only too,
+    # so both agree here; with a judge that always says no, only the judge's scores drop.
+    def verdict(body):
+        prompt = body["messages"][-1]["content"]
+        claim = prompt.split("<claim>")[1].split("</claim>")[0]
+        return "Yes." if "sea" not in claim else "No"
+
+    res, reqs, judge = judged(tmp_path, [verdict])
+    s = res["items"][0]["scores"]
+    assert s["citation_recall"] == 0.5 and s["citation_recall_judge"] == 0.5
+    assert s["citation_precision_judge"] == 0.5
+    assert all(r["model"] == "judge" and r["temperature"] == 0 for r in reqs)
+    assert TROOPS in reqs[0]["messages"][-1]["content"] and "[1]" not in reqs[0]["messages"][-1]["content"]
+    assert len(reqs) == judge.calls == 2  # one verdict per sentence; the single-citation recheck is cached
+    assert res["config"]["judge"]["calls"] == 2 and res["metrics"]["citation_recall_judge"] == 0.5
+
+    res, _, _ = judged(tmp_path, [lambda body: "no"])
+    s = res["items"][0]["scores"]
+    assert s["citation_recall"] == 0.5 and s["citation_recall_judge"] == 0.0
+
+
+def test_judge_failures_and_unreadable_verdicts_count_as_no(tmp_path):
+    from llm_double import status
+
+    res, _, judge = judged(tmp_path, [lambda body: "Perhaps, partly."])
+    assert res["items"][0]["scores"]["citation_recall_judge"] == 0.0 and "unreadable" in judge.failures[0]
+    res, _, judge = judged(tmp_path, [status(500)])
+    assert res["items"][0]["scores"]["citation_recall_judge"] == 0.0 and "500" in judge.failures[0]
+    assert res["config"]["judge"]["failures"] == 2
+
+
+def test_judge_needs_the_llm_configuration(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "NEWSQA_LLM_MODEL")}
+    g = tmp_path / "small.jsonl"
+    g.write_text(json.dumps(SMALL[0]) + "\n", encoding="utf-8")
+    p = subprocess.run([sys.executable, "-m", "bot.cli", "eval", "--gold", str(g), "--judge"], capture_output=True,
+                       text=True, env={**env, "NEWSQA_DATA_DIR": str(tmp_path / "d")}, cwd=ROOT, timeout=300)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "NEWSQA_LLM_MODEL" in p.stderr
