@@ -128,9 +128,11 @@ def analyse(question: str) -> Question:
     head: list[str] = []
     m = re.search(r"\bhow many ([\w' -]+?)(?= (?:did|do|does|were|was|are|is|have|has|had|will|would|could)\b|[?,]|$)", q) \
         or re.search(r"\bnumber of ([\w' -]+?)(?= (?:did|do|does|were|was|are|is|have|has|that|who)\b|[?,]|$)", q) \
-        or re.search(r"\b(?:which|what) ((?:\w+ ){0,2}\w+?)(?= (?:did|do|does|were|was|are|is|have|has|had)\b)", q)
+        or re.search(r"\b(?:which|what) ((?:\w+ ){0,2}\w+?)(?= (?:did|do|does|were|was|are|is|have|has|had)\b)", q) \
+        or re.search(r"\bwhat(?:'s| is| was| are| were) the (\w+)(?: like| of| in| at| for)\b", q)
     if m:
-        head = [t for t in content_terms(m.group(1)) if t not in LIGHT_WORDS and t not in {"number", "many"}]
+        head = [stem(w) for w in words(m.group(1)) if w not in STOPWORDS and w not in QUESTION_WORDS
+                and w not in LIGHT_WORDS and w not in {"number", "many"}]
     terms, surface = [], {}
     for w in ws:
         if w in STOPWORDS or w in QUESTION_WORDS or w in LIGHT_WORDS:
@@ -295,6 +297,10 @@ def extract(question: str, passages: list[Passage], corpus: Corpus, word_vectors
 
 def _type_check(q: Question, text: str, s_words: list[str], matcher: TermMatcher, cal: Calibration) -> bool:
     if q.kind != "number" or not q.head:
+        noun = q.head[-1:] if q.kind != "date" else []
+        if noun and noun[0] not in matcher.match(Question(q.text, noun, {noun[0]: q.surface.get(noun[0], noun[0])},
+                                                          q.kind), s_words):
+            return False  # "what was the weather like": a sentence that never names the weather is no answer
         return _type_ok(q, text)
     ws = words(text)
     idx = [i for i, w in enumerate(ws) if w[0].isdigit() or w in NUMBER_WORDS or re.fullmatch(r"\d+(st|nd|rd|th)", w)]

@@ -55,6 +55,8 @@ def test_question_analysis():
     assert analyse("who said it failed").kind == "person"
     assert analyse("Has Russia retaken Kursk?").kind == "yesno"
     assert analyse("Why did Ukraine confirm the withdrawal?").presupposes
+    assert analyse("what was the mood like in Moscow that day").head == ["mood"]
+    assert analyse("Which Russian generals were present?").head == ["russian", "general"]
 
 
 def test_support_rule_and_citation_scores():
@@ -109,6 +111,14 @@ def test_off_topic_question_abstains(shared_engine):
 def test_missing_key_term_abstains_even_when_topical(shared_engine):
     r = shared_engine.answer("What did Zelensky say about the Kursk announcement?")
     assert r.abstained
+
+
+def test_the_thing_asked_about_must_be_named_not_just_the_topic(shared_engine):
+    # The question's date, place and people all match the Kremlin-meeting caption; what it asks about does not.
+    r = shared_engine.answer("What was the mood like at the Novo-Ogaryovo residence on April 26, 2025?")
+    assert r.abstained and "don't say" in r.answer
+    r = shared_engine.answer("Which Russian region did Ukraine say it still has troops in, besides Kursk?")
+    assert not r.abstained and "Belgorod" in r.answer
 
 
 def test_false_premise_abstains_and_reports_what_articles_say(shared_engine):
