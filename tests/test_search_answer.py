@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from conftest import ROOT
 from retrieval.answering import analyse, compose, Draft, Candidate
 from retrieval.citations import Evidence, citation_scores, split_cited, supports
 from retrieval.errors import BadInput
@@ -142,3 +143,20 @@ def test_compose_numbers_sources_in_order_of_first_use():
     assert [s.n for s in sources] == [1, 2] and sources[0].doc == "b.txt"
     assert text.index("[1]") < text.index("[2]")
     assert "According to Daily" in text and "According to the report b.txt" in text
+
+
+def test_langchain_retriever_returns_the_same_passages_with_their_offsets(shared_engine):
+    from langchain_core.documents import Document
+
+    from retrieval.langchain_retriever import NewsqaRetriever
+
+    q = "How many North Korean troops were deployed to Kursk?"
+    docs = NewsqaRetriever(engine=shared_engine, k=4).invoke(q)
+    passages, _, _ = shared_engine.retrieve(q, k=4)
+    assert all(isinstance(d, Document) for d in docs)
+    assert [d.id for d in docs] == [p.id for p in passages] and len(docs) == 4
+    article = (ROOT / "corpus" / "articles" / docs[0].metadata["doc"]).read_text(encoding="utf-8")
+    assert article[docs[0].metadata["start"]:docs[0].metadata["end"]] == docs[0].page_content
+    assert any("10,000-12,000" in d.page_content for d in docs)
+    only = NewsqaRetriever(engine=shared_engine, k=4, outlet="Euromaidan").invoke(q)
+    assert only and {d.metadata["outlet"] for d in only} == {"Euromaidan Press"}
