@@ -113,6 +113,7 @@ def evaluate(gold: list[dict], engine=None, predictions: dict[str, dict] | None 
     """Score every gold item; a pipeline error on one item is recorded and scored as wrong."""
     articles = articles if articles is not None else corpus_articles()
     k_eff = k or (engine.settings.k if engine else 8)
+    judged_before = (judge.calls, len(judge.failures)) if judge is not None else (0, 0)
     items = []
     for i, g in enumerate(gold):
         rec = {"id": g["id"], "type": g["type"], "question": g["question"], "gold_answers": g["answers"],
@@ -158,14 +159,16 @@ def evaluate(gold: list[dict], engine=None, predictions: dict[str, dict] | None 
     return {"metrics": aggregate(items), "by_type": by_type, "items": items,
             "config": {"mode": mode or (engine.settings.mode if engine else "predictions"), "k": k_eff,
                        "gold_items": len(gold), "when": datetime.now().isoformat(timespec="seconds"),
-                       "judge": _judge_config(judge)}}
+                       "judge": _judge_config(judge, *judged_before)}}
 
 
-def _judge_config(judge) -> dict | None:
+def _judge_config(judge, calls_before: int, failures_before: int) -> dict | None:
+    """The judge's work in this run (a judge shared by several runs keeps its cache)."""
     if judge is None:
         return None
-    return {"model": judge.settings.llm_model, "calls": judge.calls, "failures": len(judge.failures),
-            "first_failure": judge.failures[0] if judge.failures else None}
+    failures = judge.failures[failures_before:]
+    return {"model": judge.settings.llm_model, "calls": judge.calls - calls_before, "failures": len(failures),
+            "first_failure": failures[0] if failures else None}
 
 
 def item_failed(it: dict) -> bool:
