@@ -48,7 +48,8 @@ NEGATE = frozenset(stem(w) for w in """not no never none nothing absent deny den
 refutes reject rejected rejects dismiss dismissed dismisses refuse refused refuses propaganda false
 criticize criticized criticise criticised""".split())
 END = frozenset(stem(w) for w in """withdraw withdrew withdrawal withdrawn pull pulled retreat retreated end ended
-over lost lose fail failed defeat defeated surrender surrendered leave left""".split())
+over lost lose fail failed defeat defeated surrender surrendered leave left retake retaken retook recapture
+recaptured liberate liberated liberation expel expelled oust ousted""".split())
 CONTINUE = frozenset(stem(w) for w in """continue continues continued ongoing still hold holding remain remains
 active""".split())
 
@@ -94,6 +95,7 @@ class Candidate:
     matched: set[str] = field(default_factory=set)
     type_ok: bool = True
     score: float = 0.0
+    side_only: bool = False  # from a passage fetched only to find the other side of a claim
 
 
 @dataclass
@@ -105,6 +107,7 @@ class Draft:
     picked: list[Candidate]
     notes: list[str]
     closest: list[Passage]
+    wants_other_side: str = ""  # the best sentence makes a claim and no opposing one was found: that sentence
 
 
 def analyse(question: str) -> Question:
@@ -218,8 +221,9 @@ def _type_ok(q: Question, sentence: str) -> bool:
 
 
 def extract(question: str, passages: list[Passage], corpus: Corpus, word_vectors, q_vec: np.ndarray | None,
-            cal: Calibration | None = None, sentence_vectors=None) -> Draft:
-    """Choose the answer sentences from the retrieved passages, or decide to abstain."""
+            cal: Calibration | None = None, sentence_vectors=None, side_passages: list[Passage] = ()) -> Draft:
+    """Choose the answer sentences from the retrieved passages, or decide to abstain. Sentences of
+    `side_passages` may only serve as the other side of a disagreement."""
     cal = cal or Calibration()
     q = analyse(question)
     closest = passages[:3]
@@ -231,7 +235,8 @@ def extract(question: str, passages: list[Passage], corpus: Corpus, word_vectors
     cands: list[Candidate] = []
     spans: list[tuple[Passage, int, int, str]] = []
     credits: dict[str, dict[str, float]] = {}
-    for p in passages:
+    side_ids = {p.id for p in side_passages}
+    for p in list(passages) + [p for p in side_passages if p.id not in {x.id for x in passages}]:
         # The paragraph's context includes its article's outlet and title and what kind of text it is.
         context = " ".join((p.text, p.outlet, p.title, KIND_WORDS.get(p.kind, "")))
         credits[p.id] = matcher.match(q, words(context))
@@ -249,7 +254,7 @@ def extract(question: str, passages: list[Passage], corpus: Corpus, word_vectors
         credit = matcher.match(q, s_words)
         # The sentence's own words count fully, its paragraph's words at half weight.
         cov = sum(weights[t] * max(credit.get(t, 0.0), 0.5 * p_credit.get(t, 0.0)) for t in q.terms) / total
-        c = Candidate(p, p.start + s, p.start + e, text, coverage=cov, matched=set(credit))
+        c = Candidate(p, p.start + s, p.start + e, text, coverage=cov, matched=set(credit), side_only=p.id in side_ids)
         c.type_ok = _type_check(q, text, s_words, matcher, cal)
         kind_penalty = 0.85 if p.kind in ("caption", "meta", "heading") else 1.0
         c.similarity = sim
@@ -259,6 +264,10 @@ def extract(question: str, passages: list[Passage], corpus: Corpus, word_vectors
     if not cands:
         return Draft(True, ABSTAIN_TEXT, [], ["no sentence in the retrieved passages"], closest)
     cands.sort(key=lambda c: -c.score)
+    side_typed = [c for c in cands if c.type_ok]
+    cands = [c for c in cands if not c.side_only]
+    if not cands:
+        return Draft(True, ABSTAIN_TEXT, [], ["no sentence in the retrieved passages"], closest)
     typed = [c for c in cands if c.type_ok]
     best = typed[0] if typed else cands[0]
     notes: list[str] = []
@@ -275,11 +284,12 @@ def extract(question: str, passages: list[Passage], corpus: Corpus, word_vectors
     eligible = [c for c in typed[1:] if c.coverage >= cal.min_coverage * 0.8]
     # The other side of a disagreement: the best sentence whose stance opposes the best one's,
     # even when it scores lower (a claim and its denial rarely share all their words).
-    other = next((c for c in typed[1:] if c.coverage >= cal.side_coverage and _opposed(_stance(best.text), _stance(c.text))
+    other = next((c for c in side_typed if c is not best and c.coverage >= cal.side_coverage and _opposed(_claim(best.text), _claim(c.text))
                   and not speaker(best.text) & speaker(c.text)
                   and c.score >= cal.side_ratio * best.score and _overlap(c.text, best.text) <= 0.6), None)
     if other:
         picked.append(other)
+    wants = best.text if not other and _claim(best.text) else ""
     for c in eligible:
         if len(picked) >= cal.max_sentences:
             break
@@ -292,7 +302,7 @@ def extract(question: str, passages: list[Passage], corpus: Corpus, word_vectors
     if _premise_contradicted(q, picked):
         notes.append("the question's premise is contradicted by the articles")
         return Draft(True, PREMISE_TEXT, picked, notes, closest)
-    return Draft(False, "", picked, notes, closest)
+    return Draft(False, "", picked, notes, closest, wants_other_side=wants)
 
 
 def _type_check(q: Question, text: str, s_words: list[str], matcher: TermMatcher, cal: Calibration) -> bool:
@@ -334,12 +344,23 @@ def speaker(text: str) -> set[str]:
     return {t for t in content_terms(span) if t not in {"statement", "report"}}
 
 
-def _opposed(a: set[str], b: set[str]) -> bool:
-    """Two stances that cannot both be the speaker's: something ended vs continues, or asserted vs denied."""
-    if not a or not b or a == b:
-        return False
-    return ("end" in a and ({"continue", "negate"} & b)) or ("end" in b and ({"continue", "negate"} & a)) \
-        or (("negate" in a) != ("negate" in b))
+def _claim(text: str) -> str | None:
+    """What a sentence asserts about the state of things: "end" or "continue", from its first such word,
+    flipped when the sentence denies something ("refuted claims about the end", "statements about the
+    'defeat' … are nothing more than propaganda" both assert it continues); "negate" for a bare denial;
+    None when it asserts neither."""
+    ws = words(text)
+    negated = "nothing more than" in fold(text) or any(w in NEGATE or stem(w) in NEGATE for w in ws)
+    first = next((("end" if stem(w) in END else "continue") for w in ws if stem(w) in END or stem(w) in CONTINUE),
+                 None)
+    if first:
+        return {"end": "continue", "continue": "end"}[first] if negated else first
+    return "negate" if negated else None
+
+
+def _opposed(a: str | None, b: str | None) -> bool:
+    """Two claims that cannot both hold: something ended vs continues, or a denial vs an assertion."""
+    return bool(a and b and a != b)
 
 
 def _premise_contradicted(q: Question, picked: list[Candidate]) -> bool:

@@ -160,3 +160,25 @@ def test_langchain_retriever_returns_the_same_passages_with_their_offsets(shared
     assert any("10,000-12,000" in d.page_content for d in docs)
     only = NewsqaRetriever(engine=shared_engine, k=4, outlet="Euromaidan").invoke(q)
     assert only and {d.metadata["outlet"] for d in only} == {"Euromaidan Press"}
+
+
+def test_claim_polarity_reads_denials_of_an_ending_as_continuing():
+    from retrieval.answering import _claim
+
+    assert _claim("Putin claimed that Russian forces have retaken all of Kursk.") == "end"
+    assert _claim("The General Staff denied Putin's claim that Kursk had been retaken.") == "continue"
+    assert _claim("Statements about the 'defeat' of our grouping are nothing more than propaganda.") == "continue"
+    assert _claim("Fighting is still ongoing near the border.") == "continue"
+    assert _claim("The threat of encirclement is absent.") == "negate"
+    assert _claim("The council approved the budget.") is None
+
+
+@pytest.mark.parametrize("question, k", [("Have Ukrainian units withdrawn from Kursk?", 3),
+                                         ("Are combat operations in Kursk over?", 6)])
+def test_a_claim_is_answered_with_the_other_side_even_beyond_the_top_k(shared_engine, question, k):
+    # In both, the top k passages hold only one side; the other comes from searching with the claim itself.
+    from retrieval.answering import _claim
+
+    r = shared_engine.answer(question, k=k)
+    assert not r.abstained and all(s.supported for s in r.sentences)
+    assert {"end", "continue"} <= {_claim(s.text) for s in r.sentences}
