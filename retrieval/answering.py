@@ -108,6 +108,7 @@ class Draft:
     notes: list[str]
     closest: list[Passage]
     wants_other_side: str = ""  # the best sentence makes a claim and no opposing one was found: that sentence
+    connector: str = "They report:"  # between an abstaining lead and the sentences it cites
 
 
 def analyse(question: str) -> Question:
@@ -276,6 +277,10 @@ def extract(question: str, passages: list[Passage], corpus: Corpus, word_vectors
     if best.coverage < cal.min_coverage:
         missing = [q.surface[t] for t in q.terms if t not in best.matched]
         notes.append("the closest passages do not mention: " + ", ".join(missing[:5]))
+        if q.presupposes and best.coverage >= cal.side_coverage:
+            # "Why did X refuse to …?": the articles don't say so, but what they do report on X is what
+            # the asker needs to see, cited, and the question stays unanswered.
+            return Draft(True, ABSTAIN_TEXT, [best], notes, closest, connector="The closest they report:")
         return Draft(True, ABSTAIN_TEXT, [], notes, closest)
     if not typed:
         notes.append(f"no retrieved sentence gives the kind of answer asked for ({q.kind})")
@@ -418,7 +423,7 @@ def compose(draft: Draft) -> tuple[str, list[Sentence], list[Source]]:
         sentences.append(Sentence(text=_as_sentence(body), citations=[n], supported=True))
     parts = [draft.lead] if draft.lead else []
     if draft.lead and sentences:
-        parts.append("They report:")
+        parts.append(draft.connector)
     parts.extend(f"{_end_marker(s.text, s.citations)}" for s in sentences)
     return " ".join(parts), sentences, sources
 

@@ -182,3 +182,21 @@ def test_a_claim_is_answered_with_the_other_side_even_beyond_the_top_k(shared_en
     r = shared_engine.answer(question, k=k)
     assert not r.abstained and all(s.supported for s in r.sentences)
     assert {"end", "continue"} <= {_claim(s.text) for s in r.sentences}
+
+
+@pytest.mark.parametrize("question, needle", [
+    ("Why did North Korea pull its troops out of Kursk in March?", "deployed"),
+    ("Why did Zakharova apologise to Ukraine?", "Zakharova"),
+])
+def test_an_unsupported_premise_abstains_but_shows_what_the_articles_do_report(shared_engine, question, needle):
+    from retrieval.answering import ABSTAIN_TEXT
+
+    r = shared_engine.answer(question)
+    assert r.abstained and r.answer.startswith(ABSTAIN_TEXT) and "[1]" in r.answer
+    assert len(r.sentences) == 1 and r.sentences[0].supported and needle in r.sentences[0].text
+    assert r.sources[0].text in [p.text for p in r.retrieved]
+
+
+def test_an_off_topic_premise_abstains_with_nothing_cited(shared_engine):
+    r = shared_engine.answer("Why did my banana bread recipe fail?")
+    assert r.abstained and not r.sentences and "[1]" not in r.answer
