@@ -262,10 +262,8 @@ def extract(question: str, passages: list[Passage], corpus: Corpus, word_vectors
         c.score = (cal.w_coverage * cov + cal.w_sentence * max(sim, 0.0) + cal.w_passage * max(p.dense, 0.0)) \
             * kind_penalty + (0.1 if c.type_ok else 0.0)
         cands.append(c)
-    if not cands:
-        return Draft(True, ABSTAIN_TEXT, [], ["no sentence in the retrieved passages"], closest)
     cands.sort(key=lambda c: -c.score)
-    side_typed = [c for c in cands if c.type_ok]
+    side_typed = [c for c in cands if c.type_ok]  # side-only passages may supply only the other side
     cands = [c for c in cands if not c.side_only]
     if not cands:
         return Draft(True, ABSTAIN_TEXT, [], ["no sentence in the retrieved passages"], closest)
@@ -287,10 +285,10 @@ def extract(question: str, passages: list[Passage], corpus: Corpus, word_vectors
         return Draft(True, ABSTAIN_TEXT, [], notes, closest)
     picked = [best]
     eligible = [c for c in typed[1:] if c.coverage >= cal.min_coverage * 0.8]
-    # The other side of a disagreement: the best sentence whose stance opposes the best one's,
-    # even when it scores lower (a claim and its denial rarely share all their words).
-    other = next((c for c in side_typed if c is not best and c.coverage >= cal.side_coverage and _opposed(_claim(best.text), _claim(c.text))
-                  and not speaker(best.text) & speaker(c.text)
+    # The other side of a disagreement: the best sentence from another speaker whose claim opposes the
+    # best one's, even when it scores lower (a claim and its denial rarely share all their words).
+    other = next((c for c in side_typed if c is not best and c.coverage >= cal.side_coverage
+                  and _opposed(_claim(best.text), _claim(c.text)) and not speaker(best.text) & speaker(c.text)
                   and c.score >= cal.side_ratio * best.score and _overlap(c.text, best.text) <= 0.6), None)
     if other:
         picked.append(other)
