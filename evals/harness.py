@@ -15,7 +15,8 @@ from .metrics import ABSTAIN_TYPES, TYPES, aggregate, score_item
 
 REQUIRED = {"id": str, "question": str, "answers": list, "evidence": list, "type": str}
 SHOWN = ("answer_contains", "f1", "exact_match", "recall_at_k", "mrr", "citation_recall", "citation_precision",
-         "citation_recall_judge", "citation_precision_judge", "evidence_cited", "both_sides_cited", "abstain_accuracy", "answered", "crag")
+         "citation_recall_judge", "citation_precision_judge", "evidence_cited", "both_sides_cited",
+         "abstain_accuracy", "answered", "crag")
 
 
 def default_gold() -> list[Path]:

@@ -224,7 +224,7 @@ def _type_ok(q: Question, sentence: str) -> bool:
 def extract(question: str, passages: list[Passage], corpus: Corpus, word_vectors, q_vec: np.ndarray | None,
             cal: Calibration | None = None, sentence_vectors=None, side_passages: list[Passage] = ()) -> Draft:
     """Choose the answer sentences from the retrieved passages, or decide to abstain. Sentences of
-    `side_passages` may only serve as the other side of a disagreement."""
+    `side_passages` (none of them among `passages`) may only serve as the other side of a disagreement."""
     cal = cal or Calibration()
     q = analyse(question)
     closest = passages[:3]
@@ -237,7 +237,7 @@ def extract(question: str, passages: list[Passage], corpus: Corpus, word_vectors
     spans: list[tuple[Passage, int, int, str]] = []
     credits: dict[str, dict[str, float]] = {}
     side_ids = {p.id for p in side_passages}
-    for p in list(passages) + [p for p in side_passages if p.id not in {x.id for x in passages}]:
+    for p in list(passages) + list(side_passages):
         # The paragraph's context includes its article's outlet and title and what kind of text it is.
         context = " ".join((p.text, p.outlet, p.title, KIND_WORDS.get(p.kind, "")))
         credits[p.id] = matcher.match(q, words(context))
@@ -287,12 +287,13 @@ def extract(question: str, passages: list[Passage], corpus: Corpus, word_vectors
     eligible = [c for c in typed[1:] if c.coverage >= cal.min_coverage * 0.8]
     # The other side of a disagreement: the best sentence from another speaker whose claim opposes the
     # best one's, even when it scores lower (a claim and its denial rarely share all their words).
+    best_claim, best_speaker = _claim(best.text), speaker(best.text)
     other = next((c for c in side_typed if c is not best and c.coverage >= cal.side_coverage
-                  and _opposed(_claim(best.text), _claim(c.text)) and not speaker(best.text) & speaker(c.text)
+                  and _opposed(best_claim, _claim(c.text)) and not best_speaker & speaker(c.text)
                   and c.score >= cal.side_ratio * best.score and _overlap(c.text, best.text) <= 0.6), None)
     if other:
         picked.append(other)
-    wants = best.text if not other and _claim(best.text) else ""
+    wants = best.text if not other and best_claim else ""
     for c in eligible:
         if len(picked) >= cal.max_sentences:
             break
@@ -311,22 +312,25 @@ def extract(question: str, passages: list[Passage], corpus: Corpus, word_vectors
 def _type_check(q: Question, text: str, s_words: list[str], matcher: TermMatcher, cal: Calibration) -> bool:
     if q.kind != "number" or not q.head:
         noun = q.head[-1:] if q.kind != "date" else []
-        if noun and noun[0] not in matcher.match(Question(q.text, noun, {noun[0]: q.surface.get(noun[0], noun[0])},
-                                                          q.kind), s_words):
+        if noun and noun[0] not in matcher.match(_about(q, noun), s_words):
             return False  # "what was the weather like": a sentence that never names the weather is no answer
         return _type_ok(q, text)
-    ws = words(text)
-    idx = [i for i, w in enumerate(ws) if w[0].isdigit() or w in NUMBER_WORDS or re.fullmatch(r"\d+(st|nd|rd|th)", w)]
+    idx = [i for i, w in enumerate(s_words) if w[0].isdigit() or w in NUMBER_WORDS or re.fullmatch(r"\d+(st|nd|rd|th)", w)]
     if not idx:
         return False
     # Each counted word must be matched (exactly or by a synonym) by a word near some number.
-    hq = Question(q.text, q.head, {h: q.surface.get(h, h) for h in q.head}, q.kind)
+    hq = _about(q, q.head)
     for i in idx:
-        window = ws[max(0, i - cal.number_window): i + cal.number_window + 1]
+        window = s_words[max(0, i - cal.number_window): i + cal.number_window + 1]
         got = matcher.match(hq, window)
         if all(h in got for h in q.head):
             return True
     return False
+
+
+def _about(q: Question, terms: list[str]) -> Question:
+    """The question narrowed to some of its terms, for matching just those."""
+    return Question(q.text, terms, {t: q.surface.get(t, t) for t in terms}, q.kind)
 
 
 REPORTING = re.compile(r"\b(said|says|say|claimed|claims|claim|reported|reports|denied|denies|refuted|refutes|"

@@ -172,7 +172,8 @@ class Engine:
                 # The best sentence makes a claim and none of the passages opposes it: search with the
                 # claim itself, since a denial reads much like the claim it denies.
                 side, _, _ = self.retrieve(draft.wants_other_side, k, outlet, date_from, date_to, {})
-                side = [p for p in side if p.id not in {x.id for x in passages}]
+                seen = {p.id for p in passages}
+                side = [p for p in side if p.id not in seen]
                 if side:
                     draft = extract(q, passages, corpus, self.word_vectors, q_vec,
                                     sentence_vectors=self.sentence_vectors, side_passages=side)

@@ -445,7 +445,7 @@ def evidence_text(text: str) -> tuple[str, bool]:
 
 def verify(text: str, packed: Sequence[Packed], unsupported: str = "drop") -> Verified:
     """Check each sentence against the passages it cites; renumber sources by first use in the answer."""
-    from .answering import _end_marker
+    from .answering import _as_sentence, _end_marker
     from .citations import Evidence, split_cited, supports
 
     if unsupported not in UNSUPPORTED_CHOICES:
@@ -516,11 +516,6 @@ def verify(text: str, packed: Sequence[Packed], unsupported: str = "drop") -> Ve
                     dropped=sum(1 for r in rows if not r[3] and not shown(r)),
                     hedges=sum(1 for r in rows if r[3]), out_of_range=sorted(set(out_of_range)),
                     supported=sum(1 for r in rows if r[2]))
-
-
-def _as_sentence(text: str) -> str:
-    text = text.strip()
-    return text if re.search(r"[.!?…][\"'”’»)\]]*$", text) else text + "."
 
 
 def _flagged(text: str, cites: list[int]) -> str:
