@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .citations import Evidence, supports
-from .search import Corpus
+from .search import TermStats as Corpus
 from .sentences import split_spans
 from .text import QUESTION_WORDS, STOPWORDS, content_terms, fold, stem, words
 from .types import Passage, Sentence, Source

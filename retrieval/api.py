@@ -27,8 +27,6 @@ class Engine:
         self.settings = settings or load_settings()
         self._store = None
         self._embedder = None
-        self._corpus = None
-        self._corpus_key = None
         self._word_vectors = None
         self._sentence_vectors = None
         self._loader: threading.Thread | None = None
@@ -76,7 +74,7 @@ class Engine:
         if self._word_vectors is None:
             from .wordvectors import WordVectors
 
-            self._word_vectors = WordVectors.beside_index(self.embedder, self.settings.data_dir)
+            self._word_vectors = WordVectors(self.embedder, None)
         return self._word_vectors
 
     @property
@@ -84,71 +82,47 @@ class Engine:
         if self._sentence_vectors is None:
             from .wordvectors import WordVectors
 
-            self._sentence_vectors = WordVectors.beside_index(self.embedder, self.settings.data_dir, "sentence")
+            self._sentence_vectors = WordVectors(self.embedder, None)
         return self._sentence_vectors
 
     def ingest(self, paths, progress=None):
         from .ingest import ingest
 
         with self._lock:
-            report = ingest([Path(p) for p in paths], self.settings, self.store, None, progress)
-            self._corpus_key = None
-            if report.added or report.replaced:
-                self.prepare_word_vectors()
-            return report
+            return ingest([Path(p) for p in paths], self.settings, self.store, self._embedder, progress)
 
     def ensure_index(self) -> bool:
         """Ingest the bundled corpus when the index is empty; True if it did."""
+        self.store.sync()
         if self.store.count() > 0:
             return False
-        from .loading import bundled_corpus
+        with self._lock:
+            self.store.sync()
+            if self.store.count() > 0:
+                return False
+            from .loading import bundled_corpus
 
-        self.ingest([bundled_corpus()])
-        self.notes.append("the index was empty: ingested the bundled corpus first")
-        return True
-
-    def prepare_word_vectors(self) -> None:
-        """Embed the corpus vocabulary and sentences once, beside the index, so answers rarely embed."""
-        from .sentences import split
-        from .wordvectors import vocabulary
-
-        passages = self.corpus().passages
-        self.word_vectors.ensure(sorted(vocabulary(p.text for p in passages)))
-        self.sentence_vectors.ensure([s for p in passages for s in split(p.text)])
-        try:
-            self.word_vectors.save()
-            self.sentence_vectors.save()
-        except OSError:
-            pass  # caches only: answering works without them
-
-    def corpus(self):
-        from .search import Corpus
-
-        records = self.store.records()
-        key = tuple(sorted((d, r.hash) for d, r in records.items()))
-        if key != self._corpus_key:
-            self._corpus = Corpus(self.store.all_passages())
-            self._corpus_key = key
-        return self._corpus
+            self.ingest([bundled_corpus()])
+            self.notes.append("the index was empty: ingested the bundled corpus first")
+            return True
 
     def retrieve(self, question: str, k: int | None = None, outlet: str | None = None,
                  date_from: str | None = None, date_to: str | None = None, timings: dict | None = None):
         """The fused top-k passages and the question vector."""
-        from .search import Filters, search
+        from .search import Filters, TermStats, search
 
         timings = timings if timings is not None else {}
         t = time.perf_counter()
         self.store.check_model(self.embedder.model_id)
-        corpus = self.corpus()
+        self.store.sync()
         timings["load"] = timings.get("load", 0.0) + time.perf_counter() - t
         t = time.perf_counter()
         q_vec = self.embedder.embed([question])[0]
         timings["embed"] = time.perf_counter() - t
         t = time.perf_counter()
-        passages = search(question, q_vec, self.store, corpus, k or self.settings.k,
-                          Filters(outlet, date_from, date_to))
+        passages = search(question, q_vec, self.store, k or self.settings.k, Filters(outlet, date_from, date_to))
         timings["search"] = time.perf_counter() - t
-        return passages, q_vec, corpus
+        return passages, q_vec, TermStats(self.store.lexical)
 
     def answer(self, question: str, *, k: int | None = None, mode: str | None = None, outlet: str | None = None,
                date_from: str | None = None, date_to: str | None = None, on_token=None) -> Answer:
@@ -159,7 +133,7 @@ class Engine:
         mode = mode or self.settings.mode
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
-        with self._lock:
+        if True:
             t = time.perf_counter()
             self._preload_embedder()
             self.ensure_index()
@@ -192,7 +166,7 @@ class Engine:
         return result
 
     def sources(self):
-        return self.store.records()
+        return {r.doc: r for r in self.store.records()}
 
 
 def _closest_sources(passages: list[Passage]):

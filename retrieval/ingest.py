@@ -1,15 +1,23 @@
-"""Bring articles into the index: only new or changed ones are embedded."""
+"""Bring articles into the index: only new or changed ones are embedded.
+
+Work is batched across articles: records are looked up, chunks embedded and
+stored, and articles committed a group at a time, so a feed of many short
+articles costs a few large model calls and store writes, not several per article.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from .chunking import chunk_article, content_hash
 from .loading import Skipped, load_paths
+from .types import Article
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
+GROUP = 256  # articles looked up and committed together
+EMBED_BATCH = 64
 
 
 @dataclass
@@ -25,16 +33,39 @@ class IngestReport:
         return not self.skipped
 
 
-def ingest(paths: list[Path], settings, store=None, embedder=None, progress: Progress | None = None) -> IngestReport:
-    from .embedding import get_embedder
+def ingest(paths: list[Path], settings, store=None, embedder=None, progress: Progress | None = None,
+           annotate: Callable[[str], str] | None = None) -> IngestReport:
     from .store import Store
 
     articles, skipped = load_paths([Path(p) for p in paths])
-    report = IngestReport(skipped=skipped)
     store = store or Store(settings.data_dir, settings.chroma_url, settings.collection)
-    records = store.records()
-    todo = []
+    report = IngestReport(skipped=skipped)
+    ingest_articles(articles, settings, store, embedder, progress, report, annotate)
+    return report
+
+
+def ingest_articles(articles: Iterable[Article], settings, store, embedder=None, progress: Progress | None = None,
+                    report: IngestReport | None = None, annotate: Callable[[str], str] | None = None) -> IngestReport:
+    report = report or IngestReport()
+    group: list[Article] = []
+    state = {"embedder": embedder, "done": 0}
     for art in articles:
+        group.append(art)
+        if len(group) >= GROUP:
+            _ingest_group(group, settings, store, state, progress, report, annotate)
+            group = []
+    if group:
+        _ingest_group(group, settings, store, state, progress, report, annotate)
+    return report
+
+
+def _ingest_group(group: list[Article], settings, store, state: dict, progress, report: IngestReport,
+                  annotate) -> None:
+    from .embedding import get_embedder
+
+    records = store.lookup([a.doc for a in group])
+    todo = []
+    for art in group:
         digest = content_hash(art, settings.chunk_tokens)[:16]
         rec = records.get(art.doc)
         if rec and rec.hash == digest:
@@ -42,26 +73,25 @@ def ingest(paths: list[Path], settings, store=None, embedder=None, progress: Pro
         else:
             todo.append((art, digest, rec is not None))
     if not todo:
-        return report
-    embedder = embedder or get_embedder(settings)
+        return
+    if state["embedder"] is None:
+        state["embedder"] = get_embedder(settings)
+    embedder = state["embedder"]
     store.check_model(embedder.model_id, claim=True)
     plans = [(art, digest, replacing, chunk_article(art, settings.chunk_tokens)) for art, digest, replacing in todo]
-    total = sum(len(chunks) for *_, chunks in plans)
-    done = 0
-    for art, digest, replacing, chunks in plans:
-        # Chunks stored by an interrupted earlier run are kept, not embedded again.
-        have = store.existing_chunk_ids([c.id for c in chunks])
-        missing = [c for c in chunks if c.id not in have]
-        for b in range(0, len(missing), 64):
-            batch = missing[b : b + 64]
-            store.add_chunks(art, digest, batch, embedder.embed([c.text for c in batch]))
-            report.chunks_embedded += len(batch)
-            done += len(batch)
-            if progress:
-                progress(art.doc, done, total)
-        done += len(chunks) - len(missing)
-        store.commit_doc(art, digest, len(chunks))
-        (report.replaced if replacing else report.added).append(art.doc)
+    anns = {c.id: (annotate(c.text) if annotate else "") for *_, chunks in plans for c in chunks}
+    # Chunks stored by an interrupted earlier run are kept, not embedded again.
+    have = store.existing_chunk_ids([c.id for *_, chunks in plans for c in chunks])
+    missing = [(art, digest, c, anns[c.id]) for art, digest, _, chunks in plans for c in chunks if c.id not in have]
+    total = len(missing)
+    for b in range(0, len(missing), EMBED_BATCH):
+        batch = missing[b:b + EMBED_BATCH]
+        store.add_chunks(batch, embedder.embed([c.text for _, _, c, _ in batch]))
+        report.chunks_embedded += len(batch)
+        state["done"] += len(batch)
         if progress:
-            progress(art.doc, done, total)
-    return report
+            progress(batch[-1][0].doc, b + len(batch), total)
+    store.commit_docs([(art, digest, chunks, [anns[c.id] for c in chunks], replacing)
+                       for art, digest, replacing, chunks in plans])
+    for art, _, replacing, _ in plans:
+        (report.replaced if replacing else report.added).append(art.doc)

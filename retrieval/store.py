@@ -9,33 +9,24 @@ record, so an interrupted ingest never leaves a half-replaced article visible.
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .errors import IndexCorrupt, ModelMismatch, StoreUnavailable
+from .lexical import ChunkRow, DocRecord, LexicalIndex, date_int
 from .types import Article, Chunk, Passage
 
+PAGE = 5000  # Chroma's get() fails above 32,766 records: every large read is paged
+# Records committed this close before the last one seen are read again: a commit whose clock
+# ran behind another's (another host, or a slow write) is still picked up.
+SYNC_SLACK_NS = 30 * 1_000_000_000
+
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-
-
-@dataclass
-class DocRecord:
-    doc: str
-    hash: str
-    title: str
-    outlet: str
-    date: str
-    author: str
-    url: str
-    path: str
-    chunks: int
-
-
-def _date_int(date: str) -> int:
-    digits = "".join(ch for ch in date[:10] if ch.isdigit())
-    return int(digits) if len(digits) == 8 else 0
 
 
 class Store:
@@ -50,6 +41,21 @@ class Store:
             self.docs = self.client.get_or_create_collection(f"{self.name}_docs", embedding_function=None)
         except Exception as exc:  # chromadb raises many types for a damaged sqlite/segment
             raise self._wrap(exc) from None
+        self._sync_lock = threading.Lock()
+        self._synced = 0
+        try:
+            self.lexical = LexicalIndex(self.lexical_path())
+        except sqlite3.Error as exc:
+            raise self._wrap(exc) from None
+
+    def lexical_path(self) -> Path:
+        """Beside the embedded index (so `reset` removes both); per server for a Chroma server."""
+        if not self.chroma_url:
+            return self.data_dir / "chroma" / f"lexical-{self.name}.sqlite"
+        from urllib.parse import urlparse
+
+        u = urlparse(self.chroma_url if "://" in self.chroma_url else f"http://{self.chroma_url}")
+        return self.data_dir / f"lexical-{self.name}-{u.hostname}_{u.port or 8000}.sqlite"
 
     def _connect(self):
         import chromadb
@@ -110,82 +116,183 @@ class Store:
             self._call(self.chunks.modify, metadata=meta)
 
     # -- documents ---------------------------------------------------------
-    def records(self) -> dict[str, DocRecord]:
-        got = self._call(self.docs.get, include=["metadatas"])
-        out = {}
-        for doc_id, m in zip(got["ids"], got["metadatas"] or []):
-            m = m or {}
-            out[doc_id] = DocRecord(doc=doc_id, hash=str(m.get("hash", "")), title=str(m.get("title", "")),
-                                    outlet=str(m.get("outlet", "")), date=str(m.get("date", "")),
-                                    author=str(m.get("author", "")), url=str(m.get("url", "")),
-                                    path=str(m.get("path", "")), chunks=int(m.get("chunks", 0)))
+    def lookup(self, docs: list[str]) -> dict[str, DocRecord]:
+        """The current records of these articles (deleted ones absent), read in pages."""
+        out: dict[str, DocRecord] = {}
+        for i in range(0, len(docs), PAGE):
+            got = self._call(self.docs.get, ids=docs[i:i + PAGE], include=["metadatas"])
+            for doc_id, m in zip(got["ids"], got["metadatas"] or []):
+                if m and not m.get("deleted"):
+                    out[doc_id] = DocRecord.from_meta(doc_id, m)
         return out
 
-    def existing_chunk_ids(self, ids: list[str]) -> set[str]:
-        if not ids:
-            return set()
-        return set(self._call(self.chunks.get, ids=ids, include=[])["ids"])
+    def records(self) -> list[DocRecord]:
+        """Every indexed article (for listings), from the lexical index after a sync."""
+        self.sync()
+        return list(self.lexical.records())
 
-    def add_chunks(self, article: Article, digest: str, chunks: list[Chunk], vectors: np.ndarray) -> None:
-        if not chunks:
+    def existing_chunk_ids(self, ids: list[str]) -> set[str]:
+        out: set[str] = set()
+        for i in range(0, len(ids), PAGE):
+            out.update(self._call(self.chunks.get, ids=ids[i:i + PAGE], include=[])["ids"])
+        return out
+
+    def add_chunks(self, batch: list[tuple[Article, str, Chunk, str]], vectors: np.ndarray) -> None:
+        """Store chunks of one or more articles: (article, digest, chunk, annotations JSON) each."""
+        if not batch:
             return
         metas = [{
             "doc": c.doc, "hash": digest, "start": c.start, "end": c.end, "kind": c.kind, "ordinal": c.ordinal,
-            "title": article.title, "outlet": article.outlet, "date": article.date,
-            "date_int": _date_int(article.date), "url": article.url,
-        } for c in chunks]
-        self._call(self.chunks.upsert, ids=[c.id for c in chunks], documents=[c.text for c in chunks],
+            "title": art.title, "outlet": art.outlet, "date": art.date, "date_int": date_int(art.date),
+            "url": art.url, "ann": ann,
+        } for art, digest, c, ann in batch]
+        self._call(self.chunks.upsert, ids=[c.id for _, _, c, _ in batch], documents=[c.text for _, _, c, _ in batch],
                    embeddings=vectors.tolist(), metadatas=metas)
 
-    def commit_doc(self, article: Article, digest: str, n_chunks: int) -> None:
-        """Make `digest` the article's current version, then drop its older chunks."""
-        meta = {"hash": digest, "title": article.title, "outlet": article.outlet, "date": article.date,
-                "author": article.author, "url": article.url, "path": article.path, "chunks": n_chunks}
-        self._call(self.docs.upsert, ids=[article.doc], embeddings=[[0.0]], metadatas=[meta])
-        self.drop_stale(article.doc, digest)
+    def commit_docs(self, items: list[tuple[Article, str, list[Chunk], list[str], bool]]) -> None:
+        """Make each (article, digest, chunks, annotations, replacing) the current version.
+
+        Order gives crash safety: the chunks are already stored; the record switches to the new
+        hash (searches trust only chunks of the record's hash); the lexical index follows in one
+        transaction; older chunks go last.
+        """
+        if not items:
+            return
+        seq = time.time_ns()
+        recs = [DocRecord(doc=a.doc, hash=d, title=a.title, outlet=a.outlet, date=a.date, author=a.author, url=a.url,
+                          path=a.path, chunks=len(cs), seq=seq) for a, d, cs, _, _ in items]
+        self._call(self.docs.upsert, ids=[r.doc for r in recs], embeddings=[[0.0]] * len(recs),
+                   metadatas=[_record_meta(r) for r in recs])
+        self.lexical.replace_docs([
+            (r, [ChunkRow(c.id, c.doc, r.hash, c.start, c.end, c.kind, c.ordinal, c.text, ann)
+                 for c, ann in zip(cs, anns)])
+            for r, (_, _, cs, anns, _) in zip(recs, items)])
+        self._note_synced(seq)
+        for rec, (_, _, _, _, replacing) in zip(recs, items):
+            if replacing:
+                self.drop_stale(rec.doc, rec.hash)
 
     def drop_stale(self, doc: str, digest: str) -> None:
-        self._call(self.chunks.delete, where={"$and": [{"doc": doc}, {"hash": {"$ne": digest}}]})
+        """Drop the article's chunks of other versions, unless another process has meanwhile made
+        its own version current (then those chunks are its, and it drops ours)."""
+        current = self.lookup([doc]).get(doc)
+        if current is not None and current.hash == digest:
+            self._call(self.chunks.delete, where={"$and": [{"doc": doc}, {"hash": {"$ne": digest}}]})
 
-    def delete_doc(self, doc: str) -> None:
-        self._call(self.docs.delete, ids=[doc])
-        self._call(self.chunks.delete, where={"doc": doc})
+    def delete_docs(self, docs: list[str]) -> None:
+        """Remove articles: a tombstone record (so other processes see the removal), then the chunks."""
+        if not docs:
+            return
+        seq = time.time_ns()
+        self._call(self.docs.upsert, ids=docs, embeddings=[[0.0]] * len(docs),
+                   metadatas=[{"deleted": 1, "hash": "", "seq": seq} for _ in docs])
+        self.lexical.delete_docs(docs)
+        for d in docs:
+            self._call(self.chunks.delete, where={"doc": d})
+
+    # -- keeping the lexical index in step with Chroma -------------------------------------------
+    def _note_synced(self, seq: int) -> None:
+        if seq > self._synced:
+            self._synced = seq
+            self.lexical.set_meta("synced_seq", seq)
+
+    def sync(self) -> int:
+        """Apply articles committed to Chroma since the last sync (by this or another process);
+        returns how many changed. Costs one small query when nothing did."""
+        with self._sync_lock:
+            if self._synced == 0:
+                self._synced = int(self.lexical.get_meta("synced_seq") or 0)
+                if self._synced == 0 and self.lexical.count() == 0:
+                    self._full_build()
+            since = self._synced - SYNC_SLACK_NS if self._synced else -1
+            changed, top = 0, self._synced
+            offset = 0
+            while True:
+                got = self._call(self.docs.get, where={"seq": {"$gt": since}}, include=["metadatas"],
+                                 limit=PAGE, offset=offset)
+                ids, metas = got["ids"], got["metadatas"] or []
+                if not ids:
+                    break
+                recs = [DocRecord.from_meta(d, m or {}) for d, m in zip(ids, metas)]
+                top = max([top] + [r.seq for r in recs])
+                have = self.lexical.doc_hashes([r.doc for r in recs])
+                gone = [r.doc for r, m in zip(recs, metas) if (m or {}).get("deleted") and r.doc in have]
+                fresh = [r for r, m in zip(recs, metas) if not (m or {}).get("deleted") and have.get(r.doc) != r.hash]
+                if gone:
+                    self.lexical.delete_docs(gone)
+                if fresh:
+                    self.lexical.replace_docs([(r, self._chunks_of(r)) for r in fresh])
+                changed += len(gone) + len(fresh)
+                if len(ids) < PAGE:
+                    break
+                offset += PAGE
+            self._note_synced(top)
+            return changed
+
+    def _full_build(self) -> None:
+        """A new lexical index beside an existing Chroma index (another host's, or an older
+        version's): one paged pass over the records, then one over the chunks."""
+        recs: dict[str, DocRecord] = {}
+        offset = 0
+        while True:
+            got = self._call(self.docs.get, include=["metadatas"], limit=PAGE, offset=offset)
+            for d, m in zip(got["ids"], got["metadatas"] or []):
+                if m and not m.get("deleted"):
+                    recs[d] = DocRecord.from_meta(d, m)
+            if len(got["ids"]) < PAGE:
+                break
+            offset += PAGE
+        if not recs:
+            return
+        self.lexical.replace_docs([(r, []) for r in recs.values()])
+        offset = 0
+        while True:
+            got = self._call(self.chunks.get, include=["documents", "metadatas"], limit=PAGE, offset=offset)
+            rows = [_row(cid, text, m) for cid, text, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [])
+                    if m and m.get("doc") in recs and recs[m["doc"]].hash == m.get("hash")]
+            self.lexical.add_rows(rows)
+            if len(got["ids"]) < PAGE:
+                break
+            offset += PAGE
+        self._note_synced(max(r.seq for r in recs.values()))
+
+    def _chunks_of(self, rec: DocRecord) -> list[ChunkRow]:
+        got = self._call(self.chunks.get, where={"$and": [{"doc": rec.doc}, {"hash": rec.hash}]},
+                         include=["documents", "metadatas"], limit=PAGE)
+        rows = [_row(cid, text, m) for cid, text, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [])]
+        return sorted(rows, key=lambda r: r.start)
 
     # -- reading -----------------------------------------------------------
+    def passages(self, ids: list[str]) -> dict[str, Passage]:
+        return self.lexical.passages(ids)
+
     def all_passages(self) -> list[Passage]:
-        """Every current chunk (the BM25 corpus), ordered by doc and position."""
-        records = self.records()
-        got = self._call(self.chunks.get, include=["documents", "metadatas"])
-        out = []
-        for cid, text, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or []):
-            if _is_current(m, records):
-                out.append(_passage(cid, text, m))
-        out.sort(key=lambda p: (p.doc, p.start))
-        return out
+        """Every current passage, ordered by doc and position (tests and exports; read in pages)."""
+        self.sync()
+        return [p for r in self.lexical.records() for p in self.lexical.doc_passages(r.doc)]
 
     def dense(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the nearest chunks."""
-        count = self._call(self.chunks.count)
+        count = self.lexical.count()
         if count == 0:
             return []
-        got = self._call(self.chunks.query, query_embeddings=[vector.tolist()], n_results=min(n, count),
+        got = self._call(self.chunks.query, query_embeddings=[vector.tolist()], n_results=max(1, min(n, count)),
                          where=where or None, include=["distances"])
         return [(cid, 1.0 - float(d)) for cid, d in zip(got["ids"][0], got["distances"][0])]
 
     def count(self) -> int:
-        return self._call(self.chunks.count)
+        """Chunks of current articles, from the lexical index (COUNT(*) over Chroma is a full scan)."""
+        return self.lexical.count()
 
 
-def _is_current(meta: dict | None, records: dict[str, DocRecord]) -> bool:
-    meta = meta or {}
-    rec = records.get(str(meta.get("doc")))
-    return rec is not None and rec.hash == meta.get("hash")
+def _row(cid: str, text: str | None, m: dict) -> ChunkRow:
+    return ChunkRow(cid, str(m.get("doc", "")), str(m.get("hash", "")), int(m.get("start", 0)), int(m.get("end", 0)),
+                    str(m.get("kind", "body")), int(m.get("ordinal", 0)), text or "", str(m.get("ann", "")))
 
 
-def _passage(cid: str, text: str, m: dict) -> Passage:
-    return Passage(id=cid, doc=str(m.get("doc", "")), text=text or "", start=int(m.get("start", 0)),
-                   end=int(m.get("end", 0)), kind=str(m.get("kind", "body")), title=str(m.get("title", "")),
-                   outlet=str(m.get("outlet", "")), date=str(m.get("date", "")), url=str(m.get("url", "")))
+def _record_meta(r: DocRecord) -> dict:
+    return {"hash": r.hash, "title": r.title, "outlet": r.outlet, "date": r.date, "author": r.author, "url": r.url,
+            "path": r.path, "chunks": r.chunks, "seq": r.seq}
 
 
 def reset_index(settings) -> None:
@@ -196,6 +303,9 @@ def reset_index(settings) -> None:
         store = Store(settings.data_dir, settings.chroma_url, settings.collection)
         for name in (store.chunks.name, store.docs.name):
             store._call(store.client.delete_collection, name)
+        store.lexical.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(store.lexical_path()) + suffix).unlink(missing_ok=True)
         return
     target = Path(settings.data_dir) / "chroma"
     if target.exists():

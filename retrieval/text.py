@@ -22,7 +22,10 @@ QUESTION_WORDS = frozenset("what which who whom whose when where why how many mu
 NEGATIONS = frozenset("not no never none nothing neither nor without absent deny denies denied refute refuted "
                       "reject rejected dismiss dismissed false".split())
 
-_WORD = re.compile(r"[A-Za-zА-Яа-яЁёІіЇїЄє]+(?:['’][A-Za-z]+)?|\d+(?:[.,:]\d+)*")
+# Any run of Unicode letters ("Nestlé", "Müller", "Київ"), with an apostrophe inside; or a number.
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?|\d+(?:[.,:]\d+)*")
+# Bump when tokenization or stemming changes: the lexical index re-analyses its text.
+ANALYZER_VERSION = "snowball-1"
 
 
 def fold(text: str) -> str:
@@ -40,20 +43,20 @@ def words(text: str) -> list[str]:
     return out
 
 
-@lru_cache(maxsize=65536)
+_STEMMER = None
+
+
+@lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
-    """A light suffix stripper: enough to match troops/troop, claimed/claims, forces/forced."""
-    if word[0].isdigit() or len(word) <= 3:
+    """Snowball (Porter2) English stemming via PyStemmer: troops/troop, claimed/claims."""
+    global _STEMMER
+    if word[:1].isdigit() or len(word) <= 3:
         return word
-    for suffix, keep in (("ational", "ate"), ("ization", "ize"), ("iveness", "ive"), ("fulness", "ful"),
-                         ("ousness", "ous"), ("ments", ""), ("ment", ""), ("ingly", ""), ("edly", ""),
-                         ("ies", "y"), ("ied", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("ly", ""), ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            base = word[: len(word) - len(suffix)] + keep
-            if suffix in ("ing", "ed") and len(base) > 3 and base[-1] == base[-2] and base[-1] not in "lsz":
-                base = base[:-1]  # "stopped" -> "stop"
-            return base.rstrip("e") if len(base) > 4 else base
-    return word.rstrip("e") if len(word) > 4 else word
+    if _STEMMER is None:
+        import Stemmer
+
+        _STEMMER = Stemmer.Stemmer("english")
+    return _STEMMER.stemWord(word)
 
 
 def content_terms(text: str) -> list[str]:

@@ -50,6 +50,7 @@ class Passage:
     bm25: float = 0.0
     score: float = 0.0  # fused (RRF) score
     rank: int = 0
+    ann: str = ""  # per-sentence annotations made at ingest (JSON; retrieval/annotate.py)
 
 
 @dataclass

@@ -56,14 +56,14 @@ def test_unchanged_changed_and_interrupted(tmp_path):
     # Interrupted between storing new chunks and committing the record: the old version stays visible.
     f.write_text("The bridge closed again on Sunday because of floods.\n", encoding="utf-8")
     store = e.store
-    real_commit = store.commit_doc
-    store.commit_doc = lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt())
+    real_commit = store.commit_docs
+    store.commit_docs = lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):
         ingest(e, [src], emb)
     fresh = Store(d)
     assert [p.text for p in fresh.all_passages()] == ["The bridge reopened on Friday after repairs."]
     # The next run completes it without embedding the already-stored chunks again.
-    store.commit_doc = real_commit
+    store.commit_docs = real_commit
     emb.calls = 0
     r = ingest(engine_for(d), [src], emb)
     assert r.replaced == ["story.txt"] and emb.calls == 0

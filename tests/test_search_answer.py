@@ -7,7 +7,8 @@ from conftest import ROOT
 from retrieval.answering import analyse, compose, Draft, Candidate
 from retrieval.citations import Evidence, citation_scores, split_cited, supports
 from retrieval.errors import BadInput
-from retrieval.search import Corpus, Filters, search
+from retrieval.lexical import ChunkRow, DocRecord, LexicalIndex
+from retrieval.search import Filters, search
 from retrieval.types import Passage
 
 EURO = "000_ab32f97f3e457f91.txt"
@@ -20,19 +21,34 @@ def P(i, text, doc="d.txt", outlet=""):
 
 
 class FakeStore:
-    def __init__(self, ranking):
+    """Dense ranking scripted; the lexical index real (SQLite FTS5 in tmp_path)."""
+
+    def __init__(self, tmp_path, passages, ranking):
         self.ranking = ranking
+        self.lexical = LexicalIndex(tmp_path / "lexical.sqlite")
+        by_doc = {}
+        for p in passages:
+            by_doc.setdefault(p.doc, []).append(p)
+        self.lexical.replace_docs([
+            (DocRecord(doc=d, hash="h", outlet=ps[0].outlet, date=ps[0].date, chunks=len(ps)),
+             [ChunkRow(p.id, d, "h", p.start, p.end, p.kind, i, p.text) for i, p in enumerate(ps)])
+            for d, ps in by_doc.items()])
+        self.wheres = []
 
     def dense(self, vec, n, where=None):
+        self.wheres.append(where)
         return [(cid, 0.5) for cid in self.ranking[:n]]
 
+    def passages(self, ids):
+        return self.lexical.passages(ids)
 
-def test_rrf_fuses_dense_and_bm25_and_collapses_duplicates():
+
+def test_rrf_fuses_dense_and_bm25_and_collapses_duplicates(tmp_path):
     ps = [P(0, "The harbour fire started at dawn."), P(1, "Rain fell on the market square all day."),
           P(2, "The harbour fire started at dawn!"), P(3, "Fire crews reached the harbour quickly.")]
-    corpus = Corpus(ps)
     # Dense ranks passage 1 first; BM25 prefers the harbour-fire passages. Fusion favours agreement.
-    got = search("harbour fire", np.zeros(3), FakeStore(["d.txt:1", "d.txt:0", "d.txt:3", "d.txt:2"]), corpus, k=4)
+    store = FakeStore(tmp_path, ps, ["d.txt:1", "d.txt:0", "d.txt:3", "d.txt:2"])
+    got = search("harbour fire", np.zeros(3), store, k=4)
     ids = [p.id for p in got]
     assert ids[0] == "d.txt:0"
     assert "d.txt:2" not in ids  # near-duplicate of passage 0
@@ -40,13 +56,26 @@ def test_rrf_fuses_dense_and_bm25_and_collapses_duplicates():
     assert got[0].score > got[-1].score
 
 
-def test_filters_by_outlet_and_date():
-    ps = [P(0, "Fire in the harbour.", outlet="Daily"), P(1, "Fire in the market.", outlet="Weekly")]
+def test_near_duplicates_that_differ_in_a_number_or_name_are_both_kept(tmp_path):
+    ps = [P(0, "The summit will be held in Geneva on 12 May, officials said on Monday."),
+          P(1, "The summit will be held in Vienna on 12 May, officials said on Monday."),
+          P(2, "The summit will be held in Geneva on 14 May, officials said on Monday."),
+          P(3, "The summit will be held in Geneva on 12 May, officials said on Monday!")]
+    store = FakeStore(tmp_path, ps, [])
+    ids = [p.id for p in search("where will the summit be held", np.zeros(3), store, k=5)]
+    assert set(ids) == {"d.txt:0", "d.txt:1", "d.txt:2"} or set(ids) == {"d.txt:3", "d.txt:1", "d.txt:2"}
+
+
+def test_filters_by_outlet_and_date_run_inside_both_stores(tmp_path):
+    ps = [P(0, "Fire in the harbour.", doc="a.txt", outlet="Daily"), P(1, "Fire in the market.", doc="b.txt", outlet="Weekly")]
     ps[1].date = "2024-06-01"
-    corpus = Corpus(ps)
-    store = FakeStore(["d.txt:0", "d.txt:1"])
-    assert [p.id for p in search("fire", np.zeros(3), store, corpus, 5, Filters(outlet="weekly"))] == ["d.txt:1"]
-    assert [p.id for p in search("fire", np.zeros(3), store, corpus, 5, Filters(date_to="2024-03-01"))] == ["d.txt:0"]
+    # The scripted dense side returns both: only the lexical side and the `where` it is given can filter.
+    store = FakeStore(tmp_path, ps, [])
+    assert [p.id for p in search("fire", np.zeros(3), store, 5, Filters(outlet="weekly"))] == ["b.txt:1"]
+    assert store.wheres[-1] == {"outlet": {"$in": ["Weekly"]}}
+    assert [p.id for p in search("fire", np.zeros(3), store, 5, Filters(date_to="2024-03-01"))] == ["a.txt:0"]
+    assert {"date_int": {"$lte": 20240301}} in store.wheres[-1]["$and"]
+    assert search("fire", np.zeros(3), store, 5, Filters(outlet="nobody")) == []
 
 
 def test_question_analysis():
