@@ -107,14 +107,16 @@ class Engine:
             return True
 
     def retrieve(self, question: str, k: int | None = None, outlet: str | None = None,
-                 date_from: str | None = None, date_to: str | None = None, timings: dict | None = None):
-        """The fused top-k passages and the question vector."""
+                 date_from: str | None = None, date_to: str | None = None, timings: dict | None = None,
+                 sync: bool = True):
+        """The fused top-k passages and the question vector; `sync` first applies other processes' ingests."""
         from .search import Filters, TermStats, search
 
         timings = timings if timings is not None else {}
         t = time.perf_counter()
         self.store.check_model(self.embedder.model_id)
-        self.store.sync()
+        if sync:
+            self.store.sync()
         timings["load"] = timings.get("load", 0.0) + time.perf_counter() - t
         t = time.perf_counter()
         q_vec = self.embedder.embed([question])[0]
@@ -138,7 +140,7 @@ class Engine:
             self._preload_embedder()
             self.ensure_index()
             timings["load"] = time.perf_counter() - t
-            passages, q_vec, corpus = self.retrieve(q, k, outlet, date_from, date_to, timings)
+            passages, q_vec, corpus = self.retrieve(q, k, outlet, date_from, date_to, timings, sync=False)
             notes, self.notes = self.notes, []
             t = time.perf_counter()
             draft = extract(q, passages, corpus, self.word_vectors, q_vec, sentence_vectors=self.sentence_vectors)

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     collection: str = "newsqa"
     # "minilm" (int8 ONNX, default), "st:<path or name>" (sentence-transformers), "openai:<model>"
     embedding: str = "minilm"
+    # onnxruntime threads for the MiniLM model (benchmarks/scale.py measures 1 against 2)
+    embedding_threads: int = Field(default=2, ge=1, le=64)
     mode: Literal["extractive", "llm"] = "extractive"
     k: int = Field(default=8, ge=1, le=50)
     chunk_tokens: int = Field(default=160, ge=32, le=2000)

