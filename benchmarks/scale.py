@@ -105,7 +105,7 @@ def measure(data_dir: Path, chunks: int, runs: int, chroma_url: str | None = Non
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(runs):
             f = Path(tmp) / f"new-{r}.txt"
-            a = article(10_000_000 + r, paragraphs=8, seed=7)
+            a = article(10_000_000 + r, paragraphs=8, seed=time.time_ns() % 1_000_000)  # new text every run
             f.write_text(a.text, encoding="utf-8")
             t = time.perf_counter()
             engine.ingest([f])
