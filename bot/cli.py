@@ -298,6 +298,7 @@ def eval_cmd(
     fail_under: Optional[list[str]] = typer.Option(None, "--fail-under", help="METRIC=VALUE; exit 1 when below."),
     predictions: Optional[Path] = typer.Option(None, "--predictions", help="Score these answers instead of running newsqa."),
     judge: bool = typer.Option(False, "--judge", help="Also score citations with an LLM judge (the LLM-mode endpoint)."),
+    corpus: Optional[Path] = typer.Option(None, "--corpus", help="Ingest these articles first; gold evidence points into them."),
     data_dir: Optional[Path] = DataDir,
     chroma_url: Optional[str] = ChromaUrl,
     embedding: Optional[str] = Embedding,
@@ -312,7 +313,7 @@ def eval_cmd(
                    make_engine=lambda m: make_engine(k=k, mode=m, data_dir=data_dir, chroma_url=chroma_url,
                                                      embedding=embedding),
                    make_judge=(lambda: Judge(settings_from(data_dir=data_dir))) if judge else None,
-                   out=out, err=err)
+                   out=out, err=err, corpus=corpus)
     raise typer.Exit(code)
 
 

@@ -14,7 +14,7 @@ from retrieval.errors import BadInput, NewsqaError
 from .metrics import ABSTAIN_TYPES, TYPES, aggregate, score_item
 
 REQUIRED = {"id": str, "question": str, "answers": list, "evidence": list, "type": str}
-SHOWN = ("answer_contains", "f1", "exact_match", "recall_at_k", "mrr", "citation_recall", "citation_precision",
+SHOWN = ("answer_contains", "first_sentence_contains", "evidence_doc", "f1", "exact_match", "recall_at_k", "mrr", "citation_recall", "citation_precision",
          "citation_recall_judge", "citation_precision_judge", "evidence_cited", "both_sides_cited",
          "abstain_accuracy", "answered", "crag")
 
@@ -23,8 +23,12 @@ def default_gold() -> list[Path]:
     return sorted(Path(str(resources.files("evals") / "gold")).glob("*.jsonl"))
 
 
-def load_gold(paths: Sequence[Path], articles: dict[str, str] | None = None) -> list[dict]:
-    """Gold items; a malformed line is a BadInput naming the file and line."""
+def load_gold(paths: Sequence[Path], articles: dict[str, str] | None = None, strict_docs: bool = True) -> list[dict]:
+    """Gold items; a malformed line is a BadInput naming the file and line.
+
+    With `articles`, every non-empty evidence quote must be an exact substring of its doc's text when that
+    text is known; an evidence doc missing from `articles` is an error only with `strict_docs` (the bundled
+    corpus). An empty quote means "any passage of this doc"."""
     items, seen = [], set()
     for path in paths:
         if not Path(path).is_file():
@@ -37,7 +41,7 @@ def load_gold(paths: Sequence[Path], articles: dict[str, str] | None = None) -> 
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise BadInput(f"{where}: invalid JSON ({exc.msg})") from None
-            problem = gold_problem(obj, articles)
+            problem = gold_problem(obj, articles, strict_docs)
             if problem:
                 raise BadInput(f"{where}: {problem}")
             if obj["id"] in seen:
@@ -49,7 +53,7 @@ def load_gold(paths: Sequence[Path], articles: dict[str, str] | None = None) -> 
     return items
 
 
-def gold_problem(obj, articles: dict[str, str] | None) -> str | None:
+def gold_problem(obj, articles: dict[str, str] | None, strict_docs: bool = True) -> str | None:
     """Why a gold item is malformed, or None."""
     if not isinstance(obj, dict):
         return "not a JSON object"
@@ -69,17 +73,36 @@ def gold_problem(obj, articles: dict[str, str] | None) -> str | None:
             return "evidence items need 'doc' and 'quote' strings"
         if articles is not None:
             if ev["doc"] not in articles:
-                return f"evidence doc {ev['doc']!r} is not in the corpus"
-            if ev["quote"] not in articles[ev["doc"]]:
+                if strict_docs:
+                    return f"evidence doc {ev['doc']!r} is not in the corpus"
+            elif ev["quote"] and ev["quote"] not in articles[ev["doc"]]:
                 return f"evidence quote is not an exact substring of {ev['doc']}: {ev['quote'][:60]!r}"
+    docs = obj.get("docs")
+    if docs is not None and not (isinstance(docs, list) and all(isinstance(d, str) and d for d in docs)):
+        return "'docs' must be a list of document ids"
     return None
 
 
-def corpus_articles() -> dict[str, str]:
-    """The bundled articles' text by document id (what gold evidence points into)."""
-    from retrieval.loading import bundled_corpus
+def corpus_articles(paths: Sequence[Path] | None = None) -> dict[str, str]:
+    """Article text by document id (what gold evidence points into): the bundled articles by default, else
+    the articles newsqa loads from `paths` (files or folders, as `newsqa ingest` reads them)."""
+    from retrieval.loading import bundled_corpus, load_paths
 
-    return {p.name: p.read_text(encoding="utf-8") for p in sorted(bundled_corpus().glob("*.txt"))}
+    if not paths:
+        return {p.name: p.read_text(encoding="utf-8") for p in sorted(bundled_corpus().glob("*.txt"))}
+    for p in paths:
+        if not Path(p).exists():
+            raise BadInput(f"corpus not found: {p}")
+    articles, _skipped = load_paths([Path(p) for p in paths])
+    return {a.doc: a.text for a in articles}
+
+
+def write_run(res: dict, target: Path, comparison: dict | None = None) -> None:
+    """results.json and report.md for one run, under `target`."""
+    target.mkdir(parents=True, exist_ok=True)
+    res["comparison"] = comparison
+    (target / "results.json").write_text(json.dumps(res, ensure_ascii=False, indent=1), encoding="utf-8")
+    (target / "report.md").write_text(report_markdown(res, comparison), encoding="utf-8")
 
 
 def load_predictions(path: Path) -> dict[str, dict]:
@@ -119,6 +142,8 @@ def evaluate(gold: list[dict], engine=None, predictions: dict[str, dict] | None 
     for i, g in enumerate(gold):
         rec = {"id": g["id"], "type": g["type"], "question": g["question"], "gold_answers": g["answers"],
                "evidence": g["evidence"], "error": None}
+        if "docs" in g:
+            rec["docs"] = g["docs"]
         retrieved = None
         if predictions is not None:
             p = predictions.get(g["id"])
@@ -233,14 +258,16 @@ def _fmt(v) -> str:
 
 
 def run_cli(*, gold, modes, k, out_dir, json_out, baseline, fail_under, predictions, make_engine, out, err,
-            make_judge=None) -> int:
+            make_judge=None, corpus=None) -> int:
     """The `newsqa eval` command body; returns the exit code. Several modes run one after another and
-    are reported side by side."""
+    are reported side by side. With `corpus` (a file or folder), gold evidence is checked against its
+    articles and, unless predictions are scored, it is ingested into the configured index first."""
     import sys
 
     thresholds = parse_fail_under(fail_under)
-    articles = corpus_articles()
-    gold_items = load_gold(gold or default_gold(), articles)
+    corpus_paths = [Path(corpus)] if corpus else None
+    articles = corpus_articles(corpus_paths)
+    gold_items = load_gold(gold or default_gold(), articles, strict_docs=corpus_paths is None)
     base = None
     if baseline:
         try:
@@ -249,6 +276,10 @@ def run_cli(*, gold, modes, k, out_dir, json_out, baseline, fail_under, predicti
             raise BadInput(f"cannot read the baseline {baseline}: {exc}") from None
     preds = load_predictions(Path(predictions)) if predictions else None
     engines = [] if preds is not None else [make_engine(m) for m in modes]  # config errors before any work
+    if corpus_paths and engines:
+        report = engines[0].ingest(corpus_paths)  # the modes share one index; unchanged articles cost nothing
+        err.print(f"corpus {corpus}: added {len(report.added)}, unchanged {len(report.unchanged)}, replaced "
+                  f"{len(report.replaced)}, skipped {len(report.skipped)}", markup=False)
     judge = make_judge() if make_judge else None
     out_dir = Path(out_dir) if out_dir else Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
     runs: dict[str, dict] = {}
@@ -260,12 +291,7 @@ def run_cli(*, gold, modes, k, out_dir, json_out, baseline, fail_under, predicti
             runs[res["config"]["mode"]] = res
     several = len(runs) > 1
     for name, res in runs.items():
-        target = out_dir / name if several else out_dir
-        target.mkdir(parents=True, exist_ok=True)
-        comparison = compare(res, base) if base else None
-        res["comparison"] = comparison
-        (target / "results.json").write_text(json.dumps(res, ensure_ascii=False, indent=1), encoding="utf-8")
-        (target / "report.md").write_text(report_markdown(res, comparison), encoding="utf-8")
+        write_run(res, out_dir / name if several else out_dir, compare(res, base) if base else None)
     if json_out:
         if several:
             payload = {"modes": {n: {"metrics": r["metrics"], "by_type": r["by_type"], "items": r["items"]}

@@ -73,6 +73,23 @@ def _ascii_punct(s: str) -> str:
     return s.translate(_TYPOGRAPHIC)
 
 
+def first_sentence(answer: str) -> str:
+    """The answer's first sentence, citation markers removed ("" for an empty answer)."""
+    sentences = split_cited(answer or "")
+    return sentences[0][0] if sentences else strip_markers(answer or "")
+
+
+def first_sentence_contains(answer: str, ground_truths: Iterable[str]) -> float:
+    """answer_contains on the answer's first sentence alone: is the answer stated up front?"""
+    return answer_contains(first_sentence(answer), ground_truths)
+
+
+def evidence_doc(cited: Sequence[dict], docs: Iterable[str]) -> float:
+    """Some cited source comes from one of the item's own documents (RealTimeQA: the question's articles)."""
+    own = set(docs)
+    return float(any(s.get("doc") in own for s in cited))
+
+
 # --- retrieval ----------------------------------------------------------------
 def quote_span(article_text: str | None, quote: str) -> tuple[int, int] | None:
     if not article_text:
@@ -125,6 +142,7 @@ def score_item(gold: dict, answer: str, abstained: bool, sources: Sequence[dict]
         m["exact_match"] = 0.0 if abstained else metric_max_over_ground_truths(exact_match_score, text, golds)
         m["f1"] = 0.0 if abstained else metric_max_over_ground_truths(f1_score, text, golds)
         m["answer_contains"] = 0.0 if abstained else answer_contains(text, golds)
+        m["first_sentence_contains"] = 0.0 if abstained else first_sentence_contains(answer or "", golds)
     if retrieved is not None and gold["evidence"]:
         m.update(retrieval_scores(retrieved, gold["evidence"], articles, k))
     by_n = {int(s["n"]): s for s in sources if "n" in s}
@@ -140,6 +158,10 @@ def score_item(gold: dict, answer: str, abstained: bool, sources: Sequence[dict]
             m["citation_recall_judge"] = js["citation_recall"]
             m["citation_precision_judge"] = js["citation_precision"]
     cited = [by_n[n] for n in _cited_numbers(answer) if n in by_n]
+    if gold.get("docs") and not should_abstain:
+        # An answer without any [n] marker (an outside system's) is taken to cite all the sources it lists.
+        listed = cited if _cited_numbers(answer) else list(sources)
+        m["evidence_doc"] = 0.0 if abstained else evidence_doc(listed, gold["docs"])
     if gold["evidence"] and (not abstained or kind == "false_premise"):
         gold_docs = {ev["doc"] for ev in gold["evidence"]}
         m["evidence_cited"] = float(any(s.get("doc") in gold_docs for s in cited))
@@ -178,7 +200,7 @@ def crag(kind: str, abstained: bool, m: dict) -> float:
 
 
 # --- aggregation ----------------------------------------------------------------
-METRICS = ("exact_match", "f1", "answer_contains", "recall_at_k", "mrr", "citation_recall", "citation_precision",
+METRICS = ("exact_match", "f1", "answer_contains", "first_sentence_contains", "evidence_doc", "recall_at_k", "mrr", "citation_recall", "citation_precision",
            "citation_recall_judge", "citation_precision_judge", "evidence_cited", "both_sides_cited",
            "abstain_accuracy", "answered", "crag")
 
