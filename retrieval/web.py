@@ -196,6 +196,8 @@ def _load_one(rnd: _Round, url: str, allow_feed: bool, entry: _Entry | None = No
     cached = _read_page(rnd.state_dir, key) if known and known.get("kind") == "page" else None
     usable = known and (known.get("kind") == "feed" or cached is not None)
     resp = _fetch(rnd.settings, url, known if usable else None)
+    if resp.status == 304 and not usable:
+        raise _Fail("HTTP 304 Not Modified to a request that sent no validators")
     if resp.status == 304:
         rnd.stats["not_modified"] += 1
         if known.get("kind") == "feed":
@@ -378,6 +380,8 @@ def _is_feed(resp: _Response) -> bool:
     if any(h in resp.ctype for h in _FEED_HINTS):
         return True
     head = resp.body[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if not resp.ctype and not head.startswith(b"<"):
+        raise _Fail("not an HTML page or a feed (no content type, and the body is not markup)")
     if _html(resp.ctype) and not head.startswith((b"<?xml", b"<rss", b"<feed", b"<rdf")):
         return False
     if not resp.ctype and head.startswith((b"<!doctype html", b"<html")):

@@ -83,6 +83,7 @@ class Site:
                                                           date="2025-04-27"), True),
             "/paper.pdf": ("application/pdf", b"%PDF-1.4 not a page", True),
             "/sized.html": ("text/html", b"<p>" + b"x" * (CAP * 2) + b"</p>", True),
+            "/blob": (None, b"\x00\x01 binary", False),
         }
 
 
@@ -134,7 +135,8 @@ def site():
         def _send(self, code, ctype, body, etag=None):
             try:
                 self.send_response(code)
-                self.send_header("Content-Type", ctype)
+                if ctype:
+                    self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 if etag:
                     self.send_header("ETag", etag)
@@ -203,7 +205,8 @@ def test_a_second_round_sends_validators_and_refetches_nothing_that_is_unchanged
 def test_direct_urls_each_fail_with_one_clear_line(site, tmp_path):
     port = free_port()
     arts, skipped = load(site, ["/a2.html", "/sized.html", f"http://u:hunter2@127.0.0.1:{site.base.rsplit(':', 1)[1]}/gone",
-                                "/feed.xml?token=abc123&page=2", f"http://127.0.0.1:{port}/x", "http://"], tmp_path)
+                                "/feed.xml?token=abc123&page=2", f"http://127.0.0.1:{port}/x", "http://", "/blob"],
+                         tmp_path)
     assert [a.title for a in arts] == ["Kyiv denies the withdrawal"]
     lines = [f"{s.path}: {s.reason}" for s in skipped]
     assert lines[0] == f"{site.base}/sized.html: too large (128 KB > 64 KB)"
@@ -211,6 +214,8 @@ def test_direct_urls_each_fail_with_one_clear_line(site, tmp_path):
     assert lines[2] == f"{site.base}/feed.xml?token=***&page=2: HTTP 404 Not Found"
     assert lines[3] == f"http://127.0.0.1:{port}/x: connection refused"
     assert lines[4] == "http://: not a valid http(s) URL"
+    assert lines[5] == f"{site.base}/blob: not an HTML page or a feed (no content type, and the body is not markup)"
+    assert len(lines) == 6
     assert not any("hunter2" in line or "abc123" in line for line in lines)
     assert site.auth == ["Basic dTpodW50ZXIy"]  # the credentials went in a header, not the request line
 
