@@ -172,15 +172,11 @@ def load_urls(urls, state_dir: Path | str | None = None, *, delay: float | None 
     try:
         for arg in urls:
             url = url_of(arg)
-            parts = urlsplit(url)
-            if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-                rnd.skipped.append(Skipped(redact(url), "not a valid http(s) URL"))
-                continue
-            key = _normal(url)
-            if key in rnd.seen:
-                continue
-            rnd.seen.add(key)
             try:
+                key = _normal(url)
+                if key in rnd.seen:
+                    continue
+                rnd.seen.add(key)
                 _load_one(rnd, url, allow_feed=True)
             except _Fail as why:
                 rnd.skipped.append(Skipped(redact(url), str(why)))
@@ -225,7 +221,11 @@ def _load_entries(rnd: _Round, feed_url: str, entries: list[_Entry], unchanged: 
     from .loading import Skipped
 
     for e in entries:
-        key = _normal(e.link)
+        try:
+            key = _normal(e.link)
+        except _Fail as why:
+            rnd.skipped.append(Skipped(redact(e.link), f"{why} (entry of the feed {redact(feed_url)})"))
+            continue
         if key in rnd.seen or (e.guid and ("guid", e.guid) in rnd.seen):
             continue
         rnd.seen.add(key)
@@ -461,7 +461,11 @@ def _canonical(fetched: str, claimed: str) -> str:
     an article below it (a common misconfiguration that would give every page one id)."""
     if not claimed:
         return fetched
-    c, f = urlsplit(urljoin(fetched, claimed)), urlsplit(fetched)
+    try:
+        c, f = urlsplit(urljoin(fetched, claimed)), urlsplit(fetched)
+        c.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return fetched
     if c.scheme not in ("http", "https") or (c.hostname or "").removeprefix("www.") != (f.hostname or "").removeprefix("www."):
         return fetched
     if c.path.strip("/") == "" and f.path.strip("/") != "":
@@ -471,9 +475,15 @@ def _canonical(fetched: str, claimed: str) -> str:
 
 def _normal(url: str) -> str:
     """A URL's identity: lower-case scheme and host, no default port, no fragment, no credentials."""
-    p = urlsplit(url.strip())
+    try:
+        p = urlsplit(url.strip())
+        port = p.port
+    except ValueError:
+        raise _Fail("not a valid http(s) URL") from None
     host = (p.hostname or "").lower()
-    port = p.port if p.port and p.port != {"http": 80, "https": 443}.get(p.scheme.lower()) else None
+    if p.scheme.lower() not in ("http", "https") or not host:
+        raise _Fail("not a valid http(s) URL")
+    port = port if port and port != {"http": 80, "https": 443}.get(p.scheme.lower()) else None
     netloc = f"{host}:{port}" if port else host
     return urlunsplit((p.scheme.lower(), netloc, p.path or "/", p.query, ""))
 

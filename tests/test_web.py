@@ -205,7 +205,8 @@ def test_a_second_round_sends_validators_and_refetches_nothing_that_is_unchanged
 def test_direct_urls_each_fail_with_one_clear_line(site, tmp_path):
     port = free_port()
     arts, skipped = load(site, ["/a2.html", "/sized.html", f"http://u:hunter2@127.0.0.1:{site.base.rsplit(':', 1)[1]}/gone",
-                                "/feed.xml?token=abc123&page=2", f"http://127.0.0.1:{port}/x", "http://", "/blob"],
+                                "/feed.xml?token=abc123&page=2", f"http://127.0.0.1:{port}/x", "http://", "/blob",
+                                "http://127.0.0.1:notaport/x"],
                          tmp_path)
     assert [a.title for a in arts] == ["Kyiv denies the withdrawal"]
     lines = [f"{s.path}: {s.reason}" for s in skipped]
@@ -215,7 +216,8 @@ def test_direct_urls_each_fail_with_one_clear_line(site, tmp_path):
     assert lines[3] == f"http://127.0.0.1:{port}/x: connection refused"
     assert lines[4] == "http://: not a valid http(s) URL"
     assert lines[5] == f"{site.base}/blob: not an HTML page or a feed (no content type, and the body is not markup)"
-    assert len(lines) == 6
+    assert lines[6] == "http://127.0.0.1:notaport/x: not a valid http(s) URL"
+    assert len(lines) == 7
     assert not any("hunter2" in line or "abc123" in line for line in lines)
     assert site.auth == ["Basic dTpodW50ZXIy"]  # the credentials went in a header, not the request line
 
