@@ -197,7 +197,7 @@ def chat(
 @app.command()
 @guarded
 def ingest(
-    paths: list[Path] = typer.Argument(..., help="Files or folders (.txt .md .html .json .jsonl)."),
+    paths: list[str] = typer.Argument(..., help="Files or folders (.txt .md .html .json .jsonl), or http(s) URLs of pages and RSS/Atom feeds."),
     rebuild: bool = typer.Option(False, "--rebuild", help="Drop the whole index first (needed after changing --embedding)."),
     data_dir: Optional[Path] = DataDir,
     chroma_url: Optional[str] = ChromaUrl,
@@ -208,10 +208,13 @@ def ingest(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from retrieval import web
     from retrieval.loading import iter_files
 
+    paths = [web.argument(p) for p in paths]  # URLs stay exact through Path(); retrieval/web.py fetches them
     list(iter_files(paths))  # a missing path fails before anything is touched
     engine = make_engine(data_dir=data_dir, chroma_url=chroma_url, embedding=embedding)
+    web.use_state_dir(engine.settings.data_dir)  # ETag/Last-Modified of fetched URLs live beside the index
     if rebuild:
         from retrieval.store import reset_index
 
@@ -239,6 +242,30 @@ def ingest(
     for s in report.skipped:
         out.print(f"  skipped {s.path}: {s.reason}", markup=False)
     raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+@guarded
+def watch(
+    feeds: list[str] = typer.Argument(..., help="URLs of RSS/Atom feeds or pages (files and folders work too)."),
+    every: str = typer.Option("15m", "--every", help="How often to check: 90s, 15m, 1h."),
+    once: bool = typer.Option(False, "--once", help="One round, then exit (1 when something was skipped)."),
+    data_dir: Optional[Path] = DataDir,
+    chroma_url: Optional[str] = ChromaUrl,
+    embedding: Optional[str] = Embedding,
+):
+    """Re-ingest feeds on an interval, fetching only what changed; Ctrl-C stops (exit 130)."""
+    from retrieval import web
+    from retrieval.loading import iter_files
+
+    interval, targets = web.parse_interval(every), [web.argument(f) for f in feeds]
+    list(iter_files(targets))
+    engine = make_engine(data_dir=data_dir, chroma_url=chroma_url, embedding=embedding)
+    try:
+        code = web.watch(engine, targets, interval, once, say=lambda line: out.print(line, markup=False))
+    except KeyboardInterrupt:
+        raise fail("watch stopped", 130) from None
+    raise typer.Exit(code)
 
 
 @app.command()

@@ -12,6 +12,7 @@ from typing import Sequence
 from retrieval.errors import BadInput, NewsqaError
 
 from .metrics import ABSTAIN_TYPES, TYPES, aggregate, score_item
+from .report_html import write_report_html
 
 REQUIRED = {"id": str, "question": str, "answers": list, "evidence": list, "type": str}
 SHOWN = ("answer_contains", "first_sentence_contains", "evidence_doc", "f1", "exact_match", "recall_at_k", "mrr", "citation_recall", "citation_precision",
@@ -103,6 +104,7 @@ def write_run(res: dict, target: Path, comparison: dict | None = None) -> None:
     res["comparison"] = comparison
     (target / "results.json").write_text(json.dumps(res, ensure_ascii=False, indent=1), encoding="utf-8")
     (target / "report.md").write_text(report_markdown(res, comparison), encoding="utf-8")
+    write_report_html(target, res)  # report.html (plots as data URIs) and history.jsonl
 
 
 def load_predictions(path: Path) -> dict[str, dict]:

@@ -14,6 +14,7 @@ from typing import Iterator
 from .cleaning import classify
 from .errors import BadInput
 from .types import Article
+from .web import is_url, load_urls  # http(s) pages and RSS/Atom feeds are fetched, not read
 
 SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"}
 MANIFEST = "manifest.json"
@@ -29,6 +30,7 @@ class Skipped:
 
 def iter_files(paths: list[Path]) -> Iterator[Path]:
     """Supported files under the given paths, sorted; a missing path is an error."""
+    paths = [p for p in paths if not is_url(p)]
     for p in paths:
         if not p.exists():
             raise BadInput(f"no such file or folder: {p}")
@@ -40,7 +42,7 @@ def iter_files(paths: list[Path]) -> Iterator[Path]:
             yield p
 
 
-def load_paths(paths: list[Path]) -> tuple[list[Article], list[Skipped]]:
+def load_paths(paths: list[Path], state_dir: Path | None = None) -> tuple[list[Article], list[Skipped]]:
     articles: list[Article] = []
     skipped: list[Skipped] = []
     manifests: dict[Path, dict] = {}
@@ -50,6 +52,9 @@ def load_paths(paths: list[Path]) -> tuple[list[Article], list[Skipped]]:
             articles.extend(load_file(f, meta))
         except _Skip as why:
             skipped.append(Skipped(str(f), str(why)))
+    fetched, failed = load_urls([p for p in paths if is_url(p)], state_dir)  # state_dir keeps ETags
+    articles += fetched
+    skipped += failed
     return articles, skipped
 
 

@@ -1,0 +1,564 @@
+"""Articles from the web: pages and RSS/Atom feeds, fetched politely and only when they changed.
+
+`load_urls()` returns the same `Article`s and `Skipped`s as `loading.load_paths()`, which hands
+it every http(s) argument. A feed ingests the article page of each of its entries; any other URL
+is a page whose main text trafilatura extracts.
+
+Fetching is conditional: each URL's ETag and Last-Modified are kept in `web_state.json` in the
+data dir and sent back as If-None-Match / If-Modified-Since, and a 304 means unchanged. The
+article extracted from a page is kept in `web_pages/` beside it, so an unchanged page still
+yields its article (the ingest then finds it unchanged and embeds nothing), and a page fetched by
+a round that was interrupted before it reached the index still goes in next time.
+
+A URL that cannot be used becomes a `Skipped` with a one-line reason (credentials in the URL are
+redacted), and the rest of its feed still goes in.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import socket
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .types import Article
+
+STATE_FILE = "web_state.json"
+PAGES_DIR = "web_pages"
+TOKEN = "newsqa-url:"  # an http(s) argument carried through Path() unmangled (see `argument`)
+_URL = re.compile(r"^https?:/", re.I)
+_MANGLED = re.compile(r"^(https?):/(?!/)", re.I)  # Path("http://h/x") == Path("http:/h/x")
+_SECRET_PARAMS = re.compile(r"(?i)([?&](?:[^=&]*(?:token|key|secret|password|passwd|auth|sig)[^=&]*)=)[^&#]*")
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+_FEED_HINTS = ("rss", "atom")
+_XML_TYPES = ("application/xml", "text/xml", "application/rdf+xml")
+
+
+class WebSettings(BaseSettings):
+    """Fetching knobs: NEWSQA_WEB_DELAY, NEWSQA_WEB_TIMEOUT, NEWSQA_WEB_MAX_BYTES, NEWSQA_WEB_USER_AGENT."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSQA_WEB_", env_file=".env", extra="ignore")
+
+    delay: float = Field(default=1.0, ge=0)  # seconds between two requests to the same host
+    timeout: float = Field(default=10.0, gt=0)  # to connect, for the answer, between bytes; 3x for a whole body
+    max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    user_agent: str = "newsqa/0.1 (news question answering; +feeds)"
+
+
+# Process-wide, so that `newsqa watch` stays polite across rounds.
+_last_request: dict[str, float] = {}
+_state_dir: Path | None = None
+last_stats: dict[str, int] = {}
+
+
+def use_state_dir(path: Path | str) -> None:
+    """Where `load_urls` keeps its state when not told (the CLI sets the data dir)."""
+    global _state_dir
+    _state_dir = Path(path)
+
+
+# -- arguments -------------------------------------------------------------------------------
+def is_url(arg) -> bool:
+    s = str(arg)
+    return s.startswith(TOKEN) or bool(_URL.match(s))
+
+
+def url_of(arg) -> str:
+    """The URL an argument stands for: a token from `argument`, a URL, or one Path() mangled."""
+    s = str(arg)
+    if s.startswith(TOKEN):
+        return unquote(s[len(TOKEN):])
+    return _MANGLED.sub(lambda m: m.group(1) + "://", s, count=1)
+
+
+def argument(arg: str) -> Path:
+    """A CLI argument as a Path: files as they are, URLs as a token that Path() keeps exactly."""
+    return Path(TOKEN + quote(arg, safe="")) if _URL.match(arg) else Path(arg)
+
+
+def redact(url: str) -> str:
+    """The URL with any user:password and secret-looking query values replaced by ***."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(unparsable URL)"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    out = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return _SECRET_PARAMS.sub(r"\1***", out)
+
+
+def parse_interval(text: str) -> float:
+    """'90', '30s', '15m', '1h', '1h30m' -> seconds."""
+    from .errors import BadInput
+
+    s = text.strip().lower()
+    parts = re.findall(r"(\d+(?:\.\d+)?)([smhd]?)", s)
+    if not s or not re.fullmatch(r"(?:\d+(?:\.\d+)?[smhd]?)+", s) or (len(parts) > 1 and not all(u for _, u in parts)):
+        raise BadInput(f"--every takes a duration like 30s, 15m or 1h, not {text!r}")
+    seconds = sum(float(n) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[u] for n, u in parts)
+    if seconds <= 0:
+        raise BadInput(f"--every must be more than zero, not {text!r}")
+    return seconds
+
+
+# -- loading ---------------------------------------------------------------------------------
+class _Fail(Exception):
+    """A URL that cannot be used; the message is the reason shown."""
+
+
+@dataclass
+class _Response:
+    status: int
+    url: str
+    ctype: str = ""
+    charset: str = ""
+    body: bytes = b""
+    etag: str = ""
+    last_modified: str = ""
+
+
+@dataclass
+class _Entry:
+    link: str
+    guid: str = ""
+    title: str = ""
+    author: str = ""
+    date: str = ""
+
+
+@dataclass
+class _Round:
+    settings: WebSettings
+    state_dir: Path
+    state: dict
+    articles: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    seen: set = field(default_factory=set)
+    docs: dict = field(default_factory=dict)  # doc id -> the URL that produced it in this round
+    stats: dict = field(default_factory=lambda: {"fetched": 0, "not_modified": 0, "cached": 0})
+
+
+def load_urls(urls, state_dir: Path | str | None = None, *, delay: float | None = None,
+              timeout: float | None = None, max_bytes: int | None = None):
+    """Fetch pages and feeds into `(articles, skipped)`, the shape `loading.load_paths` returns."""
+    from .loading import Skipped
+
+    global last_stats
+    urls = list(urls)
+    if not urls:
+        last_stats = {"fetched": 0, "not_modified": 0, "cached": 0}
+        return [], []
+    overrides = {k: v for k, v in (("delay", delay), ("timeout", timeout), ("max_bytes", max_bytes)) if v is not None}
+    settings = WebSettings(**overrides)
+    if state_dir is None:
+        if _state_dir is None:
+            from .config import load_settings
+
+            state_dir = load_settings().data_dir
+        else:
+            state_dir = _state_dir
+    rnd = _Round(settings, Path(state_dir), _read_state(Path(state_dir)))
+    try:
+        for arg in urls:
+            url = url_of(arg)
+            try:
+                key = _normal(url)
+                if key in rnd.seen:
+                    continue
+                rnd.seen.add(key)
+                _load_one(rnd, url, allow_feed=True)
+            except _Fail as why:
+                rnd.skipped.append(Skipped(redact(url), str(why)))
+    finally:
+        _write_state(rnd.state_dir, rnd.state)
+        last_stats = dict(rnd.stats)
+    return rnd.articles, rnd.skipped
+
+
+def _load_one(rnd: _Round, url: str, allow_feed: bool, entry: _Entry | None = None, feed: str = "") -> None:
+    key = _normal(url)
+    known = rnd.state["urls"].get(key)
+    cached = _read_page(rnd.state_dir, key) if known and known.get("kind") == "page" else None
+    usable = known and (known.get("kind") == "feed" or cached is not None)
+    resp = _fetch(rnd.settings, url, known if usable else None)
+    if resp.status == 304 and not usable:
+        raise _Fail("HTTP 304 Not Modified to a request that sent no validators")
+    if resp.status == 304:
+        rnd.stats["not_modified"] += 1
+        if known.get("kind") == "feed":
+            _load_entries(rnd, url, [_Entry(**e) for e in known.get("entries", [])], unchanged=True)
+        else:
+            _keep(rnd, cached, url)
+        return
+    rnd.stats["fetched"] += 1
+    validators = {"etag": resp.etag, "last_modified": resp.last_modified}
+    if _is_feed(resp):
+        if not allow_feed:
+            raise _Fail("a feed, not an article page")
+        entries = _parse_feed(resp)
+        rnd.state["urls"][key] = {"kind": "feed", **validators, "entries": [asdict(e) for e in entries]}
+        _load_entries(rnd, url, entries, unchanged=False)
+        return
+    art = _page_article(rnd, resp, entry)
+    _write_page(rnd.state_dir, key, art)
+    rnd.state["urls"][key] = {"kind": "page", **validators, "doc": art.doc}
+    _keep(rnd, art, url)
+
+
+def _load_entries(rnd: _Round, feed_url: str, entries: list[_Entry], unchanged: bool) -> None:
+    """Each entry's page once; an unchanged feed's pages come from the cache without a request."""
+    from .loading import Skipped
+
+    for e in entries:
+        try:
+            key = _normal(e.link)
+        except _Fail as why:
+            rnd.skipped.append(Skipped(redact(e.link), f"{why} (entry of the feed {redact(feed_url)})"))
+            continue
+        if key in rnd.seen or (e.guid and ("guid", e.guid) in rnd.seen):
+            continue
+        rnd.seen.add(key)
+        if e.guid:
+            rnd.seen.add(("guid", e.guid))
+        known = rnd.state["urls"].get(key)
+        cached = _read_page(rnd.state_dir, key) if unchanged and known else None
+        if cached is not None:
+            rnd.stats["cached"] += 1
+            _keep(rnd, cached, e.link)
+            continue
+        try:
+            _load_one(rnd, e.link, allow_feed=False, entry=e, feed=feed_url)
+        except _Fail as why:
+            rnd.skipped.append(Skipped(redact(e.link), f"{why} (entry of the feed {redact(feed_url)})"))
+
+
+def _keep(rnd: _Round, art: Article, url: str) -> None:
+    if art.doc in rnd.docs and rnd.docs[art.doc] != _normal(url):
+        art.doc = _doc_id(url)  # two URLs claim one canonical URL: keep both, under their own
+    rnd.docs[art.doc] = _normal(url)
+    rnd.articles.append(art)
+
+
+# -- HTTP ------------------------------------------------------------------------------------
+def _fetch(settings: WebSettings, url: str, known: dict | None) -> _Response:
+    import http.client
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    clean, auth = _split_credentials(url)
+    headers = {"User-Agent": settings.user_agent, "Accept-Encoding": "identity",
+               "Accept": "text/html,application/xhtml+xml,application/rss+xml,application/atom+xml,"
+                         "application/xml;q=0.9,*/*;q=0.5"}
+    if auth:
+        headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
+    if known:
+        if known.get("etag"):
+            headers["If-None-Match"] = known["etag"]
+        if known.get("last_modified"):
+            headers["If-Modified-Since"] = known["last_modified"]
+    host = (urlsplit(clean).hostname or "").lower()
+    wait = _last_request.get(host, -1e9) + settings.delay - time.monotonic()
+    if wait > 0:
+        time.sleep(wait)
+    t = settings.timeout
+    try:
+        req = urllib.request.Request(clean, headers=headers)
+        try:
+            resp = urllib.request.urlopen(req, timeout=t)  # noqa: S310 - http(s) only, checked above
+        except urllib.error.HTTPError as exc:
+            with exc:
+                if exc.code == 304:
+                    return _Response(304, clean, etag=exc.headers.get("ETag", "") or (known or {}).get("etag", ""),
+                                     last_modified=exc.headers.get("Last-Modified", "")
+                                     or (known or {}).get("last_modified", ""))
+                raise _Fail(f"HTTP {exc.code} {exc.reason or ''}".strip()) from None
+        except urllib.error.URLError as exc:
+            raise _Fail(_reason(exc.reason, t)) from None
+        except (TimeoutError, socket.timeout):
+            raise _Fail(f"timed out after {t:g} s") from None
+        except (http.client.InvalidURL, ValueError) as exc:
+            raise _Fail(f"invalid URL ({exc})") from None
+        except (http.client.HTTPException, ssl.SSLError, OSError) as exc:
+            raise _Fail(_reason(exc, t)) from None
+        with resp:
+            raw_type = resp.headers.get("Content-Type", "") or ""
+            ctype, charset = _content_type(raw_type)
+            if ctype and not (_html(ctype) or _feedish(ctype)):
+                raise _Fail(f"not an HTML page or a feed ({ctype})")
+            length = resp.headers.get("Content-Length")
+            limit = settings.max_bytes
+            if length and length.isdigit() and int(length) > limit:
+                raise _Fail(f"too large ({_size(int(length))} > {_size(limit)})")
+            body = _read_capped(resp, limit, t)
+            return _Response(resp.status, resp.geturl(), ctype, charset, body,
+                             resp.headers.get("ETag", "") or "", resp.headers.get("Last-Modified", "") or "")
+    finally:
+        _last_request[host] = time.monotonic()
+
+
+def _read_capped(resp, limit: int, timeout: float) -> bytes:
+    """The body in pieces, never more than `limit` bytes of it, within 3 x the timeout."""
+    import http.client
+
+    deadline = time.monotonic() + 3 * timeout
+    chunks, size = [], 0
+    while True:
+        try:
+            piece = resp.read(65536)
+        except (TimeoutError, socket.timeout):
+            raise _Fail(f"timed out after {timeout:g} s") from None
+        except (http.client.HTTPException, OSError) as exc:
+            raise _Fail(f"connection broken while reading ({type(exc).__name__})") from None
+        if not piece:
+            return b"".join(chunks)
+        size += len(piece)
+        if size > limit:
+            raise _Fail(f"too large (over {_size(limit)})")
+        if time.monotonic() > deadline:
+            raise _Fail(f"timed out: the page took over {3 * timeout:g} s to download")
+        chunks.append(piece)
+
+
+def _reason(exc, timeout: float) -> str:
+    import ssl
+
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return f"timed out after {timeout:g} s"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, socket.gaierror):
+        return "host not found"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS error ({getattr(exc, 'reason', None) or exc})"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"connection failed ({exc.strerror})"
+    return f"connection failed ({exc})"
+
+
+def _split_credentials(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, ""
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    return urlunsplit((parts.scheme, hostport, parts.path, parts.query, parts.fragment)), \
+        f"{unquote(user)}:{unquote(password)}"
+
+
+def _content_type(header: str) -> tuple[str, str]:
+    main, _, params = header.partition(";")
+    m = re.search(r"charset=[\"']?([\w.:-]+)", params, re.I)
+    return main.strip().lower(), (m.group(1) if m else "")
+
+
+def _html(ctype: str) -> bool:
+    return ctype in _HTML_TYPES
+
+
+def _feedish(ctype: str) -> bool:
+    return any(h in ctype for h in _FEED_HINTS) or ctype in _XML_TYPES or ctype.endswith("+xml")
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.0f} KB"
+
+
+# -- feeds -----------------------------------------------------------------------------------
+def _is_feed(resp: _Response) -> bool:
+    if any(h in resp.ctype for h in _FEED_HINTS):
+        return True
+    head = resp.body[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if not resp.ctype and not head.startswith(b"<"):
+        raise _Fail("not an HTML page or a feed (no content type, and the body is not markup)")
+    if _html(resp.ctype) and not head.startswith((b"<?xml", b"<rss", b"<feed", b"<rdf")):
+        return False
+    if not resp.ctype and head.startswith((b"<!doctype html", b"<html")):
+        return False
+    import feedparser
+
+    parsed = feedparser.parse(resp.body, response_headers={"content-location": resp.url})
+    if parsed.entries:
+        return True
+    if _html(resp.ctype) or (not resp.ctype and b"<html" in resp.body[:4096].lower()):
+        return False
+    raise _Fail(f"XML without feed entries ({resp.ctype or 'no content type'})")
+
+
+def _parse_feed(resp: _Response) -> list[_Entry]:
+    import feedparser
+
+    parsed = feedparser.parse(resp.body, response_headers={"content-location": resp.url,
+                                                           "content-type": resp.ctype or "application/xml"})
+    if not parsed.entries and parsed.get("bozo"):
+        raise _Fail(f"not a readable feed ({parsed.get('bozo_exception')})")
+    entries = []
+    for e in parsed.entries:
+        guid = str(e.get("id") or "")
+        link = str(e.get("link") or (guid if _URL.match(guid) else ""))
+        if not link:
+            continue
+        when = e.get("published_parsed") or e.get("updated_parsed")
+        entries.append(_Entry(link=urljoin(resp.url, link), guid=guid, title=str(e.get("title") or ""),
+                              author=str(e.get("author") or ""),
+                              date=time.strftime("%Y-%m-%d", when) if when else ""))
+    return entries
+
+
+# -- pages -----------------------------------------------------------------------------------
+def _page_article(rnd: _Round, resp: _Response, entry: _Entry | None) -> Article:
+    import trafilatura
+
+    from .loading import _article, _Skip
+
+    if resp.ctype and not _html(resp.ctype):
+        raise _Fail(f"not an HTML page ({resp.ctype})")
+    html: str | bytes = resp.body
+    if resp.charset:
+        try:
+            html = resp.body.decode(resp.charset, errors="replace")
+        except LookupError:
+            html = resp.body
+    doc = trafilatura.bare_extraction(html, url=resp.url, include_comments=False, include_tables=False,
+                                      with_metadata=True, favor_precision=True)
+    text = getattr(doc, "text", None) if doc is not None else None
+    if not text or not text.strip():
+        raise _Fail("no article text found in the page")
+    canonical = _canonical(resp.url, getattr(doc, "url", "") or "")
+    date = getattr(doc, "date", "") or ""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
+        date = (entry.date if entry else "") or ""
+    host = (urlsplit(canonical).hostname or "").lower().removeprefix("www.")
+    site = getattr(doc, "sitename", "") or ""
+    if site.lower().removeprefix("www.").split(":")[0] == host:  # trafilatura's fallback: the netloc
+        site = ""
+    meta = {
+        "title": getattr(doc, "title", "") or (entry.title if entry else ""),
+        "outlet": site or host,
+        "date": date,
+        "author": getattr(doc, "author", "") or (entry.author if entry else ""),
+        "url": redact(canonical),
+    }
+    try:
+        return _article(_doc_id(canonical), text, meta, redact(resp.url))
+    except _Skip as why:
+        raise _Fail(str(why)) from None
+
+
+def _canonical(fetched: str, claimed: str) -> str:
+    """The page's canonical URL when it is a plausible one: same host, and not the site's root for
+    an article below it (a common misconfiguration that would give every page one id)."""
+    if not claimed:
+        return fetched
+    try:
+        c, f = urlsplit(urljoin(fetched, claimed)), urlsplit(fetched)
+        c.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return fetched
+    if c.scheme not in ("http", "https") or (c.hostname or "").removeprefix("www.") != (f.hostname or "").removeprefix("www."):
+        return fetched
+    if c.path.strip("/") == "" and f.path.strip("/") != "":
+        return fetched
+    return urlunsplit((c.scheme, c.netloc, c.path, c.query, ""))
+
+
+def _normal(url: str) -> str:
+    """A URL's identity: lower-case scheme and host, no default port, no fragment, no credentials."""
+    try:
+        p = urlsplit(url.strip())
+        port = p.port
+    except ValueError:
+        raise _Fail("not a valid http(s) URL") from None
+    host = (p.hostname or "").lower()
+    if p.scheme.lower() not in ("http", "https") or not host:
+        raise _Fail("not a valid http(s) URL")
+    port = port if port and port != {"http": 80, "https": 443}.get(p.scheme.lower()) else None
+    netloc = f"{host}:{port}" if port else host
+    return urlunsplit((p.scheme.lower(), netloc, p.path or "/", p.query, ""))
+
+
+def _doc_id(url: str) -> str:
+    """The document id of a page: its canonical URL without the scheme or a trailing slash."""
+    p = urlsplit(_normal(url))
+    doc = p.netloc + (p.path.rstrip("/") or "") + (f"?{p.query}" if p.query else "")
+    doc = redact("http://" + doc)[len("http://"):]
+    if len(doc) > 200:
+        doc = doc[:180] + "#" + hashlib.sha1(doc.encode()).hexdigest()[:12]
+    return doc
+
+
+# -- state -----------------------------------------------------------------------------------
+def _read_state(state_dir: Path) -> dict:
+    try:
+        data = json.loads((state_dir / STATE_FILE).read_text(encoding="utf-8"))
+        if isinstance(data, dict) and isinstance(data.get("urls"), dict):
+            return data
+    except (OSError, ValueError):
+        pass
+    return {"version": 1, "urls": {}}
+
+
+def _write_state(state_dir: Path, state: dict) -> None:
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = state_dir / (STATE_FILE + ".tmp")
+        tmp.write_text(json.dumps(state, ensure_ascii=False, indent=1), encoding="utf-8")
+        os.replace(tmp, state_dir / STATE_FILE)
+    except OSError:
+        pass  # the next round fetches everything again: slower, never wrong
+
+
+def _page_path(state_dir: Path, key: str) -> Path:
+    return state_dir / PAGES_DIR / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".json")
+
+
+def _read_page(state_dir: Path, key: str) -> Article | None:
+    try:
+        return Article(**json.loads(_page_path(state_dir, key).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _write_page(state_dir: Path, key: str, art: Article) -> None:
+    path = _page_path(state_dir, key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(art), ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+# -- watching --------------------------------------------------------------------------------
+def watch(engine, targets, every: float, once: bool, say, sleep=time.sleep) -> int:
+    """Ingest `targets` through `engine.ingest` every `every` seconds, one line per round; with
+    `once`, one round, and the exit code of `newsqa ingest` (1 when something was skipped)."""
+    from datetime import datetime
+
+    use_state_dir(engine.settings.data_dir)
+    n = 0
+    while True:
+        n += 1
+        report = engine.ingest(targets)
+        s = last_stats
+        say(f"{datetime.now():%Y-%m-%d %H:%M:%S} round {n}: added {len(report.added)}, "
+            f"replaced {len(report.replaced)}, unchanged {len(report.unchanged)}, skipped {len(report.skipped)}; "
+            f"{s.get('fetched', 0)} fetched, {s.get('not_modified', 0)} not modified, "
+            f"{s.get('cached', 0)} from cache ({report.chunks_embedded} chunks embedded)")
+        for sk in report.skipped:
+            say(f"  skipped {sk.path}: {sk.reason}")
+        if once:
+            return 0 if report.ok else 1
+        sleep(every)
