@@ -198,6 +198,8 @@ def test_answer_contains_folds_typographic_quotes_and_case():
     assert answer_contains("netflix renewed \"squid game\" for season two", ["“Squid Game”"]) == 1.0
     assert answer_contains("Netflix renewed “SQUID GAME”.", ["Squid Game"]) == 1.0
     assert answer_contains("Netflix renewed Squid Games", ["“Squid Game”"]) == 0.0
+    assert answer_contains("„Squid Game“ returns", ["Squid Game"]) == 1.0
+    assert answer_contains("Ｓｑｕｉｄ\u00a0Game returns", ["squid game"]) == 1.0  # full-width letters, no-break space
 
 
 def test_evidence_doc_by_hand():
