@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from collections import Counter
 from typing import Iterable, Sequence
 
@@ -65,12 +66,13 @@ def answer_contains(prediction: str, ground_truths: Iterable[str]) -> float:
     return float(any(g and f" {g} " in pred for g in (normalize_answer(_ascii_punct(x)) for x in ground_truths)))
 
 
-_TYPOGRAPHIC = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "«": '"', "»": '"', "–": "-", "—": "-",
-                              "\u00a0": " "})
+_TYPOGRAPHIC = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'", "«": '"', "»": '"',
+                              "‹": "'", "›": "'", "–": "-", "—": "-", "\u00a0": " "})
 
 
 def _ascii_punct(s: str) -> str:
-    return s.translate(_TYPOGRAPHIC)
+    """Typographic quotes and dashes to ASCII, after NFKC (no-break spaces, ligatures, full-width forms)."""
+    return unicodedata.normalize("NFKC", s).translate(_TYPOGRAPHIC)
 
 
 def first_sentence(answer: str) -> str:

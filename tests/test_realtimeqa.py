@@ -198,6 +198,8 @@ def test_answer_contains_folds_typographic_quotes_and_case():
     assert answer_contains("netflix renewed \"squid game\" for season two", ["“Squid Game”"]) == 1.0
     assert answer_contains("Netflix renewed “SQUID GAME”.", ["Squid Game"]) == 1.0
     assert answer_contains("Netflix renewed Squid Games", ["“Squid Game”"]) == 0.0
+    assert answer_contains("„Squid Game“ returns", ["Squid Game"]) == 1.0
+    assert answer_contains("Ｓｑｕｉｄ\u00a0Game returns", ["squid game"]) == 1.0  # full-width letters, no-break space
 
 
 def test_evidence_doc_by_hand():
@@ -327,3 +329,21 @@ def test_runner_end_to_end(dataset, tmp_path, capsys):
     assert (tmp_path / "o" / "runs" / "bm25-sentence" / "predictions.jsonl").is_file()
     table = capsys.readouterr().out
     assert "bm25-sentence" in table and "first-sent acc" in table and "CRAG" in table
+
+
+def test_eval_ingests_the_corpus_and_answers_from_it(dataset, tmp_path):
+    converted(dataset, tmp_path / "o", holdout_frac=0)
+    gold = tmp_path / "two.jsonl"
+    items = [g for g in read(tmp_path / "o" / "gold.jsonl") if g["id"] in ("rtqa-20240105_1", "rtqa-20240126_0")]
+    gold.write_text("".join(json.dumps(g) + "\n" for g in items), encoding="utf-8")
+    p = cli(["eval", "--gold", str(gold), "--corpus", str(tmp_path / "o" / "articles.jsonl"), "--json",
+             "--out", str(tmp_path / "run")], tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "added 7" in p.stderr  # the seven usable 2024 articles went into the (empty) index
+    res = json.loads(p.stdout)
+    cited = {s["doc"] for it in res["items"] for s in it["sources"]}
+    assert cited and all(d.startswith("rtqa-") for d in cited)  # not the bundled corpus
+    assert res["metrics"]["items"] == 2 and "evidence_doc" in res["metrics"] and "recall_at_k" in res["metrics"]
+    p = cli(["eval", "--gold", str(gold), "--corpus", str(tmp_path / "o" / "articles.jsonl"), "--json",
+             "--out", str(tmp_path / "run2")], tmp_path)
+    assert p.returncode == 0 and "added 0, unchanged 7" in p.stderr
