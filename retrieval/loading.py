@@ -347,7 +347,7 @@ def _load_jsonl(path: Path, doc: str) -> Iterator[tuple[Article, int | None] | S
                 try:
                     obj = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    yield Skipped(str(path), f"invalid JSON: {exc.msg} (column {exc.colno})", n)
+                    yield Skipped(str(path), f"invalid JSON (column {exc.colno}): {exc.msg}", n)
                     continue
                 try:
                     article, named = _from_object(obj, path, f"{doc}#{n}")
