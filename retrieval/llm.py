@@ -21,6 +21,7 @@ The flow, per question:
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import threading
@@ -49,7 +50,6 @@ FLAG = "[unsupported]"
 UNSUPPORTED_CHOICES = ("keep", "flag", "drop")
 INDEX_NOTE = "the index was empty"  # the engine's own note, kept on LLM answers
 
-_INJECTION_TAG = re.compile(r"<(\s*/?\s*sources?\b)", re.I)
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.S | re.I)
 _TRAILER = re.compile(r"^[ \t]*(?:#+[ \t]*)?\**[ \t]*(?:sources|references|citations)[ \t]*\**[ \t]*(?::|$)", re.I | re.M)
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
@@ -134,9 +134,29 @@ def system_prompt() -> str:
     return fill(_prompt("answer_system"), abstain=abstain_phrase())
 
 
+@functools.lru_cache(maxsize=None)
+def fence_names() -> frozenset[str]:
+    """Every tag used as a fence in `prompts/*.txt` (`sources`, `source`, `conversation`, …), read from the
+    files, so a fence added to a prompt is escaped without anyone remembering to list it."""
+    from importlib import resources
+
+    names: set[str] = set()
+    for f in resources.files("prompts").iterdir():
+        if f.name.endswith(".txt"):
+            names |= {m.lower() for m in re.findall(r"</\s*([A-Za-z][\w-]*)\s*>", f.read_text(encoding="utf-8"))}
+    return frozenset(names)
+
+
+@functools.lru_cache(maxsize=None)
+def _fence_tag() -> re.Pattern:
+    names = sorted(fence_names() | {"source", "sources"}, key=len, reverse=True)
+    return re.compile(r"<(\s*/?\s*(?:" + "|".join(map(re.escape, names)) + r")\b)", re.I)
+
+
 def neutralise(text: str) -> str:
-    """Source text as inert data: no `<source`/`</sources` inside it can close or open a fence."""
-    return _INJECTION_TAG.sub(r"&lt;\1", text)
+    """Untrusted text as inert data: no opening or closing tag of any prompt fence inside it (`</sources>`,
+    `</conversation>`, `<source n=…>`) can close a fence or open a fake one; its `<` becomes `&lt;`."""
+    return _fence_tag().sub(r"&lt;\1", text)
 
 
 def _attr(value: str) -> str:
@@ -150,7 +170,7 @@ def source_block(n: int, p: Passage, text: str | None = None) -> str:
 
 def user_prompt(question: str, blocks: Sequence[str]) -> str:
     sources = fill(_prompt("answer_sources"), sources="\n".join(blocks))
-    ask = fill(_prompt("answer_question"), question=question, abstain=abstain_phrase())
+    ask = fill(_prompt("answer_question"), question=neutralise(question), abstain=abstain_phrase())
     return f"{sources}\n\n{ask}"
 
 
@@ -731,7 +751,7 @@ def _rewrite(settings, history, question: str) -> str:
         used += t
     if not turns:
         return question
-    prompt = fill(_prompt("rewrite"), history="\n\n".join(turns), question=question)
+    prompt = fill(_prompt("rewrite"), history="\n\n".join(turns), question=neutralise(question))
     done = complete(settings, [{"role": "user", "content": prompt}], max_tokens=REWRITE_MAX_TOKENS, stream=False,
                     retries=min(settings.llm_retries, 1))
     if done.truncated:
