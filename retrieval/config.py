@@ -78,6 +78,13 @@ def load_settings(**overrides) -> Settings:
         return Settings(**given)
     except ValidationError as exc:
         raise ConfigError(settings_error_message(exc, given)) from None
+    except ValueError as exc:  # pydantic-settings' SettingsError: a list or JSON value that doesn't parse
+        import re
+
+        m = re.search(r'field "(\w+)"', str(exc))
+        field = m.group(1) if m else ""
+        name = ENV_NAMES.get(field, f"NEWSQA_{field.upper()}") if field else "a setting"
+        raise ConfigError(f"invalid setting {name}: it should be JSON, e.g. [123, 456] for a list") from None
 
 
 def settings_error_message(exc, given: dict | None = None) -> str:

@@ -181,7 +181,38 @@ def diagnose_store_error(exc: BaseException, index_dir) -> NewsqaError:
         return IndexVersionMismatch(f"{where} was written by another chromadb version than the installed "
                                     f"{_chroma_version()} ({why}); install the version that built it, or rebuild "
                                     "it with `newsqa ingest --rebuild PATH`")
+    # chromadb doesn't always say why a write failed ("Error in compaction: Failed to apply logs …"
+    # on a full disk): look at the folder itself before calling the index damaged.
+    state = _folder_state(index_dir)
+    if state == "full":
+        return DiskFull(f"{where} can't be written: the disk is full ({why}); free some space and run the "
+                        "command again (the index is not damaged)")
+    if state == "readonly":
+        return IndexNotWritable(f"{where} is not writable ({why}); check the permissions of that folder and its "
+                                "files (or the mount), or set NEWSQA_DATA_DIR to a writable folder")
     return IndexCorrupt(f"{where} is damaged ({why}); run `newsqa reset` and ingest again")
+
+
+FULL_BELOW_BYTES = 1 << 20  # less free space than this where the index lives counts as a full disk
+
+
+def _folder_state(index_dir) -> str:
+    """"full", "readonly" or "ok" for the folder holding the index (its nearest existing ancestor)."""
+    import os
+    from pathlib import Path
+
+    folder = Path(index_dir)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):
+        return "ok"
+    if st.f_flag & getattr(os, "ST_RDONLY", 1) or not os.access(folder, os.W_OK):
+        return "readonly"
+    if st.f_bavail * st.f_frsize < FULL_BELOW_BYTES:
+        return "full"
+    return "ok"
 
 
 def _chroma_version() -> str:
