@@ -70,6 +70,7 @@ def guarded(fn):
         try:
             return fn(*args, **kwargs)
         except NewsqaError as exc:
+            exc = _rediagnose(exc)
             raise fail(str(exc), exc.exit_code) from None
         except KeyboardInterrupt:
             raise fail("interrupted; the index keeps everything stored before the interruption", 130) from None
@@ -89,6 +90,20 @@ def guarded(fn):
             raise fail(f"invalid value: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", 2) from None
 
     return wrapper
+
+
+def _rediagnose(exc):
+    """Until store.py calls `diagnose_store_error` itself, tell a read-only folder, a full disk, a lock or
+    another chromadb version apart from real damage here: its IndexCorrupt keeps the original exception
+    as `__context__` and names the folder in its message."""
+    import re
+
+    from retrieval.errors import IndexCorrupt, diagnose_store_error
+
+    m = re.match(r"the index at (.+?) is unreadable \(", str(exc))
+    if type(exc) is IndexCorrupt and m and exc.__context__ is not None:
+        return diagnose_store_error(exc.__context__, m.group(1))
+    return exc
 
 
 def settings_from(**overrides):

@@ -332,3 +332,20 @@ def test_two_ingests_at_once_embed_each_article_once(tmp_path, data_copy):
     summaries = sorted(r[0].splitlines()[0] for r in results)
     assert summaries[0].startswith("added 0, unchanged 60") and "(0 chunks embedded)" in summaries[0], summaries
     assert summaries[1].startswith("added 60, unchanged 0"), summaries
+
+
+def test_cli_on_a_read_only_index_says_permissions_not_reset(seeded_dir, tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(seeded_dir, src)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if not (_mount("--bind", str(src), str(ro)) and _mount("-o", "remount,bind,ro", str(ro))):
+        subprocess.run(["umount", str(ro)], capture_output=True)
+        pytest.skip("no read-only bind mount in this sandbox (needs CAP_SYS_ADMIN)")
+    try:
+        p = run(["ask", "Who praised the North Korean troops?"], ro)
+    finally:
+        _umount(ro)
+    assert p.returncode == 8, p.stderr
+    line = one_line_error(p)
+    assert "not writable" in line and "permissions" in line and "reset" not in line
