@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from pathlib import Path
 from typing import Callable, Iterator
 
 from .errors import IndexBusy, diagnose_store_error
 
 LOCK_NAME = "ingest.lock"
+_HELD: dict[tuple[str, int], int] = {}  # (lock file, thread) -> depth, so a holder may nest the lock
 
 try:  # POSIX; elsewhere the lock is a no-op
     import fcntl
@@ -58,6 +60,16 @@ def ingest_lock(data_dir, wait: bool = True, on_wait: Callable[[int | None], Non
     released; without, raise `IndexBusy` naming the holder's pid.
     """
     path = lock_path(data_dir)
+    key = (os.path.abspath(path), threading.get_ident())
+    if _HELD.get(key):
+        # Already held by this thread (the CLI around Engine.ingest, or ensure_index inside an ingest):
+        # a second flock on a new descriptor would wait for ourselves forever.
+        _HELD[key] += 1
+        try:
+            yield
+        finally:
+            _HELD[key] -= 1
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -82,6 +94,10 @@ def ingest_lock(data_dir, wait: bool = True, on_wait: Callable[[int | None], Non
             os.write(fd, f"{os.getpid()}\n".encode("ascii"))
         except OSError:
             pass  # the pid is only for messages; the flock is the lock
-        yield
+        _HELD[key] = 1
+        try:
+            yield
+        finally:
+            _HELD.pop(key, None)
     finally:
         os.close(fd)  # releases the flock

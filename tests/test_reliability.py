@@ -349,3 +349,28 @@ def test_cli_on_a_read_only_index_says_permissions_not_reset(seeded_dir, tmp_pat
     assert p.returncode == 8, p.stderr
     line = one_line_error(p)
     assert "not writable" in line and "permissions" in line and "reset" not in line
+
+
+def test_the_lock_nests_in_one_thread_but_excludes_other_threads(tmp_path):
+    import threading
+
+    from retrieval.lock import holder_pid, ingest_lock
+
+    with ingest_lock(tmp_path, wait=False):
+        with ingest_lock(tmp_path, wait=False):  # e.g. the CLI around Engine.ingest: no self-deadlock
+            assert holder_pid(tmp_path) == os.getpid()
+        failed = []
+
+        def other():
+            try:
+                with ingest_lock(tmp_path, wait=False):
+                    pass
+            except IndexBusy as exc:
+                failed.append(str(exc))
+
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+        assert failed and f"pid {os.getpid()}" in failed[0]
+    with ingest_lock(tmp_path, wait=False):  # released on exit
+        pass
