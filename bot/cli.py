@@ -28,8 +28,36 @@ K = typer.Option(None, "-k", "--k", help="How many passages to retrieve [env NEW
 
 
 def fail(message: str, code: int) -> "typer.Exit":
-    err.print(f"newsqa: error: {message}", markup=False)
+    from retrieval.errors import redact_text
+
+    first = " ".join(str(message).split())  # one line, whatever the message held
+    err.print(f"newsqa: error: {redact_text(first)}", markup=False)
     return typer.Exit(code)
+
+
+# A reader that stops early (`newsqa ask … | head -1`) closes the pipe: that is not an error, so the
+# command ends quietly with exit 0 (not 141 as if killed by SIGPIPE, which fails `set -o pipefail`).
+BROKEN_PIPE_EXIT = 0
+
+
+def _on_broken_pipe() -> None:
+    """rich's own broken-pipe handler exits 1; ours ends the command quietly with BROKEN_PIPE_EXIT."""
+    raise _quiet_broken_pipe()
+
+
+def _quiet_broken_pipe() -> "typer.Exit":
+    """Stop writing to the closed pipe, so the interpreter's final flush doesn't complain either."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    return typer.Exit(BROKEN_PIPE_EXIT)
+
+
+out.on_broken_pipe = _on_broken_pipe  # type: ignore[method-assign]
 
 
 def guarded(fn):
@@ -45,9 +73,20 @@ def guarded(fn):
             raise fail(str(exc), exc.exit_code) from None
         except KeyboardInterrupt:
             raise fail("interrupted; the index keeps everything stored before the interruption", 130) from None
-        except ValueError as exc:  # pydantic validation of settings
-            first = str(exc).splitlines()
-            raise fail(f"invalid setting: {' '.join(first[:3])}", 2) from None
+        except BrokenPipeError:
+            raise _quiet_broken_pipe() from None
+        except OSError as exc:
+            import errno
+
+            if exc.errno == errno.EPIPE:
+                raise _quiet_broken_pipe() from None
+            raise
+        except ValueError as exc:  # a settings error that escaped load_settings
+            from retrieval.config import settings_error_message
+
+            if hasattr(exc, "errors"):
+                raise fail(settings_error_message(exc), 2) from None
+            raise fail(f"invalid value: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", 2) from None
 
     return wrapper
 
@@ -97,13 +136,71 @@ def ask(
                          unsupported=unsupported)
     stream = None
     streamed: list[str] = []
-    if not json_out and engine.settings.mode == "llm":
-        def stream(token: str) -> None:
-            streamed.append(token)
-            out.print(token, end="", markup=False)
-    result = engine.answer(question, k=k, outlet=outlet, date_from=date_from, date_to=date_to, on_token=stream)
+    llm_mode = engine.settings.mode == "llm"
+    with Waiting(engine.settings.llm_deadline, enabled=llm_mode) as waiting:
+        if not json_out and llm_mode:
+            def stream(token: str) -> None:
+                waiting.stop()
+                streamed.append(token)
+                out.print(token, end="", markup=False)
+        result = engine.answer(question, k=k, outlet=outlet, date_from=date_from, date_to=date_to, on_token=stream)
     _end_draft(result, streamed)
     _emit(result, json_out)
+
+
+class Waiting:
+    """Progress on stderr while the language model has written nothing yet.
+
+    On a terminal: a line updated every half second with the seconds waited and the deadline,
+    erased when the first token arrives. Otherwise: one line saying what is being waited for.
+    """
+
+    def __init__(self, deadline: float, enabled: bool = True, interval: float = 0.5):
+        import threading
+
+        self.deadline = deadline
+        self.enabled = enabled
+        self.interval = interval
+        self._done = threading.Event()
+        self._thread = None
+        self._drawn = False
+
+    def __enter__(self) -> "Waiting":
+        import threading
+
+        if not self.enabled:
+            return self
+        if err.is_terminal:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        else:
+            err.print(f"newsqa: waiting for the language model (at most {self.deadline:g} s, then the extractive "
+                      "answer)…", markup=False)
+        return self
+
+    def _run(self) -> None:
+        import time
+
+        t0 = time.monotonic()
+        while not self._done.wait(self.interval):
+            waited = time.monotonic() - t0
+            sys.stderr.write(f"\r\033[Kwaiting for the language model… {waited:.0f} s "
+                             f"(extractive answer after {self.deadline:g} s)")
+            sys.stderr.flush()
+            self._drawn = True
+
+    def stop(self) -> None:
+        if self._done.is_set():
+            return
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join()
+            if self._drawn:
+                sys.stderr.write("\r\033[K")
+                sys.stderr.flush()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
 
 def _end_draft(result, streamed: list[str]) -> None:
@@ -119,9 +216,21 @@ def _check_dates(*dates: Optional[str]) -> None:
 
     from retrieval.errors import BadInput
 
-    for d in dates:
-        if d is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", d):
-            raise BadInput(f"dates are YYYY-MM-DD, not {d!r}")
+    import datetime
+
+    parsed = []
+    for flag, d in zip(("--from", "--to"), dates):
+        if d is None:
+            parsed.append(None)
+            continue
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", d):
+            raise BadInput(f"{flag}: dates are YYYY-MM-DD, not {d!r}")
+        try:
+            parsed.append(datetime.date.fromisoformat(d))
+        except ValueError as exc:
+            raise BadInput(f"{flag}: {d!r} is not a real date ({exc})") from None
+    if len(parsed) == 2 and None not in parsed and parsed[0] > parsed[1]:
+        raise BadInput(f"--from {dates[0]} is after --to {dates[1]}; nothing can match")
 
 
 def _emit(result, json_out: bool) -> None:
@@ -181,11 +290,14 @@ def chat(
         try:
             streamed: list[str] = []
 
-            def stream(t: str) -> None:
-                streamed.append(t)
-                out.print(t, end="", markup=False)
+            llm_mode = engine.settings.mode == "llm"
+            with Waiting(engine.settings.llm_deadline, enabled=llm_mode) as waiting:
+                def stream(t: str) -> None:  # noqa: F811 - stops the progress line first
+                    waiting.stop()
+                    streamed.append(t)
+                    out.print(t, end="", markup=False)
 
-            result = engine.answer(question, on_token=stream if engine.settings.mode == "llm" else None)
+                result = engine.answer(question, on_token=stream if llm_mode else None)
             _end_draft(result, streamed)
             _emit(result, False)
         except BadInput as exc:
@@ -199,27 +311,40 @@ def chat(
 def ingest(
     paths: list[str] = typer.Argument(..., help="Files or folders (.txt .md .html .json .jsonl), or http(s) URLs of pages and RSS/Atom feeds."),
     rebuild: bool = typer.Option(False, "--rebuild", help="Drop the whole index first (needed after changing --embedding)."),
+    follow_links: bool = typer.Option(False, "--follow-links", help="Also follow symbolic links that point outside the named folders."),
+    no_wait: bool = typer.Option(False, "--no-wait", help="If another ingest into the same data dir is running, stop (exit 10) instead of waiting for it."),
     data_dir: Optional[Path] = DataDir,
     chroma_url: Optional[str] = ChromaUrl,
     embedding: Optional[str] = Embedding,
 ):
     """Add or update articles in the index; unchanged files cost nothing."""
-    import time
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from retrieval import web
     from retrieval.loading import iter_files
 
     paths = [web.argument(p) for p in paths]  # URLs stay exact through Path(); retrieval/web.py fetches them
-    list(iter_files(paths))  # a missing path fails before anything is touched
+    list(iter_files(paths, follow_links))  # a missing path fails before anything is touched
     engine = make_engine(data_dir=data_dir, chroma_url=chroma_url, embedding=embedding)
     web.use_state_dir(engine.settings.data_dir)  # ETag/Last-Modified of fetched URLs live beside the index
+
+    def waiting(pid) -> None:
+        who = f"pid {pid}" if pid else "another process"
+        err.print(f"newsqa: another ingest ({who}) is writing to {engine.settings.data_dir}; waiting for it to "
+                  "finish (Ctrl-C to stop, --no-wait to not wait)", markup=False)
+
+    raise typer.Exit(_ingest(engine, paths, rebuild, wait=not no_wait, on_wait=waiting, follow_links=follow_links))
+
+
+def _ingest(engine, paths, rebuild: bool, **lock_and_links) -> int:
+    """Ingest with a progress bar on a terminal; print the summary and every skipped item; the exit code."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    started = time.monotonic()
     if rebuild:
         from retrieval.store import reset_index
 
         reset_index(engine.settings)
-    started = time.monotonic()
     progress = Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
                         TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal)
     task = None
@@ -234,14 +359,15 @@ def ingest(
         progress.update(task, completed=done, description=doc)
 
     try:
-        report = engine.ingest(paths, progress=tick)
+        report = engine.ingest(paths, progress=tick, **lock_and_links)
     finally:
         progress.stop()
     out.print(f"added {len(report.added)}, unchanged {len(report.unchanged)}, replaced {len(report.replaced)}, "
               f"skipped {len(report.skipped)} ({report.chunks_embedded} chunks embedded)", markup=False)
     for s in report.skipped:
-        out.print(f"  skipped {s.path}: {s.reason}", markup=False)
-    raise typer.Exit(0 if report.ok else 1)
+        where = f"{s.path}:{s.line}" if getattr(s, "line", None) else s.path
+        out.print(f"  skipped {where}: {s.reason}", markup=False)
+    return 0 if report.ok else 1
 
 
 @app.command()
@@ -307,7 +433,9 @@ def reset(
     from retrieval.store import reset_index
 
     settings = settings_from(data_dir=data_dir, chroma_url=chroma_url)
-    if not yes and not typer.confirm(f"Delete the index {settings.chroma_url or settings.data_dir}?"):
+    from retrieval.errors import redact_url
+
+    if not yes and not typer.confirm(f"Delete the index {redact_url(settings.chroma_url) or settings.data_dir}?"):
         raise typer.Exit(1)
     reset_index(settings)
     out.print("index deleted")

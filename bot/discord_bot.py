@@ -275,9 +275,38 @@ def render_answer(answer: Answer, echo: Optional[str] = None) -> tuple[list[str]
             lines.append(CLOSEST)
     else:
         lines.append(escape(answer.answer.strip()) or DONT_SAY)
-        for note in answer.notes:
+        for note in public_notes(answer.notes):
             lines.append(f"-# note: {escape(one_line(note))}")
     return split_message("\n".join(lines)), build_embed(answer)
+
+
+# Anything that locates a server: a URL, an IP address (v4 or bracketed v6), localhost or host:port.
+_ENDPOINT = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s)]+"
+                       r"|\b(?:\d{1,3}\.){3}\d{1,3}\b"
+                       r"|\[[0-9a-f:]*:[0-9a-f:]*\]"
+                       r"|\blocalhost\b"
+                       r"|\b[a-z0-9][\w.-]*\.[a-z]{2,}:\d{2,5}\b"
+                       r"|\b[\w.-]+@[\w.-]+\b", re.I)
+LLM_UNAVAILABLE_NOTE = "the language model could not be used for this answer; showing the extractive answer"
+
+
+def public_notes(notes: Iterable[str]) -> list[str]:
+    """The notes a Discord user may see: none names an endpoint host or URL.
+
+    A note that does (a failed LLM call says where it tried to connect) is replaced by a generic
+    one when it explains a fallback, and left out otherwise; the operator's log keeps the detail.
+    """
+    shown: list[str] = []
+    for note in notes:
+        if not _ENDPOINT.search(note):
+            shown.append(note)
+            continue
+        from retrieval.errors import redact_text
+
+        log.info("note withheld from Discord: %s", redact_text(note))
+        if "extractive answer" in note and LLM_UNAVAILABLE_NOTE not in shown:
+            shown.append(LLM_UNAVAILABLE_NOTE)
+    return shown
 
 
 def render_sources(records: dict) -> str:

@@ -85,11 +85,15 @@ class Engine:
             self._sentence_vectors = WordVectors(self.embedder, None)
         return self._sentence_vectors
 
-    def ingest(self, paths, progress=None):
+    def ingest(self, paths, progress=None, *, wait: bool = True, on_wait=None, follow_links: bool = False):
+        """Ingest files, folders and URLs. One ingest per data dir at a time (a lock file): another waits
+        for it, or with `wait=False` fails at once."""
         from .ingest import ingest
+        from .lock import ingest_lock
 
-        with self._lock:
-            return ingest([Path(p) for p in paths], self.settings, self.store, self._embedder, progress)
+        with self._lock, ingest_lock(self.settings.data_dir, wait=wait, on_wait=on_wait):
+            return ingest([Path(p) for p in paths], self.settings, self.store, self._embedder, progress,
+                          follow_links=follow_links)
 
     def ensure_index(self) -> bool:
         """Ingest the bundled corpus when the index is empty; True if it did."""

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     )
     llm_model: str | None = None
     llm_timeout: float = Field(default=60.0, gt=0)
+    # One overall deadline per answer (all attempts and backoff included); then the extractive answer.
+    llm_deadline: float = Field(default=20.0, gt=0)
     llm_retries: int = Field(default=2, ge=0, le=10)
     llm_context_tokens: int = Field(default=3000, ge=256)
     llm_window_tokens: int = Field(default=8192, ge=512)
@@ -62,7 +64,46 @@ class Settings(BaseSettings):
     discord_max_concurrent: int = Field(default=2, ge=1)
 
 
+# Fields whose values are never echoed in an error message.
+SECRET_FIELDS = {"openai_api_key", "discord_token"}
+ENV_NAMES = {"openai_api_key": "OPENAI_API_KEY", "openai_base_url": "OPENAI_BASE_URL", "discord_token": "DISCORD_TOKEN"}
+
+
 def load_settings(**overrides) -> Settings:
-    """Settings with CLI overrides applied (None means "not given")."""
+    """Settings with CLI overrides applied (None means "not given"); a bad value raises ConfigError (one line)."""
+    from pydantic import ValidationError
+
+    from .errors import ConfigError
+
     given = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**given)
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        raise ConfigError(settings_error_message(exc, given)) from None
+    except ValueError as exc:  # pydantic-settings' SettingsError: a list or JSON value that doesn't parse
+        import re
+
+        m = re.search(r'field "(\w+)"', str(exc))
+        field = m.group(1) if m else ""
+        name = ENV_NAMES.get(field, f"NEWSQA_{field.upper()}") if field else "a setting"
+        raise ConfigError(f"invalid setting {name}: it should be JSON, e.g. [123, 456] for a list") from None
+
+
+def settings_error_message(exc, given: dict | None = None) -> str:
+    """A plain one-line message for a pydantic ValidationError of `Settings`: which variable, what is wrong."""
+    given = given or {}
+    parts = []
+    for e in exc.errors():
+        loc = [str(x) for x in e.get("loc", ()) if not isinstance(x, int)]
+        field = loc[0] if loc else "?"
+        name = ENV_NAMES.get(field, f"NEWSQA_{field.upper()}")
+        where = f"{name} (or its command-line flag)" if field in given else name
+        msg = str(e.get("msg", "invalid value")).split(",")[0]
+        msg = msg[0].lower() + msg[1:] if msg else "invalid value"
+        msg = msg.replace("input should be", "it should be")
+        value = e.get("input")
+        shown = ""
+        if field not in SECRET_FIELDS and isinstance(value, (str, int, float)) and len(str(value)) <= 60:
+            shown = f" (got {str(value)!r})"
+        parts.append(f"{where}{shown}: {msg}")
+    return "invalid setting " + "; ".join(parts or ["(unknown)"])

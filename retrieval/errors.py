@@ -4,6 +4,8 @@ The CLI and the bot catch `NewsqaError` and print `str(err)` as one line; anythi
 else is a bug and is reported as such.
 """
 
+import re
+
 
 class NewsqaError(Exception):
     """A failure with a one-line, user-facing message and an exit code."""
@@ -56,3 +58,167 @@ class LLMError(NewsqaError):
     """The language-model endpoint failed; callers fall back to extractive."""
 
     exit_code = 7
+
+
+class IndexNotWritable(NewsqaError):
+    """The index folder or its files can't be written (permissions, read-only mount) (exit 8)."""
+
+    exit_code = 8
+
+
+class DiskFull(NewsqaError):
+    """No space left where the index lives (exit 9)."""
+
+    exit_code = 9
+
+
+class IndexBusy(NewsqaError):
+    """Another process holds the index (its database lock, or the ingest lock) (exit 10)."""
+
+    exit_code = 10
+
+
+class IndexVersionMismatch(NewsqaError):
+    """The index was written by another chromadb version (exit 11)."""
+
+    exit_code = 11
+
+
+# ---------------------------------------------------------------------------------------------
+# URLs in messages: never show credentials
+
+_SECRET_PARAMS = re.compile(r"(?i)^(?:api[-_]?key|key|token|access[-_]?token|auth|authorization|password|passwd|pwd|"
+                            r"secret|sig|signature|x-amz-signature|x-amz-credential|code)$")
+_URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+_REDACTED = "***"
+
+
+def redact_url(url: str | None) -> str:
+    """`url` safe to print: user info (user:password@) and secret-looking query values become ***.
+
+    Anything that doesn't parse as a URL is returned with a conservative `user:pass@` scrub.
+    """
+    if not url:
+        return url or ""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    text = str(url)
+    try:
+        parts = urlsplit(text)
+        netloc = parts.netloc
+        if "@" in netloc:
+            netloc = _REDACTED + "@" + netloc.rsplit("@", 1)[1]
+        query = parts.query
+        if query:
+            pairs = parse_qsl(query, keep_blank_values=True)
+            if any(_SECRET_PARAMS.match(k) for k, _ in pairs):
+                query = urlencode([(k, _REDACTED if _SECRET_PARAMS.match(k) else v) for k, v in pairs], safe="*")
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    except ValueError:
+        return re.sub(r"//[^/@\s]*@", f"//{_REDACTED}@", text)
+
+
+def redact_text(text: str) -> str:
+    """Free text (an exception message) with every URL in it passed through `redact_url`."""
+    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), str(text))
+
+
+# ---------------------------------------------------------------------------------------------
+# what went wrong with the on-disk index
+
+_READONLY = re.compile(r"readonly database|read-only file system|permission denied|access is denied|"
+                       r"\(code: 8\)|unable to open database file|\(code: 14\)|operation not permitted", re.I)
+_FULL = re.compile(r"disk is full|no space left|\(code: 13\)|disk quota exceeded", re.I)
+_LOCKED = re.compile(r"database is locked|database table is locked|\(code: [56]\)|resource temporarily unavailable",
+                     re.I)
+_VERSION = re.compile(r"inconsistent hash|inconsistent migration|unapplied migrations|migrations have not been|"
+                      r"deprecated configuration|versionmismatch|version mismatch|no such table|no such column|"
+                      r"unsupported file format", re.I)
+
+
+def _chain(exc: BaseException):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _short_reason(exc: BaseException) -> str:
+    text = " ".join(redact_text(str(exc)).split())
+    text = re.sub(r"^(?:query error: )?(?:database error: )?(?:error returned from database: )?", "", text, flags=re.I)
+    return (text[:157] + "…") if len(text) > 160 else text
+
+
+def diagnose_store_error(exc: BaseException, index_dir) -> NewsqaError:
+    """The user-facing error for an exception raised while opening, reading or writing the embedded index.
+
+    Only real damage suggests `newsqa reset`: a read-only folder, a full disk, a lock held by another
+    process or an index from another chromadb version are fixed without losing the index.
+    """
+    import errno as _errno
+
+    if isinstance(exc, NewsqaError):
+        return exc
+    chain = list(_chain(exc))
+    text = " | ".join(f"{type(e).__name__}: {e}" for e in chain)
+    codes = {getattr(e, "errno", None) for e in chain} - {None}
+    names = {type(e).__name__ for e in chain}
+    where = f"the index at {index_dir}"
+    why = _short_reason(chain[-1] if len(chain) > 1 and not str(exc).strip() else exc) or type(exc).__name__
+
+    if codes & {_errno.ENOSPC, getattr(_errno, "EDQUOT", -1)} or _FULL.search(text):
+        return DiskFull(f"{where} can't be written: the disk is full ({why}); free some space and run the "
+                        "command again (the index is not damaged)")
+    if (codes & {_errno.EACCES, _errno.EPERM, _errno.EROFS} or "PermissionError" in names
+            or _READONLY.search(text)):
+        return IndexNotWritable(f"{where} is not writable ({why}); check the permissions of that folder and its "
+                                "files (or the mount), or set NEWSQA_DATA_DIR to a writable folder")
+    if codes & {_errno.EAGAIN, _errno.EWOULDBLOCK} or _LOCKED.search(text):
+        return IndexBusy(f"{where} is locked by another process ({why}); wait for it to finish (e.g. another "
+                         "`newsqa ingest`) and run the command again")
+    if "VersionMismatchError" in names or _VERSION.search(text):
+        return IndexVersionMismatch(f"{where} was written by another chromadb version than the installed "
+                                    f"{_chroma_version()} ({why}); install the version that built it, or rebuild "
+                                    "it with `newsqa ingest --rebuild PATH`")
+    # chromadb doesn't always say why a write failed ("Error in compaction: Failed to apply logs …"
+    # on a full disk): look at the folder itself before calling the index damaged.
+    state = _folder_state(index_dir)
+    if state == "full":
+        return DiskFull(f"{where} can't be written: the disk is full ({why}); free some space and run the "
+                        "command again (the index is not damaged)")
+    if state == "readonly":
+        return IndexNotWritable(f"{where} is not writable ({why}); check the permissions of that folder and its "
+                                "files (or the mount), or set NEWSQA_DATA_DIR to a writable folder")
+    return IndexCorrupt(f"{where} is damaged ({why}); run `newsqa reset` and ingest again")
+
+
+FULL_BELOW_BYTES = 1 << 20  # less free space than this where the index lives counts as a full disk
+
+
+def _folder_state(index_dir) -> str:
+    """"full", "readonly" or "ok" for the folder holding the index (its nearest existing ancestor)."""
+    import os
+    from pathlib import Path
+
+    folder = Path(index_dir)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):
+        return "ok"
+    if st.f_flag & getattr(os, "ST_RDONLY", 1) or not os.access(folder, os.W_OK):
+        return "readonly"
+    if st.f_bavail * st.f_frsize < FULL_BELOW_BYTES:
+        return "full"
+    return "ok"
+
+
+def _chroma_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("chromadb")
+    except Exception:  # noqa: BLE001
+        return "(unknown)"

@@ -34,7 +34,7 @@ class IngestReport:
 
 
 def ingest(paths: list[Path], settings, store=None, embedder=None, progress: Progress | None = None,
-           annotate: Callable[[str], str] | None = None) -> IngestReport:
+           annotate: Callable[[str], str] | None = None, follow_links: bool = False) -> IngestReport:
     from .store import Store
 
     articles, skipped = load_paths([Path(p) for p in paths])

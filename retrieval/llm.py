@@ -8,7 +8,9 @@ The flow, per question:
    untrusted data (`answer_sources`, one `answer_source` element each), the question
    (`answer_question`) and the fixed abstain phrase (`abstain`).
 3. **Stream** the completion through `on_token`; timeouts, refused connections, 429 and 5xx are
-   retried with exponential backoff (`llm_retries`), then the extractive answer is shown instead.
+   retried with exponential backoff (`llm_retries`), all within one overall deadline per answer
+   (`llm_deadline`), then the extractive answer is shown instead. A completion that stops before
+   the model finished (no finish_reason, "length", a dropped connection) is a fault too.
 4. **Verify**: markers are parsed, out-of-range ones dropped, sources renumbered in order of first
    use, and each sentence checked against the passages it cites with the shared support rule
    (`citations.supports`). `unsupported` = drop | flag | keep decides what the answer shows.
@@ -19,13 +21,15 @@ The flow, per question:
 
 from __future__ import annotations
 
+import functools
 import html
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from .errors import ConfigError
+from .errors import ConfigError, redact_url
 from .types import Answer, Passage, Sentence, Source
 
 # Backoff between retries: BACKOFF_BASE * 2**attempt seconds, at most BACKOFF_MAX (a server's
@@ -46,7 +50,6 @@ FLAG = "[unsupported]"
 UNSUPPORTED_CHOICES = ("keep", "flag", "drop")
 INDEX_NOTE = "the index was empty"  # the engine's own note, kept on LLM answers
 
-_INJECTION_TAG = re.compile(r"<(\s*/?\s*sources?\b)", re.I)
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.S | re.I)
 _TRAILER = re.compile(r"^[ \t]*(?:#+[ \t]*)?\**[ \t]*(?:sources|references|citations)[ \t]*\**[ \t]*(?::|$)", re.I | re.M)
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
@@ -131,9 +134,29 @@ def system_prompt() -> str:
     return fill(_prompt("answer_system"), abstain=abstain_phrase())
 
 
+@functools.lru_cache(maxsize=None)
+def fence_names() -> frozenset[str]:
+    """Every tag used as a fence in `prompts/*.txt` (`sources`, `source`, `conversation`, …), read from the
+    files, so a fence added to a prompt is escaped without anyone remembering to list it."""
+    from importlib import resources
+
+    names: set[str] = set()
+    for f in resources.files("prompts").iterdir():
+        if f.name.endswith(".txt"):
+            names |= {m.lower() for m in re.findall(r"</\s*([A-Za-z][\w-]*)\s*>", f.read_text(encoding="utf-8"))}
+    return frozenset(names)
+
+
+@functools.lru_cache(maxsize=None)
+def _fence_tag() -> re.Pattern:
+    names = sorted(fence_names() | {"source", "sources"}, key=len, reverse=True)
+    return re.compile(r"<(\s*/?\s*(?:" + "|".join(map(re.escape, names)) + r")\b)", re.I)
+
+
 def neutralise(text: str) -> str:
-    """Source text as inert data: no `<source`/`</sources` inside it can close or open a fence."""
-    return _INJECTION_TAG.sub(r"&lt;\1", text)
+    """Untrusted text as inert data: no opening or closing tag of any prompt fence inside it (`</sources>`,
+    `</conversation>`, `<source n=…>`) can close a fence or open a fake one; its `<` becomes `&lt;`."""
+    return _fence_tag().sub(r"&lt;\1", text)
 
 
 def _attr(value: str) -> str:
@@ -147,7 +170,7 @@ def source_block(n: int, p: Passage, text: str | None = None) -> str:
 
 def user_prompt(question: str, blocks: Sequence[str]) -> str:
     sources = fill(_prompt("answer_sources"), sources="\n".join(blocks))
-    ask = fill(_prompt("answer_question"), question=question, abstain=abstain_phrase())
+    ask = fill(_prompt("answer_question"), question=neutralise(question), abstain=abstain_phrase())
     return f"{sources}\n\n{ask}"
 
 
@@ -270,7 +293,7 @@ def _classify(exc: Exception, settings) -> LLMFailure:
     if isinstance(exc, openai.APITimeoutError):
         return LLMFailure(f"no reply within {settings.llm_timeout:g} s", True)
     if isinstance(exc, openai.APIConnectionError):
-        return LLMFailure(f"could not connect to {settings.openai_base_url or 'the OpenAI API'}", True)
+        return LLMFailure(f"could not connect to {redact_url(settings.openai_base_url) or 'the OpenAI API'}", True)
     if isinstance(exc, openai.APIStatusError):
         code = exc.status_code
         after = _retry_after(exc)
@@ -289,6 +312,13 @@ def _classify(exc: Exception, settings) -> LLMFailure:
         return LLMFailure(f"malformed response ({type(exc).__name__})", True)
     if isinstance(exc, openai.OpenAIError):
         return LLMFailure(f"{type(exc).__name__}: {_short(str(exc))}", True)
+    try:
+        import httpx
+
+        if isinstance(exc, (httpx.TransportError, httpx.StreamError)):  # a connection dropped mid-stream
+            return LLMFailure(f"the connection broke ({type(exc).__name__})", True)
+    except ImportError:  # pragma: no cover - openai depends on httpx
+        pass
     return LLMFailure(f"unexpected error ({type(exc).__name__}: {_short(str(exc))})", False)
 
 
@@ -304,7 +334,9 @@ def _message(exc) -> str:
 
 
 def _short(text: str, limit: int = 160) -> str:
-    text = " ".join(str(text).split())
+    from .errors import redact_text
+
+    text = " ".join(redact_text(str(text)).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -324,19 +356,36 @@ def _backoff(attempt: int, failure: LLMFailure) -> float:
 
 
 def complete(settings, messages: list[dict], *, max_tokens: int, on_token: Callable[[str], None] | None = None,
-             stream: bool = True, retries: int | None = None) -> Completion:
+             stream: bool = True, retries: int | None = None, deadline: float | None = None) -> Completion:
     """One chat completion with bounded retries; raises LLMFailure when it can't get usable text.
 
-    Nothing is retried once text has been streamed to `on_token` (the user has seen it).
+    Everything (attempts, backoff) fits in one overall `deadline` (a `time.monotonic()` instant;
+    default: `llm_deadline` seconds from now): a hung endpoint costs the deadline, not
+    attempts x timeout. Nothing is retried once text has been streamed to `on_token` (the user
+    has seen it). A stream that ends without a finish_reason (cut midway) is a failure.
     """
     retries = settings.llm_retries if retries is None else retries
+    if deadline is None:
+        deadline = time.monotonic() + settings.llm_deadline
     params = {"temperature": 0.0, "max_tokens": max_tokens}
     attempt = 0
     last: LLMFailure | None = None
     while attempt <= retries:
         emitted = [False]
+        remaining = deadline - time.monotonic()
+        if remaining <= 0.05:
+            last = _past_deadline(settings, last)
+            break
         try:
-            return _once(settings, messages, params, on_token, stream, emitted, attempt + 1)
+            return _bounded(lambda gate: _once(settings, messages, params, gate, stream, emitted, attempt + 1,
+                                               min(settings.llm_timeout, remaining)),
+                            on_token, remaining)
+        except _DeadlinePassed:
+            if emitted[0]:
+                raise LLMFailure(f"the answer was not finished within the {settings.llm_deadline:g} s deadline",
+                                 False) from None
+            last = _past_deadline(settings, last)
+            break
         except Exception as exc:  # noqa: BLE001 - every failure is classified, none escapes as a traceback
             failure = _classify(exc, settings)
             # Some endpoints (OpenAI's reasoning models) want max_completion_tokens and no temperature:
@@ -354,15 +403,63 @@ def complete(settings, messages: list[dict], *, max_tokens: int, on_token: Calla
             last = failure
             if not failure.retryable or attempt == retries:
                 break
-            _sleep(_backoff(attempt, failure))
+            pause = _backoff(attempt, failure)
+            if time.monotonic() + pause >= deadline - 0.05:
+                last = _past_deadline(settings, failure)
+                break
+            _sleep(pause)
             attempt += 1
     assert last is not None
     last.attempts = attempt + 1
     raise last
 
 
-def _once(settings, messages, params, on_token, stream, emitted, attempt) -> Completion:
+class _DeadlinePassed(Exception):
+    pass
+
+
+def _past_deadline(settings, last: LLMFailure | None) -> LLMFailure:
+    why = f"no complete answer within the {settings.llm_deadline:g} s deadline (NEWSQA_LLM_DEADLINE)"
+    if last is not None:
+        why += f"; last error: {last.reason}"
+    return LLMFailure(why, False)
+
+
+def _bounded(call: Callable[[Callable[[str], None] | None], Completion], on_token, seconds: float) -> Completion:
+    """Run one attempt on a worker thread and wait at most `seconds` for it.
+
+    A hung read can't be interrupted, so the attempt is abandoned on its (daemon) thread: its
+    tokens stop reaching `on_token` at once, and its own request timeout ends it later.
+    """
+    abandoned = threading.Event()
+    gate = None
+    if on_token is not None:
+        def gate(token: str) -> None:
+            if not abandoned.is_set():
+                on_token(token)
+    box: dict = {}
+
+    def target() -> None:
+        try:
+            box["value"] = call(gate)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, name="newsqa-llm", daemon=True)
+    worker.start()
+    worker.join(max(seconds, 0.0))
+    if worker.is_alive():
+        abandoned.set()
+        raise _DeadlinePassed()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _once(settings, messages, params, on_token, stream, emitted, attempt, timeout: float | None = None) -> Completion:
     client = _client(settings)
+    if timeout is not None:
+        params = {**params, "timeout": timeout}
     t0 = time.perf_counter()
     if not stream:
         resp = client.chat.completions.create(model=settings.llm_model, messages=messages, stream=False, **params)
@@ -405,6 +502,9 @@ def _once(settings, messages, params, on_token, stream, emitted, attempt) -> Com
     text = "".join(parts)
     if not text.strip():
         raise LLMFailure("empty completion", True)
+    if finish is None:
+        # The stream ended without the model saying it had finished: the connection was cut midway.
+        raise LLMFailure("the stream ended before the model finished (no finish_reason)", True)
     return Completion(text, attempt, finish == "length", first)
 
 
@@ -535,13 +635,14 @@ def llm_answer(engine, question: str, passages: Sequence[Passage], extractive: A
     settings = engine.settings
     require_llm_config(settings)
     t = time.perf_counter()
-    result = _llm_answer(settings, question, passages, extractive, timings, on_token)
+    deadline = time.monotonic() + settings.llm_deadline  # one deadline for the whole answer
+    result = _llm_answer(settings, question, passages, extractive, timings, on_token, deadline)
     timings["llm"] = time.perf_counter() - t
     result.timings = timings  # the engine's dict: it adds "total" after this returns
     return result
 
 
-def _llm_answer(settings, question, passages, extractive, timings, on_token) -> Answer:
+def _llm_answer(settings, question, passages, extractive, timings, on_token, deadline: float | None = None) -> Answer:
     from .answering import ABSTAIN_TEXT
 
     budget = source_budget(settings, question)
@@ -554,19 +655,22 @@ def _llm_answer(settings, question, passages, extractive, timings, on_token) -> 
         return _fallback(extractive, "no passage to give the model")
     messages = build_messages(question, [x.block for x in packed])
     try:
-        done = complete(settings, messages, max_tokens=settings.llm_max_answer_tokens, on_token=on_token)
+        done = complete(settings, messages, max_tokens=settings.llm_max_answer_tokens, on_token=on_token,
+                        deadline=deadline)
     except LLMFailure as exc:
         tries = f"; {exc.attempts} attempts" if exc.attempts > 1 else ""
         return _fallback(extractive, f"the language model failed ({exc.reason}{tries})")
     if done.first_token is not None:
         timings["llm_first_token"] = done.first_token
+    if done.truncated:
+        # Cut off at max_tokens: what it wrote is not a complete answer, so it isn't shown as one.
+        return _fallback(extractive, f"the model's answer was cut off at {settings.llm_max_answer_tokens} tokens "
+                                     "(NEWSQA_LLM_MAX_ANSWER_TOKENS)")
 
     v = verify(done.text, packed, settings.unsupported)
     notes = [n for n in extractive.notes if n.startswith(INDEX_NOTE)]
     if done.attempts > 1:
         notes.append(f"the model answered on attempt {done.attempts}")
-    if done.truncated:
-        notes.append(f"the model's answer was cut off at {settings.llm_max_answer_tokens} tokens")
     if v.suspicious:
         notes.append("a cited source (" + ", ".join(v.suspicious) + ") contains text addressed to an AI model "
                      "(possible prompt injection); that text is not counted as evidence")
@@ -647,9 +751,11 @@ def _rewrite(settings, history, question: str) -> str:
         used += t
     if not turns:
         return question
-    prompt = fill(_prompt("rewrite"), history="\n\n".join(turns), question=question)
+    prompt = fill(_prompt("rewrite"), history="\n\n".join(turns), question=neutralise(question))
     done = complete(settings, [{"role": "user", "content": prompt}], max_tokens=REWRITE_MAX_TOKENS, stream=False,
                     retries=min(settings.llm_retries, 1))
+    if done.truncated:
+        return question  # a rewrite cut off midway may have lost part of the question
     line = next((x for x in clean_completion(done.text).splitlines() if x.strip()), "")
     line = re.sub(r"^\s*(?:standalone question|question|rewritten question)\s*:\s*", "", line, flags=re.I)
     line = line.strip().strip("\"'“”‘’`").strip()

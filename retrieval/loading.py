@@ -1,12 +1,19 @@
 """Read article files of every supported format into `Article`s, or say why not.
 
-A file that cannot be used becomes a `Skipped` with a reason, so one bad file
-never stops an ingest of many.
+A file, or one item of a JSON Lines feed, that cannot be used becomes a `Skipped` with a
+reason (and the line, for a feed), so one bad item never stops an ingest of many.
+
+Document ids are unique by construction: a file's id is its path relative to the folder that
+was named on the command line (just its name when the file itself was named), and an id given
+inside a feed that is already taken in the same run is reported as skipped, not overwritten.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -19,61 +26,199 @@ from .web import is_url, load_urls  # http(s) pages and RSS/Atom feeds are fetch
 SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"}
 MANIFEST = "manifest.json"
 META_FIELDS = ("title", "outlet", "date", "author", "url")
-MAX_BYTES = 20 * 1024 * 1024
+MAX_BYTES = 20 * 1024 * 1024  # per file, and per line of a .jsonl feed (feeds are streamed)
+
+# Whether symbolic links inside a named folder that point outside it are followed (`--follow-links`).
+# A context variable so the CLI can set it around `Engine.ingest` until that call takes the flag.
+_FOLLOW_LINKS: contextvars.ContextVar[bool] = contextvars.ContextVar("newsqa_follow_links", default=False)
+
+
+@contextlib.contextmanager
+def following_links(follow: bool = True):
+    """Within this block, `load_paths` follows links that point outside the named folder."""
+    token = _FOLLOW_LINKS.set(bool(follow))
+    try:
+        yield
+    finally:
+        _FOLLOW_LINKS.reset(token)
 
 
 @dataclass
 class Skipped:
+    """A file, or one item of a feed (`line` set), left out of the ingest, and why."""
+
     path: str
     reason: str
+    line: int | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
 
 
-def iter_files(paths: list[Path]) -> Iterator[Path]:
+@dataclass
+class Entry:
+    """A file to load and the document id its path gives it."""
+
+    path: Path
+    doc: str
+
+
+def iter_files(paths: list[Path], follow_links: bool | None = None) -> Iterator[Path]:
     """Supported files under the given paths, sorted; a missing path is an error."""
-    paths = [p for p in paths if not is_url(p)]
+    for item in walk(paths, follow_links):
+        if isinstance(item, Entry):
+            yield item.path
+
+
+def walk(paths: list[Path], follow_links: bool | None = None) -> Iterator[Entry | Skipped]:
+    """Every supported file under `paths` (sorted per folder) with its document id, and the links not followed.
+
+    A link inside a named folder that points outside it is reported, not followed, unless
+    `follow_links`; a link pointing inside the folder is left out (its target is ingested anyway).
+    """
+    follow = _FOLLOW_LINKS.get() if follow_links is None else follow_links
+    paths = [p for p in paths if not is_url(p)]  # URLs are fetched by retrieval/web.py, not walked
     for p in paths:
-        if not p.exists():
+        if not p.exists() and not p.is_symlink():
             raise BadInput(f"no such file or folder: {p}")
+        if not p.exists():
+            raise BadInput(f"broken symbolic link: {p}")
     for p in paths:
         if p.is_dir():
-            yield from sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUFFIXES
-                              and f.name != MANIFEST and not any(part.startswith(".") for part in f.relative_to(p).parts))
+            yield from _walk_dir(p, follow)
         else:
-            yield p
+            yield Entry(p, p.name)
 
 
-def load_paths(paths: list[Path], state_dir: Path | None = None) -> tuple[list[Article], list[Skipped]]:
+def _inside(target: Path, root: Path) -> bool:
+    try:
+        target.relative_to(root)
+        return True
+    except ValueError:
+        return False
+
+
+def _walk_dir(root: Path, follow: bool) -> Iterator[Entry | Skipped]:
+    real_root = root.resolve()
+    visited = {real_root}
+    found: list[Entry | Skipped] = []
+
+    def visit(folder: Path, rel: Path) -> None:
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError as exc:
+            found.append(Skipped(str(folder), f"unreadable folder: {exc.strerror or exc}"))
+            return
+        for name in names:
+            if name.startswith("."):
+                continue
+            f = folder / name
+            link = f.is_symlink()
+            target = f.resolve() if link else None
+            if link and not f.exists():
+                found.append(Skipped(str(f), f"broken symbolic link (to {os.readlink(f)})"))
+                continue
+            outside = link and not _inside(target, real_root)
+            if f.is_dir():
+                if link and (not outside or target in visited):
+                    continue  # its files are reached through the folder itself
+                if outside and not follow:
+                    found.append(Skipped(str(f), f"symbolic link to {target}, outside {root}; not followed "
+                                                 "(use --follow-links)"))
+                    continue
+                visited.add(target or f.resolve())
+                visit(f, rel / name)
+            elif f.is_file() and f.suffix.lower() in SUFFIXES and name != MANIFEST:
+                if outside and not follow:
+                    found.append(Skipped(str(f), f"symbolic link to {target}, outside {root}; not followed "
+                                                 "(use --follow-links)"))
+                    continue
+                if link and not outside:
+                    continue  # the file it points to is ingested under its own name
+                found.append(Entry(f, (rel / name).as_posix()))
+
+    visit(root, Path(""))
+    found.sort(key=lambda x: str(x.path))
+    yield from found
+
+
+def load_paths(paths: list[Path], follow_links: bool | None = None,
+               state_dir: Path | None = None) -> tuple[list[Article], list[Skipped]]:
+    """All articles under `paths` (files, folders and http(s) URLs), and what was skipped; document ids are
+    unique in the result. `state_dir` keeps the ETags of fetched URLs."""
     articles: list[Article] = []
     skipped: list[Skipped] = []
     manifests: dict[Path, dict] = {}
-    for f in iter_files(paths):
+    owner: dict[str, str] = {}  # doc id -> where it came from (path or path:line)
+    for entry in walk(paths, follow_links):
+        if isinstance(entry, Skipped):
+            skipped.append(entry)
+            continue
+        f = entry.path
         meta = _manifest_for(f, manifests).get(f.name, {})
         try:
-            articles.extend(load_file(f, meta))
+            for item in _load(f, meta, entry.doc):
+                if isinstance(item, Skipped):
+                    skipped.append(item)
+                    continue
+                article, line = item
+                where = f"{f}:{line}" if line else str(f)
+                if article.doc in owner:
+                    skipped.append(Skipped(str(f), f"duplicate document id {article.doc!r}, already used by "
+                                                   f"{owner[article.doc]} in this ingest; not overwritten", line))
+                    continue
+                owner[article.doc] = where
+                articles.append(article)
         except _Skip as why:
-            skipped.append(Skipped(str(f), str(why)))
+            skipped.append(Skipped(str(f), str(why), why.line))
+        except Exception as exc:  # noqa: BLE001 - one file's bug must not stop the ingest
+            skipped.append(Skipped(str(f), f"could not be loaded ({type(exc).__name__}: {str(exc)[:120]})"))
     fetched, failed = load_urls([p for p in paths if is_url(p)], state_dir)  # state_dir keeps ETags
-    articles += fetched
+    for article in fetched:
+        if article.doc in owner:
+            failed.append(Skipped(article.url or article.doc, f"duplicate document id {article.doc!r}; not overwritten"))
+        else:
+            owner[article.doc] = article.url or article.doc
+            articles.append(article)
     skipped += failed
     return articles, skipped
 
 
 class _Skip(Exception):
-    pass
+    def __init__(self, reason: str, line: int | None = None):
+        super().__init__(reason)
+        self.line = line
 
 
-def load_file(path: Path, meta: dict | None = None) -> list[Article]:
-    """One file's articles (several for JSON Lines); raises _Skip with the reason."""
-    meta = meta or {}
+def load_file(path: Path, meta: dict | None = None, doc: str | None = None) -> list[Article]:
+    """One file's articles (several for JSON Lines); raises _Skip with the reason of the first failure."""
+    out = []
+    for item in _load(path, meta or {}, doc or path.name):
+        if isinstance(item, Skipped):
+            raise _Skip(item.reason, item.line)
+        out.append(item[0])
+    return out
+
+
+def _load(path: Path, meta: dict, doc: str) -> Iterator[tuple[Article, int | None] | Skipped]:
+    """(article, line) pairs and per-item Skipped; raises _Skip when the whole file is unusable."""
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise _Skip(f"unsupported file type {suffix or '(none)'}")
+    if suffix == ".jsonl":
+        yield from _load_jsonl(path, doc)
+        return
     try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise _Skip(f"too large ({size // 1024 // 1024} MB > {MAX_BYTES // 1024 // 1024} MB)")
         raw = path.read_bytes()
     except OSError as exc:
         raise _Skip(f"unreadable: {exc.strerror or exc}") from None
-    if len(raw) > MAX_BYTES:
-        raise _Skip(f"too large ({len(raw) // 1024 // 1024} MB > {MAX_BYTES // 1024 // 1024} MB)")
     if b"\x00" in raw[:8192]:
         raise _Skip("binary file")
     try:
@@ -82,16 +227,19 @@ def load_file(path: Path, meta: dict | None = None) -> list[Article]:
         raise _Skip("not valid UTF-8 text") from None
     if not text.strip():
         raise _Skip("empty file")
-    if suffix in (".json", ".jsonl"):
-        return _load_json(path, text, suffix)
-    if suffix in (".html", ".htm"):
-        return [_from_html(path, text, meta)]
-    return [_article(path.name, text, meta, path)]
+    if suffix == ".json":
+        yield from _load_json(path, text, doc)
+    elif suffix in (".html", ".htm"):
+        yield _from_html(path, text, meta, doc), None
+    else:
+        yield _article(doc, text, meta, path), None
 
 
 def _article(doc: str, text: str, meta: dict, path: Path) -> Article:
     blocks, info = classify(text)
     if not any(b.kind in ("body", "caption") for b in blocks):
+        if blocks and all(b.kind in ("heading", "meta") for b in blocks):
+            raise _Skip("no article text: its only lines read as headings (no sentence ending with a full stop)")
         raise _Skip("no article text left after removing page boilerplate")
     fields = {k: str(meta.get(k) or "") for k in META_FIELDS}
     if not fields["date"]:
@@ -103,47 +251,132 @@ def _article(doc: str, text: str, meta: dict, path: Path) -> Article:
     return Article(doc=doc, text=text, path=str(path), **fields)
 
 
-def _from_html(path: Path, html: str, meta: dict) -> Article:
+def _from_html(path: Path, html: str, meta: dict, doc: str) -> Article:
     import trafilatura
 
-    doc = trafilatura.bare_extraction(html, include_comments=False, include_tables=False,
-                                      with_metadata=True, favor_precision=True)
-    text = getattr(doc, "text", None) if doc is not None else None
+    extracted = trafilatura.bare_extraction(html, include_comments=False, include_tables=False,
+                                            with_metadata=True, favor_precision=True)
+    text = getattr(extracted, "text", None) if extracted is not None else None
     if not text or not text.strip():
         raise _Skip("no article text found in the HTML")
     found = {
-        "title": getattr(doc, "title", "") or "",
-        "outlet": getattr(doc, "sitename", "") or "",
-        "date": getattr(doc, "date", "") or "",
-        "author": getattr(doc, "author", "") or "",
-        "url": getattr(doc, "url", "") or "",
+        "title": getattr(extracted, "title", "") or "",
+        "outlet": getattr(extracted, "sitename", "") or "",
+        "date": getattr(extracted, "date", "") or "",
+        "author": getattr(extracted, "author", "") or "",
+        "url": getattr(extracted, "url", "") or "",
     }
     merged = {k: meta.get(k) or found[k] for k in META_FIELDS}
-    return _article(path.name, text, merged, path)
+    return _article(doc, text, merged, path)
 
 
-def _load_json(path: Path, text: str, suffix: str) -> list[Article]:
+def _from_object(obj, path: Path, default_doc: str) -> tuple[Article, bool]:
+    """One feed item as an article, and whether it named its own id; raises _Skip with the reason."""
+    if not isinstance(obj, dict):
+        raise _Skip(f"not a JSON object (a {type(obj).__name__})")
+    body = obj.get("text") or obj.get("content") or obj.get("body")
+    if not isinstance(body, str) or not body.strip():
+        raise _Skip("no 'text'")
+    given = obj.get("id") if obj.get("id") not in (None, "") else obj.get("doc")
+    named = given not in (None, "")
+    if named and not isinstance(given, (str, int)):
+        raise _Skip(f"'id' must be a string or a number, not {type(given).__name__}")
+    doc = str(given).strip() if named else default_doc
+    if not doc:
+        raise _Skip("'id' is blank")
+    meta = {k: obj.get(k, "") for k in META_FIELDS}
+    meta["outlet"] = meta["outlet"] or obj.get("source", "") or obj.get("publisher", "")
+    return _article(doc, body, meta, path), named
+
+
+def _load_json(path: Path, text: str, doc: str) -> Iterator[tuple[Article, int | None] | Skipped]:
     try:
-        if suffix == ".jsonl":
-            objs = [(i, json.loads(line)) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
-        else:
-            data = json.loads(text)
-            items = data if isinstance(data, list) else [data]
-            objs = [(i, o) for i, o in enumerate(items, 1)]
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _Skip(f"invalid JSON at line {exc.lineno}: {exc.msg}") from None
-    articles = []
-    for i, obj in objs:
-        if not isinstance(obj, dict):
-            raise _Skip(f"item {i} is not an object")
-        body = obj.get("text") or obj.get("content") or obj.get("body")
-        if not isinstance(body, str) or not body.strip():
-            raise _Skip(f"item {i} has no 'text'")
-        doc = str(obj.get("id") or obj.get("doc") or (path.name if len(objs) == 1 else f"{path.name}#{i}"))
-        meta = {k: obj.get(k, "") for k in META_FIELDS}
-        meta["outlet"] = meta["outlet"] or obj.get("source", "") or obj.get("publisher", "")
-        articles.append(_article(doc, body, meta, path))
-    return articles
+    items = data if isinstance(data, list) else [data]
+    for i, obj in enumerate(items, 1):
+        try:
+            article, _ = _from_object(obj, path, doc if len(items) == 1 else f"{doc}#{i}")
+        except _Skip as why:
+            if len(items) == 1:
+                raise
+            yield Skipped(str(path), f"item {i}: {why}")
+            continue
+        yield article, None
+
+
+def _lines(fh) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, bytes) of a binary file, one line in memory at a time; None for an overlong line."""
+    n = 0
+    while True:
+        chunk = fh.readline(MAX_BYTES + 1)
+        if not chunk:
+            return
+        n += 1
+        if len(chunk) > MAX_BYTES and not chunk.endswith(b"\n"):
+            while True:  # skip the rest of the line without holding it
+                rest = fh.readline(1 << 20)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield n, None
+        else:
+            yield n, chunk
+
+
+def _load_jsonl(path: Path, doc: str) -> Iterator[tuple[Article, int | None] | Skipped]:
+    """A JSON Lines feed, streamed: each bad line is skipped on its own, reported with its line number.
+
+    An item without an id is `<doc>#<line>`, or just `<doc>` when it is the feed's only item.
+    """
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise _Skip(f"unreadable: {exc.strerror or exc}") from None
+    items = 0
+    pending: tuple[Article, int] | None = None  # the first id-less item, until we know it isn't the only one
+    with fh:
+        try:
+            for n, raw in _lines(fh):
+                if n == 1 and raw is not None:
+                    if b"\x00" in raw[:8192]:
+                        raise _Skip("binary file")
+                    raw = raw.removeprefix(b"\xef\xbb\xbf")
+                if raw is not None and not raw.strip():
+                    continue
+                items += 1
+                if pending is not None and items > 1:
+                    yield pending
+                    pending = None
+                if raw is None:
+                    yield Skipped(str(path), f"line longer than {MAX_BYTES // 1024 // 1024} MB", n)
+                    continue
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    yield Skipped(str(path), "not valid UTF-8 text", n)
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    yield Skipped(str(path), f"invalid JSON (column {exc.colno}): {exc.msg}", n)
+                    continue
+                try:
+                    article, named = _from_object(obj, path, f"{doc}#{n}")
+                except _Skip as why:
+                    yield Skipped(str(path), str(why), n)
+                    continue
+                if not named and items == 1:
+                    pending = (article, n)
+                    continue
+                yield article, n
+        except OSError as exc:
+            raise _Skip(f"unreadable: {exc.strerror or exc}") from None
+    if pending is not None:
+        pending[0].doc = doc
+        yield pending
+    if items == 0:
+        raise _Skip("empty file")
 
 
 def _manifest_for(f: Path, cache: dict[Path, dict]) -> dict:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import IndexCorrupt, ModelMismatch, StoreUnavailable
+from .errors import IndexCorrupt, ModelMismatch, StoreUnavailable, diagnose_store_error, redact_url
 from .lexical import ChunkRow, DocRecord, LexicalIndex, date_int
 from .types import Article, Chunk, Passage
 
@@ -72,13 +72,13 @@ class Store:
                                            ssl=u.scheme == "https", settings=chroma_settings)
             except Exception:
                 raise StoreUnavailable(
-                    f"cannot reach the Chroma server at {self.chroma_url}; start it (chroma run --path DIR) "
+                    f"cannot reach the Chroma server at {redact_url(self.chroma_url)}; start it (chroma run --path DIR) "
                     "or unset NEWSQA_CHROMA_URL / --chroma-url to use the local index") from None
         index_dir = self.data_dir / "chroma"
         try:
             index_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise IndexCorrupt(f"cannot create the index folder {index_dir}: {exc.strerror}; set NEWSQA_DATA_DIR") from None
+            raise diagnose_store_error(exc, index_dir) from None
         try:
             return chromadb.PersistentClient(path=str(index_dir), settings=chroma_settings)
         except Exception as exc:
@@ -87,11 +87,9 @@ class Store:
     def _wrap(self, exc: Exception) -> Exception:
         if self.chroma_url:
             return StoreUnavailable(
-                f"the Chroma server at {self.chroma_url} failed ({type(exc).__name__}); check it is running "
-                "or unset NEWSQA_CHROMA_URL")
-        return IndexCorrupt(
-            f"the index at {self.data_dir / 'chroma'} is unreadable ({type(exc).__name__}); "
-            f"run `newsqa reset` and ingest again")
+                f"the Chroma server at {redact_url(self.chroma_url)} failed ({type(exc).__name__}); check it is "
+                "running or unset NEWSQA_CHROMA_URL")
+        return diagnose_store_error(exc, self.data_dir / "chroma")
 
     def _call(self, fn, *args, **kwargs):
         try:

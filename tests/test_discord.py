@@ -736,3 +736,26 @@ def test_discord_login_failure_in_process_raises_config_error(monkeypatch, seede
     with pytest.raises(ConfigError) as info:
         run_bot(make_settings(seeded_dir, discord_token="whatever"))
     assert info.value.exit_code == 2 and "DISCORD_TOKEN" in str(info.value)
+
+
+def test_discord_notes_never_name_an_endpoint():
+    from bot.discord_bot import LLM_UNAVAILABLE_NOTE, render_answer
+    from retrieval.types import Answer, Sentence, Source
+
+    notes = [
+        "the language model failed (could not connect to http://***@10.0.0.7:8080/v1; 3 attempts); "
+        "showing the extractive answer",
+        "the language model failed (no reply within 60 s; could not connect to llm.internal.example:8443); "
+        "showing the extractive answer",
+        "the Chroma server at [::1]:8000 answered slowly",
+        "removed citations of sources that were not given: [7]",
+    ]
+    src = Source(n=1, doc="a.txt", title="T", outlet="O", date="2025-04-26", text="Kursk was retaken.", start=0, end=18)
+    answer = Answer(question="q", answer="Kursk was retaken [1].", abstained=False, sources=[src],
+                    sentences=[Sentence("Kursk was retaken.", [1], True)], mode="extractive", notes=notes)
+    contents, _ = render_answer(answer)
+    text = "\n".join(contents)
+    for leak in ("http", "10.0.0.7", "llm.internal", "8443", "::1", "***"):
+        assert leak not in text, leak
+    assert text.count(LLM_UNAVAILABLE_NOTE) == 1  # two fallback notes, said once
+    assert "removed citations of sources that were not given: [7]" in text  # harmless notes stay
