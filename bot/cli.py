@@ -280,6 +280,7 @@ def chat(
 
     engine = make_engine(k=k, mode=mode, data_dir=data_dir, chroma_url=chroma_url, embedding=embedding)
     err.print("newsqa chat: ask about the indexed articles (empty line or Ctrl-D to quit)")
+    previous: str | None = None  # the last turn, so "and did he agree?" is understood
     while True:
         try:
             question = input("? ")
@@ -297,7 +298,8 @@ def chat(
                     streamed.append(t)
                     out.print(t, end="", markup=False)
 
-                result = engine.answer(question, on_token=stream if llm_mode else None)
+                result = engine.answer(question, on_token=stream if llm_mode else None, previous=previous)
+            previous = f"{result.question} {result.answer}"
             _end_draft(result, streamed)
             _emit(result, False)
         except BadInput as exc:

@@ -50,7 +50,7 @@ THREAD_NAME_LIMIT = 100
 
 QUOTE_CHARS = 280  # the longest quote of a cited passage shown in the sources embed
 ECHO_CHARS = 300  # the longest echo of a question above a slash-command answer
-HISTORY_MESSAGES = 12  # how far back a thread is read to rewrite a follow-up (LLM mode)
+HISTORY_MESSAGES = 12  # how far back a thread is read for a follow-up
 SOURCES_LISTED = 20  # /sources shows this many articles, newest first
 NO_MENTIONS = discord.AllowedMentions.none()
 
@@ -549,11 +549,11 @@ class NewsqaBot(discord.Client):
         return sent
 
     async def _history(self, place: Any, before: Any = None) -> list[tuple[str, str]]:
-        """LLM mode, inside a thread: its recent (question, answer) pairs, oldest first (else nothing).
+        """Inside a thread: its recent (question, answer) pairs, oldest first (else nothing).
 
         A thread hangs off its starter message in the parent channel (same id): the first question
         of a mention thread, or the echoed question and answer of an `/ask` thread."""
-        if self.settings.mode != "llm" or not isinstance(place, discord.Thread):
+        if not isinstance(place, discord.Thread):
             return []
         try:
             messages = [m async for m in place.history(limit=HISTORY_MESSAGES, before=before)]
@@ -655,12 +655,15 @@ class NewsqaBot(discord.Client):
     # -- answering -----------------------------------------------------------------------------
 
     async def answer(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Answer:
-        """Rewrite (LLM mode, follow-ups) and answer in a worker thread, at most N at a time."""
+        """Answer in a worker thread, at most N at a time. A follow-up is rewritten by the LLM in LLM mode;
+        offline, the thread's last turn is handed to the engine, which carries its names into the search."""
         async with self.slots:
+            previous = " ".join(history[-1]) if history else None
             if history and self.settings.mode == "llm":
                 question = await asyncio.to_thread(rewrite_followup, self.engine, history, question)
+                previous = None
             return await asyncio.to_thread(self.engine.answer, question, k=self.settings.k,
-                                           mode=self.settings.mode)
+                                           mode=self.settings.mode, previous=previous)
 
 
 def build_client(settings: Settings, engine: Any = None, **options: Any) -> NewsqaBot:

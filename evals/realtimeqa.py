@@ -126,7 +126,7 @@ def split_name(years: list[str]) -> str:
 # --- convert ----------------------------------------------------------------------------------
 def convert(dataset: Path, out: Path, years: list[str], weeks: int | None = None, seed: int = 0,
             max_chunks: int | None = None, holdout_frac: float = 0.2, min_chars: int = MIN_CHARS,
-            log=print) -> dict:
+            log=print, exclude_weeks: frozenset[str] = frozenset()) -> dict:
     """Write out/articles.jsonl (or articles-NN.jsonl when large), out/gold.jsonl and out/split.json;
     returns the split.json content."""
     if not 0 <= holdout_frac < 1:
@@ -155,7 +155,7 @@ def convert(dataset: Path, out: Path, years: list[str], weeks: int | None = None
         return sorted({u for u in q["gcs_urls"] if u in articles})
 
     # Weeks: a seeded shuffle of the available weeks, taken in that order while the limits allow.
-    all_weeks = sorted({q["week"] for q in questions})
+    all_weeks = sorted({q["week"] for q in questions} - set(exclude_weeks))
     order = list(all_weeks)
     random.Random(seed).shuffle(order)
     by_week: dict[str, list[dict]] = {}
@@ -200,14 +200,18 @@ def convert(dataset: Path, out: Path, years: list[str], weeks: int | None = None
         lines.append(json.dumps(rec, ensure_ascii=False) + "\n")
     files = _write_sharded(out, lines)
 
-    gold_lines, n_answerable = [], 0
+    gold_lines, n_answerable, used = [], 0, set()
     for q in selected:
         if q["id"] in dropped:
             continue
         held = q["id"] in hold_ids
         docs = [doc_id(u) for u in urls_of(q)]
         gold = q["gold"][0] if isinstance(q["gold"], list) else q["gold"]
-        item = {"id": f"rtqa-{q['id']}", "question": q["question"].strip(), "answers": answer_aliases(str(gold)),
+        qid, n = f"rtqa-{q['id']}", 2
+        while qid in used:  # the dataset repeats a few ids (e.g. 20230922_0) for different questions
+            qid, n = f"rtqa-{q['id']}-{n}", n + 1
+        used.add(qid)
+        item = {"id": qid, "question": q["question"].strip(), "answers": answer_aliases(str(gold)),
                 "evidence": [] if held else [{"doc": d, "quote": ""} for d in docs],
                 "type": "unanswerable" if held else "factoid", "docs": docs, "week": q["week"]}
         n_answerable += not held
@@ -376,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--holdout-frac", type=float, default=0.2, help="share of questions whose articles are removed")
     c.add_argument("--min-chars", type=int, default=MIN_CHARS, help="skip articles with shorter text")
     c.add_argument("--dataset", help=f"the RealTimeQA folder [env {ENV_DATASET}; default {DEFAULT_DATASET} from the repo root]")
+    c.add_argument("--exclude-weeks", metavar="SPLIT_JSON", action="append", default=[],
+                   help="leave out the weeks of an earlier split.json (a fresh sample disjoint from it)")
     c.add_argument("--out", required=True)
     r = sub.add_parser("run", help="ingest, run newsqa and the bm25-sentence baseline, print one table")
     r.add_argument("--dir", required=True, help="a folder written by convert")
@@ -389,7 +395,9 @@ def main(argv: list[str] | None = None) -> int:
         years = [y.strip() for y in args.years.split(",") if y.strip()]
         convert(dataset_dir(args.dataset), Path(args.out), years, weeks=args.weeks, seed=args.seed,
                 max_chunks=args.max_chunks, holdout_frac=args.holdout_frac, min_chars=args.min_chars,
-                log=lambda s: print(s, file=sys.stderr))
+                log=lambda s: print(s, file=sys.stderr),
+                exclude_weeks=frozenset(w for f in args.exclude_weeks
+                                        for w in json.loads(Path(f).read_text(encoding="utf-8"))["weeks"]))
         return 0
     from retrieval.errors import NewsqaError
 

@@ -27,8 +27,6 @@ class Engine:
         self.settings = settings or load_settings()
         self._store = None
         self._embedder = None
-        self._word_vectors = None
-        self._sentence_vectors = None
         self._loader: threading.Thread | None = None
         self._lock = threading.RLock()
         self.notes: list[str] = []  # one-off notes, e.g. "ingested the bundled corpus"
@@ -69,22 +67,6 @@ class Engine:
         self._loader = threading.Thread(target=load, daemon=True)
         self._loader.start()
 
-    @property
-    def word_vectors(self):
-        if self._word_vectors is None:
-            from .wordvectors import WordVectors
-
-            self._word_vectors = WordVectors(self.embedder, None)
-        return self._word_vectors
-
-    @property
-    def sentence_vectors(self):
-        if self._sentence_vectors is None:
-            from .wordvectors import WordVectors
-
-            self._sentence_vectors = WordVectors(self.embedder, None)
-        return self._sentence_vectors
-
     def ingest(self, paths, progress=None, *, wait: bool = True, on_wait=None, follow_links: bool = False):
         """Ingest files, folders and URLs. One ingest per data dir at a time (a lock file): another waits
         for it, or with `wait=False` fails at once."""
@@ -112,7 +94,7 @@ class Engine:
 
     def retrieve(self, question: str, k: int | None = None, outlet: str | None = None,
                  date_from: str | None = None, date_to: str | None = None, timings: dict | None = None,
-                 sync: bool = True):
+                 sync: bool = True, exclude_docs: tuple[str, ...] = ()):
         """The fused top-k passages and the question vector; `sync` first applies other processes' ingests."""
         from .search import Filters, TermStats, search
 
@@ -126,44 +108,50 @@ class Engine:
         q_vec = self.embedder.embed([question])[0]
         timings["embed"] = time.perf_counter() - t
         t = time.perf_counter()
-        passages = search(question, q_vec, self.store, k or self.settings.k, Filters(outlet, date_from, date_to))
+        passages = search(question, q_vec, self.store, k or self.settings.k,
+                          Filters(outlet, date_from, date_to, tuple(exclude_docs)))
         timings["search"] = time.perf_counter() - t
         return passages, q_vec, TermStats(self.store.lexical)
 
     def answer(self, question: str, *, k: int | None = None, mode: str | None = None, outlet: str | None = None,
-               date_from: str | None = None, date_to: str | None = None, on_token=None) -> Answer:
-        """Answer from the indexed articles, citing each sentence, or abstain."""
+               date_from: str | None = None, date_to: str | None = None, on_token=None,
+               previous: str | None = None) -> Answer:
+        """Answer from the indexed articles, citing each sentence, or abstain. `previous` is the last
+        turn of a conversation (its question and answer), for follow-ups like "and did he agree?"."""
         from .answering import check_support, compose, extract
+        from .followup import contextual_query
 
         q = validate_question(question)
         mode = mode or self.settings.mode
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
-        if True:
-            t = time.perf_counter()
-            self._preload_embedder()
-            self.ensure_index()
-            timings["load"] = time.perf_counter() - t
-            passages, q_vec, corpus = self.retrieve(q, k, outlet, date_from, date_to, timings, sync=False)
-            notes, self.notes = self.notes, []
-            t = time.perf_counter()
-            draft = extract(q, passages, corpus, self.word_vectors, q_vec, sentence_vectors=self.sentence_vectors)
-            if draft.wants_other_side:
-                # The best sentence makes a claim and none of the passages opposes it: search with the
-                # claim itself, since a denial reads much like the claim it denies.
-                side, _, _ = self.retrieve(draft.wants_other_side, k, outlet, date_from, date_to, {})
-                seen = {p.id for p in passages}
-                side = [p for p in side if p.id not in seen]
-                if side:
-                    draft = extract(q, passages, corpus, self.word_vectors, q_vec,
-                                    sentence_vectors=self.sentence_vectors, side_passages=side)
-            text, sentences, sources = compose(draft)
-            check_support(sentences, sources)
-            if draft.abstained and not sources:
-                sources = _closest_sources(draft.closest)
-            timings["answer"] = time.perf_counter() - t
+        t = time.perf_counter()
+        self._preload_embedder()
+        self.ensure_index()
+        timings["load"] = time.perf_counter() - t
+        query = contextual_query(q, previous)
+        passages, q_vec, corpus = self.retrieve(query, k, outlet, date_from, date_to, timings, sync=False)
+        notes, self.notes = self.notes, []
+        if query != q:
+            notes.append(f"read as a follow-up: searched for {query!r}")
+        t = time.perf_counter()
+        draft = extract(query, passages, corpus)
+        if draft.wants_other_side:
+            # The best sentence makes a claim and none of the passages opposes it: search with the
+            # claim itself, since a denial reads much like the claim it denies.
+            side, _, _ = self.retrieve(draft.wants_other_side, k, outlet, date_from, date_to, {}, sync=False)
+            seen = {p.id for p in passages}
+            side = [p for p in side if p.id not in seen]
+            if side:
+                draft = extract(query, passages, corpus, side_passages=side)
+        text, sentences, sources = compose(draft)
+        check_support(sentences, sources)
+        if draft.abstained and not sources:
+            sources = _closest_sources(draft.closest)
+        timings["answer"] = time.perf_counter() - t
         result = Answer(question=q, answer=text, abstained=draft.abstained, sources=sources, sentences=sentences,
-                        mode="extractive", notes=notes + draft.notes, timings=timings, retrieved=passages)
+                        mode="extractive", confidence=round(draft.confidence, 4), notes=notes + draft.notes,
+                        timings=timings, retrieved=passages)
         if mode == "llm":
             from .llm import llm_answer
 
@@ -176,10 +164,9 @@ class Engine:
 
 
 def _closest_sources(passages: list[Passage]):
-    from .types import Source
+    from .answering import make_source
 
-    return [Source(n=i + 1, doc=p.doc, title=p.title, outlet=p.outlet, date=p.date, text=p.text, start=p.start,
-                   end=p.end, url=p.url, chunk_id=p.id, kind=p.kind) for i, p in enumerate(passages)]
+    return [make_source(i + 1, p) for i, p in enumerate(passages)]
 
 
 _DEFAULT: Engine | None = None

@@ -37,7 +37,8 @@ def ingest(paths: list[Path], settings, store=None, embedder=None, progress: Pro
            annotate: Callable[[str], str] | None = None, follow_links: bool = False) -> IngestReport:
     from .store import Store
 
-    articles, skipped = load_paths([Path(p) for p in paths])
+    articles, skipped = load_paths([Path(p) for p in paths], follow_links=follow_links,
+                                   state_dir=Path(settings.data_dir))
     store = store or Store(settings.data_dir, settings.chroma_url, settings.collection)
     report = IngestReport(skipped=skipped)
     ingest_articles(articles, settings, store, embedder, progress, report, annotate)
@@ -46,6 +47,9 @@ def ingest(paths: list[Path], settings, store=None, embedder=None, progress: Pro
 
 def ingest_articles(articles: Iterable[Article], settings, store, embedder=None, progress: Progress | None = None,
                     report: IngestReport | None = None, annotate: Callable[[str], str] | None = None) -> IngestReport:
+    from .features import annotate as default_annotate
+
+    annotate = annotate or default_annotate
     report = report or IngestReport()
     group: list[Article] = []
     state = {"embedder": embedder, "done": 0}
@@ -79,7 +83,7 @@ def _ingest_group(group: list[Article], settings, store, state: dict, progress, 
     embedder = state["embedder"]
     store.check_model(embedder.model_id, claim=True)
     plans = [(art, digest, replacing, chunk_article(art, settings.chunk_tokens)) for art, digest, replacing in todo]
-    anns = {c.id: (annotate(c.text) if annotate else "") for *_, chunks in plans for c in chunks}
+    anns = {c.id: annotate(c.text) for *_, chunks in plans for c in chunks}
     # Chunks stored by an interrupted earlier run are kept, not embedded again.
     have = store.existing_chunk_ids([c.id for *_, chunks in plans for c in chunks])
     missing = [(art, digest, c, anns[c.id]) for art, digest, _, chunks in plans for c in chunks if c.id not in have]

@@ -233,7 +233,7 @@ class LexicalIndex:
                                               ("%" + _like_escape(needle) + "%",))]
 
     def search(self, terms: list[str], n: int, outlets: list[str] | None = None, date_from: int = 0,
-               date_to: int = 0) -> list[tuple[str, float]]:
+               date_to: int = 0, exclude_docs: tuple[str, ...] = ()) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) of the best n chunks; higher is better."""
         if not terms:
             return []
@@ -250,6 +250,9 @@ class LexicalIndex:
             if date_to:
                 where.append("d.date_int <= ? AND d.date_int > 0")
                 args.append(date_to)
+        if exclude_docs:
+            where.append(f"c.doc NOT IN ({','.join('?' * len(exclude_docs))})")
+            args.extend(exclude_docs)
         sql += " WHERE " + " AND ".join(where) + " ORDER BY bm25(fts) LIMIT ?"
         args.append(n)
         return [(cid, float(s)) for cid, s in self.db.execute(sql, args)]

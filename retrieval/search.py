@@ -24,9 +24,12 @@ class Filters:
     outlet: str | None = None
     date_from: str | None = None  # inclusive, YYYY-MM-DD
     date_to: str | None = None
+    exclude_docs: tuple[str, ...] = ()  # articles to leave out (evaluating abstention without re-indexing)
 
     def chroma_where(self, outlets: list[str] | None) -> dict | None:
         parts: list[dict] = []
+        if self.exclude_docs:
+            parts.append({"doc": {"$nin": list(self.exclude_docs)}})
         if outlets is not None:
             parts.append({"outlet": {"$in": outlets}})
         if self.date_from:
@@ -47,8 +50,8 @@ def search(question: str, q_vec: np.ndarray, store, k: int, filters: Filters | N
         return []
     depth = max(4 * k, 30)
     dense_hits = store.dense(q_vec, depth, filters.chroma_where(outlets))
-    lex_hits = store.lexical.search(content_terms(question), depth, outlets,
-                                    date_int(filters.date_from or ""), date_int(filters.date_to or ""))
+    lex_hits = store.lexical.search(content_terms(question), depth, outlets, date_int(filters.date_from or ""),
+                                    date_int(filters.date_to or ""), tuple(filters.exclude_docs))
     fused: dict[str, float] = {}
     for hits in (dense_hits, lex_hits):
         for rank, (cid, _) in enumerate(hits):

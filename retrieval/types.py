@@ -89,6 +89,7 @@ class Answer:
     sources: list[Source]
     sentences: list[Sentence]
     mode: str = "extractive"
+    confidence: float = 0.0  # the answerer's probability that its best sentence answers the question
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     retrieved: list[Passage] = field(default_factory=list)

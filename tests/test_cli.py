@@ -28,10 +28,10 @@ def ask_json(question, data_dir, *extra):
 
 
 @pytest.mark.parametrize("question, doc, needle", [
-    ("how many north korean soldiers were sent to kursk", EURO, "10,000-12,000"),
+    ("When did Ukraine start its cross-border operation into Kursk?", EURO, "August 2024"),
     ("Who did Gerasimov say lost 76,000 military personnel?", EURO, "76,000"),
     ("Who said Russia will never forget Korean friends?", EURO, "Zakharova"),
-    ("Where was Putin when he got Gerasimov's report on Kursk?", AP, "Novo-Ogaryovo"),
+    ("what day of the week did Putin put out his video statement on Kursk", AP, "Saturday"),
 ])
 def test_ask_cites_the_right_article_and_passage(data_copy, question, doc, needle):
     r = ask_json(question, data_copy)
@@ -107,9 +107,9 @@ def test_ingest_summary_skips_and_exit_codes(tmp_path, data_copy):
 
 
 def test_chat_answers_several_questions(data_copy):
-    p = run(["chat"], data_copy, input="Who praised the North Korean troops?\nWhat is the capital of Peru?\n\n")
+    p = run(["chat"], data_copy, input="When did Ukraine start its cross-border operation into Kursk?\nWhat is the capital of Peru?\n\n")
     assert p.returncode == 0, p.stderr
-    assert "Gerasimov" in p.stdout and "don't say" in p.stdout
+    assert "August 2024" in p.stdout and "don't say" in p.stdout
 
 
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGKILL"])
@@ -119,8 +119,8 @@ def test_an_interrupted_ingest_loses_nothing_and_the_next_run_completes_it(tmp_p
 
     many = tmp_path / "many"
     many.mkdir()
-    for i in range(300):
-        (many / f"s{i:03d}.txt").write_text(
+    for i in range(1200):  # ingest is batched across articles: enough work to still be running after 4 s
+        (many / f"s{i:04d}.txt").write_text(
             f"Council meeting {i} approved budget line {i} for the harbour district.\n\n"
             f"The vote on item {i} was {i % 7 + 3} to {i % 5}, the clerk said.\n\n"
             f"Residents asked about road {i} and bridge {i} repairs before winter.\n", encoding="utf-8")
@@ -128,7 +128,7 @@ def test_an_interrupted_ingest_loses_nothing_and_the_next_run_completes_it(tmp_p
     env.pop("NEWSQA_CHROMA_URL", None)
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "ingest", str(many)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4)  # past start-up and into embedding and storing; the whole folder takes ~20 s here
+    time.sleep(4)  # past start-up and into embedding and storing; the whole folder takes ~25 s here
     proc.send_signal(getattr(signal, sig))
     out, err = proc.communicate(timeout=60)
     assert proc.returncode != 0, "the ingest finished before it could be interrupted"
@@ -136,11 +136,11 @@ def test_an_interrupted_ingest_loses_nothing_and_the_next_run_completes_it(tmp_p
     if sig == "SIGINT":
         assert proc.returncode == 130
     # The index is still usable and still holds the seed articles.
-    r = ask_json("How many North Korean troops were deployed to Kursk?", data_copy)
+    r = ask_json("When did Ukraine start its cross-border operation into Kursk?", data_copy)
     assert not r["abstained"] and r["sources"][0]["doc"] == EURO
     # The next run completes the job: every file is in, each once.
     p = run(["ingest", str(many)], data_copy)
     assert p.returncode == 0, p.stderr
     docs = {row["doc"]: row for row in json.loads(run(["sources", "--json"], data_copy).stdout)}
-    assert {f"s{i:03d}.txt" for i in range(300)} <= set(docs) and EURO in docs
-    assert all(docs[f"s{i:03d}.txt"]["chunks"] >= 1 for i in range(300))
+    assert {f"s{i:04d}.txt" for i in range(1200)} <= set(docs) and EURO in docs
+    assert all(docs[f"s{i:04d}.txt"]["chunks"] >= 1 for i in range(1200))

@@ -55,7 +55,7 @@ from retrieval.errors import ConfigError
 from retrieval.types import Answer, Sentence, Source
 
 ROOT = Path(__file__).resolve().parent.parent
-CITED_Q = "how many north korean soldiers were sent to kursk"
+CITED_Q = "When did Ukraine start its cross-border operation into Kursk?"
 ABSTAIN_Q = "What is the capital of Australia?"
 MARKER = re.compile(r"\[\d+\]")
 
@@ -110,9 +110,11 @@ class FixedEngine:
     def __init__(self, answer: Answer):
         self._answer = answer
         self.questions: list[str] = []
+        self.previous: list[str | None] = []
 
     def answer(self, question, **kw):
         self.questions.append(question)
+        self.previous.append(kw.get("previous"))
         return self._answer
 
     def sources(self):
@@ -325,12 +327,12 @@ def test_discord_mention_answered_in_thread_with_sources_embed(monkeypatch, shar
                      ("POST", f"/channels/{thread_id}/messages")]
     assert reqs[0].json["name"] == CITED_Q
     body = reqs[-1].json
-    assert "[1]" in body["content"] and "10,000" in body["content"]
+    assert "[1]" in body["content"] and "August 2024" in body["content"]
     assert body["allowed_mentions"]["parse"] == []
     embed = body["embeds"][0]
     assert embed["title"] == "Sources"
     assert embed["fields"][0]["name"].startswith("[1] Euromaidan Press — ")
-    assert "“North Korea" in embed["fields"][0]["value"]
+    assert "Ukraine launched" in embed["fields"][0]["value"]
     assert reqs[-1].authorization == f"Bot {TOKEN}"
 
 
@@ -659,12 +661,14 @@ def test_discord_llm_followup_in_thread_is_rewritten(monkeypatch, seeded_dir):
     assert f"/channels/{CHANNEL_ID}/messages/{thread_id}" in [r.path for r in reqs if r.method == "GET"]
     assert calls == [([(CITED_Q, first_answer)], "and who denied it?")]
 
-    # Extractive mode answers the follow-up as asked, without reading the thread.
+    # Extractive mode asks no model to rewrite: the engine gets the question as asked, with the thread's
+    # last turn, whose names it carries into the search.
     engine.questions.clear()
     calls.clear()
-    _, _, reqs = run(scenario("extractive"))
+    thread_id, _, reqs = run(scenario("extractive"))
     assert calls == [] and engine.questions[-1] == "and who denied it?"
-    assert not [r for r in reqs if r.method == "GET"]
+    assert engine.previous[-1] == f"{CITED_Q} {first_answer}"
+    assert [r.path for r in reqs if r.method == "GET"] == [f"/channels/{thread_id}/messages"]
 
 
 # --------------------------------------------------------------------------------------------

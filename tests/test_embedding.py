@@ -66,11 +66,11 @@ def test_openai_embeddings_backend_and_model_mismatch(tmp_path):
         eng = Engine(s)
         report = eng.ingest([CORPUS])
         assert len(report.added) == 2 and eng.store.model_id() == "openai:letters"
-        r = eng.answer("Who said Russia will never forget Korean friends?")
-        # An abstention also carries the closest sources, so check the answer itself: it names the
-        # speaker and cites the passage that says so, through vectors from the OpenAI-compatible backend.
-        assert not r.abstained and "Zakharova" in r.answer
-        assert any("never forget Korean friends" in s.text and s.doc == "000_ab32f97f3e457f91.txt" for s in r.sources)
+        r = eng.answer("When did Ukraine start its cross-border operation into Kursk?")
+        # An abstention also carries the closest sources, so check the answer itself: it states the date
+        # and cites the passage that says so, through vectors from the OpenAI-compatible backend.
+        assert not r.abstained and "August 2024" in r.answer
+        assert any("August 2024" in s.text and s.doc == "000_ab32f97f3e457f91.txt" for s in r.sources)
         assert any(p.dense > 0.0 for p in r.retrieved)  # dense scores came from the letter vectors
         # the same index queried with the default model: a clear error, not silent nonsense
         with pytest.raises(ModelMismatch, match="re-ingest"):

@@ -116,8 +116,8 @@ def test_malformed_gold_line_names_file_and_line(tmp_path):
 
 
 def test_pipeline_error_on_one_item_is_recorded_and_run_goes_on(shared_engine):
-    gold = [{"id": "a", "question": "Who praised the North Korean troops?", "answers": ["Gerasimov"], "evidence": [],
-             "type": "attribution"},
+    gold = [{"id": "a", "question": "When did Ukraine start its cross-border operation into Kursk?",
+             "answers": ["August 2024"], "evidence": [], "type": "date"},
             {"id": "b", "question": "boom", "answers": ["x"], "evidence": [], "type": "factoid"}]
 
     class Flaky:
@@ -148,9 +148,15 @@ def run(args, env_extra):
                           timeout=300)
 
 
+ANSWERED = [
+    {"id": "s1", "question": "When did Ukraine start its cross-border operation into Kursk?", "answers": ["August 2024"],
+     "evidence": [{"doc": EURO, "quote": "Ukraine launched its cross-border operation into Russia’s Kursk region in August 2024"}],
+     "type": "date"}, SMALL[1]]
+
+
 def test_eval_json_end_to_end(tmp_path, data_copy):
     g = tmp_path / "small.jsonl"
-    g.write_text("".join(json.dumps(x) + "\n" for x in SMALL), encoding="utf-8")
+    g.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in ANSWERED), encoding="utf-8")
     p = run(["eval", "--gold", str(g), "--json", "--out", str(tmp_path / "run")], {"NEWSQA_DATA_DIR": str(data_copy)})
     assert p.returncode == 0, p.stderr
     res = json.loads(p.stdout)

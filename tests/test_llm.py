@@ -518,7 +518,7 @@ def llm_engine(shared_engine):
 def test_engine_answer_in_llm_mode(llm_engine):
     with ScriptedLLM([quote_first_source]) as srv:
         engine = llm_engine(srv.url)
-        r = engine.answer("How many North Korean troops were deployed to Kursk?", mode="llm")
+        r = engine.answer("When did Ukraine start its cross-border operation into Kursk?", mode="llm")
     assert r.mode == "llm" and not r.abstained and r.sentences and all(s.supported for s in r.sentences)
     assert r.sources[0].n == 1 and "[1]" in r.answer
     assert r.sources[0].text in [p.text for p in r.retrieved]
@@ -527,8 +527,8 @@ def test_engine_answer_in_llm_mode(llm_engine):
 
 def test_engine_falls_back_when_the_server_is_down(llm_engine, fast_backoff):
     engine = llm_engine(f"http://127.0.0.1:{free_port()}/v1")
-    r = engine.answer("How many North Korean troops were deployed to Kursk?", mode="llm")
-    assert r.mode == "extractive" and not r.abstained and "10,000-12,000" in r.answer
+    r = engine.answer("When did Ukraine start its cross-border operation into Kursk?", mode="llm")
+    assert r.mode == "extractive" and not r.abstained and "August 2024" in r.answer
     assert "could not connect" in r.notes[-1]
 
 
@@ -617,9 +617,9 @@ def test_cli_eval_both_modes_side_by_side(data_copy, tmp_path):
     euro = "000_ab32f97f3e457f91.txt"
     gold = tmp_path / "g.jsonl"
     gold.write_text(json.dumps({
-        "id": "t1", "question": "How many North Korean troops were deployed to Kursk?", "answers": ["10,000-12,000"],
-        "evidence": [{"doc": euro, "quote": "North Korea reportedly deployed 10,000-12,000 troops"}],
-        "type": "numeric"}) + "\n", encoding="utf-8")
+        "id": "t1", "question": "When did Ukraine start its cross-border operation into Kursk?", "answers": ["August 2024"],
+        "evidence": [{"doc": euro, "quote": "Ukraine launched its cross-border operation into Russia’s Kursk region"}],
+        "type": "date"}, ensure_ascii=False) + "\n", encoding="utf-8")
     with ScriptedLLM([quote_first_source]) as srv:
         p = run_cli(["eval", "--gold", str(gold), "--mode", "extractive,llm", "--json", "--out", str(tmp_path / "o"),
                      "--fail-under", "citation_recall=0.5"],

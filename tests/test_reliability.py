@@ -54,12 +54,12 @@ def test_a_closed_pipe_ends_quietly_with_exit_0(data_copy, args):
 
 
 def test_head_reads_the_first_line_and_the_command_exits_0(data_copy):
-    cmd = f"{sys.executable} -m bot.cli ask 'Who praised the North Korean troops?' | head -1; " \
+    cmd = f"{sys.executable} -m bot.cli ask 'When did Ukraine start its cross-border operation into Kursk?' | head -1; " \
           "echo \"status=${PIPESTATUS[0]}\""
     p = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, env=env_for(data_copy), cwd=ROOT,
                        timeout=300)
     out = p.stdout.strip().splitlines()
-    assert len(out) == 2 and out[-1] == "status=0" and "Gerasimov" in out[0], p.stdout + p.stderr
+    assert len(out) == 2 and out[-1] == "status=0" and "August 2024" in out[0], p.stdout + p.stderr
     assert "Traceback" not in p.stderr
 
 
