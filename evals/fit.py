@@ -45,6 +45,19 @@ def states_answer(sentence: str, answers: list[str]) -> bool:
     return False
 
 
+def as_yes_no(question: str, answer: str) -> str | None:
+    """A yes/no form of a wh-question, with its answer put in: "Which team won the 2022 Stanley Cup?" and
+    "Colorado Avalanche" give "Is it true that Colorado Avalanche won the 2022 Stanley Cup?". The quiz has
+    no yes/no questions; these let the model learn what answers one (a sentence that states the claim)."""
+    import re
+
+    q = question.strip().rstrip("?").strip()
+    m = re.match(r"(?i)(who|(?:which|what) [\w'-]+)\s+(.+)$", q)
+    if not m or not answer.strip():
+        return None
+    return f"Is it true that {answer.strip()} {m.group(2)}?"
+
+
 def collect(gold: list[dict], data_dir: Path, k: int):
     """Rows for every sentence of every instance. An instance is a question as asked, and, for an answerable
     one, the same question with its own articles left out of the search (as if never indexed): the model
@@ -59,14 +72,17 @@ def collect(gold: list[dict], data_dir: Path, k: int):
     t = time.time()
     for qi, item in enumerate(gold):
         has_answer = item["type"] not in ("unanswerable", "false_premise")
-        variants = [("asked", ())]
+        variants = [("asked", (), item["question"])]
         if has_answer and item.get("docs"):
-            variants.append(("removed", tuple(item["docs"]) + (f"evidence-{item['id']}",)))
+            variants.append(("removed", tuple(item["docs"]) + (f"evidence-{item['id']}",), item["question"]))
+            yes_no = as_yes_no(item["question"], item["answers"][0])
+            if yes_no:
+                variants.append(("asked_yes_no", (), yes_no))
         elif not has_answer:
-            variants = [("held_out", ())]
-        for kind, exclude in variants:
-            passages, _, stats = engine.retrieve(item["question"], k=k, exclude_docs=exclude)
-            cands = candidates(analyse_question(item["question"]), passages, stats)
+            variants = [("held_out", (), item["question"])]
+        for kind, exclude, question in variants:
+            passages, _, stats = engine.retrieve(question, k=k, exclude_docs=exclude)
+            cands = candidates(analyse_question(question), passages, stats)
             inst = len(kinds)
             kinds.append(kind)
             for c in cands:
@@ -97,7 +113,7 @@ def per_instance_best(p: np.ndarray, y: np.ndarray, instances: np.ndarray, n: in
 def policy_threshold(best_p, best_ok, kinds, min_abstain: float) -> tuple[float, list[dict]]:
     """The lowest threshold (answering most) at which the answerer still abstains on at least `min_abstain`
     of the questions whose articles are absent; and the whole curve, for the record."""
-    absent = kinds != "asked"
+    absent = np.isin(kinds, ("removed", "held_out"))
     asked = kinds == "asked"
     curve = []
     for tau in np.unique(np.concatenate([best_p, [1.01]])):
@@ -210,7 +226,8 @@ def main(argv=None) -> None:
     info = {
         "fitted_on": {"split": "tuning", "years": split.get("years"), "weeks": split.get("weeks"),
                       "seed": split.get("seed"), "questions": len(gold), "instances": n,
-                      "instances_without_their_articles": int((~asked).sum()),
+                      "instances_without_their_articles": int(np.isin(kinds, ("removed", "held_out")).sum()),
+                      "yes_no_forms": int((kinds == "asked_yes_no").sum()),
                       "sentences": int(len(y)), "positive_sentences": int(y.sum()), "k": args.k, "C": args.C},
         "policy": f"answer as often as possible while abstaining on >= {args.min_abstain:.0%} of questions whose "
                   "articles are absent (out-of-fold)",

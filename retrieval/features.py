@@ -65,7 +65,9 @@ def analyse_question(question: str) -> QuestionInfo:
     ws = words(q)
     first = ws[0] if ws else ""
     qtype = "other"
-    if re.search(r"\bhow (many|much|long|often|old|far|big|large|high)\b|\bwhat (number|percentage|percent|share|"
+    if first in AUXILIARIES:
+        qtype = "yesno"  # "Is it true that …", "Did Ukraine capture Moscow?", whatever words follow
+    elif re.search(r"\bhow (many|much|long|often|old|far|big|large|high)\b|\bwhat (number|percentage|percent|share|"
                  r"amount|proportion|price|total)\b|\bnumber of\b", q):
         qtype = "quantity"
     elif re.search(r"\bwhen\b|\b(what|which) (date|day|year|month|time|decade)\b|\bsince when\b|\bhow soon\b", q):
@@ -76,8 +78,6 @@ def analyse_question(question: str) -> QuestionInfo:
         qtype = "place"
     elif re.search(r"\b(which|what)\b", q):
         qtype = "which"
-    elif first in AUXILIARIES:
-        qtype = "yesno"
     terms, surface = [], {}
     for w in ws:
         if w in STOPWORDS or w in QUESTION_WORDS or w in AUXILIARIES:

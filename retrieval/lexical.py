@@ -82,9 +82,19 @@ def date_int(date: str) -> int:
     return int(digits) if len(digits) == 8 else 0
 
 
+# In the OR fallback, terms held by more chunks than this are left out (unless no term is rarer): FTS5
+# would score every one of those rows, and BM25 weighs such common terms little anyway. A latency bound,
+# not a quality setting: a corpus under this size is never affected (benchmarks/scale.py measures it).
+OR_MAX_ROWS = 20_000
+
+
+def _quote(term: str) -> str:
+    """A quoted FTS5 string: query syntax never sees the user's text unquoted."""
+    return '"' + term.replace('"', '""') + '"'
+
+
 def fts_query(terms: Iterable[str]) -> str:
-    """An OR query of quoted terms: FTS5 syntax never sees the user's text unquoted."""
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in dict.fromkeys(terms))
+    return " OR ".join(_quote(t) for t in dict.fromkeys(terms))
 
 
 class LexicalIndex:
@@ -234,11 +244,28 @@ class LexicalIndex:
 
     def search(self, terms: list[str], n: int, outlets: list[str] | None = None, date_from: int = 0,
                date_to: int = 0, exclude_docs: tuple[str, ...] = ()) -> list[tuple[str, float]]:
-        """(chunk id, BM25 score) of the best n chunks; higher is better."""
+        """(chunk id, BM25 score) of the best n chunks; higher is better.
+
+        FTS5 scores every row a query matches before it sorts, so an OR of common words costs time in
+        proportion to the corpus. Chunks holding all the terms are asked for first (few, and usually
+        the best); only when they are too few does an OR query over the rarer terms fill the list.
+        """
+        terms = list(dict.fromkeys(terms))
         if not terms:
             return []
-        sql = ("SELECT c.id, -bm25(fts) FROM fts JOIN chunks c ON c.rowid = fts.rowid")
-        where, args = ["fts MATCH ?"], [fts_query(terms)]
+        hits = self._ranked(" AND ".join(_quote(t) for t in terms), n, outlets, date_from, date_to, exclude_docs)
+        if len(hits) < n and len(terms) > 1:
+            df = self.document_frequency(terms)
+            rare = [t for t in terms if df.get(t, 0) <= OR_MAX_ROWS] or sorted(terms, key=lambda t: df.get(t, 0))[:2]
+            seen = {cid for cid, _ in hits}
+            more = self._ranked(" OR ".join(_quote(t) for t in rare), n, outlets, date_from, date_to, exclude_docs)
+            hits += [(cid, sc) for cid, sc in more if cid not in seen][: n - len(hits)]
+        return hits
+
+    def _ranked(self, match: str, n: int, outlets, date_from: int, date_to: int,
+                exclude_docs: tuple[str, ...]) -> list[tuple[str, float]]:
+        sql = "SELECT c.id, -bm25(fts) FROM fts JOIN chunks c ON c.rowid = fts.rowid"
+        where, args = ["fts MATCH ?"], [match]
         if outlets is not None or date_from or date_to:
             sql += " JOIN docs d ON d.doc = c.doc"
             if outlets is not None:
@@ -255,7 +282,7 @@ class LexicalIndex:
             args.extend(exclude_docs)
         sql += " WHERE " + " AND ".join(where) + " ORDER BY bm25(fts) LIMIT ?"
         args.append(n)
-        return [(cid, float(s)) for cid, s in self.db.execute(sql, args)]
+        return [(cid, float(sc)) for cid, sc in self.db.execute(sql, args)]
 
     def passages(self, ids: list[str]) -> dict[str, Passage]:
         """The current passages among `ids` (ids of replaced versions are simply absent)."""

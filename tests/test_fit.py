@@ -1,0 +1,61 @@
+"""The answerer's fitting script: labels, the yes/no forms, the abstention policy and the model file."""
+
+import json
+
+import numpy as np
+import pytest
+
+from evals.fit import as_yes_no, per_instance_best, policy_threshold, states_answer
+from retrieval.answering import AnswerModel
+from retrieval.features import FEATURES, analyse_question
+
+
+def test_labels_accept_the_answer_verbatim_or_with_all_its_words():
+    assert states_answer("The Colorado Avalanche won the Stanley Cup.", ["Colorado Avalanche"])
+    assert states_answer("Nichols played Lt. Nyota Uhura on Star Trek.", ["Lt. Nyota Uhura"])
+    assert states_answer("Uhura, played by Nichols, became an icon; Lt. Nyota was her rank.", ["Lt. Nyota Uhura"])
+    assert not states_answer("The Tampa Bay Lightning lost the final.", ["Colorado Avalanche"])
+    assert states_answer("Some 60 percent of adults disapprove.", ["60%"])
+    assert not states_answer("Some 6 percent of adults disapprove.", ["60%"])
+
+
+def test_yes_no_forms_put_the_answer_into_the_question():
+    q = as_yes_no("Which team won the 2022 NHL Stanley Cup Finals?", "Colorado Avalanche")
+    assert q == "Is it true that Colorado Avalanche won the 2022 NHL Stanley Cup Finals?"
+    assert analyse_question(q).qtype == "yesno"
+    assert as_yes_no("Who was named Time's person of the year?", "Taylor Swift").startswith("Is it true that Taylor Swift was")
+    assert as_yes_no("How many people were rescued?", "12") is None
+
+
+def test_the_threshold_answers_most_while_abstaining_on_enough_questions_without_their_articles():
+    # Five questions asked with their articles, five without: best probabilities and whether the best is right.
+    kinds = np.array(["asked"] * 5 + ["removed"] * 5)
+    best_p = np.array([0.9, 0.8, 0.7, 0.4, 0.3, 0.6, 0.35, 0.2, 0.1, 0.05])
+    best_ok = np.array([True, True, False, True, False] + [False] * 5)
+    tau, curve = policy_threshold(best_p, best_ok, kinds, min_abstain=0.8)
+    assert tau == pytest.approx(0.4)  # 0.35 would answer two of the five absent ones
+    at = next(c for c in curve if c["threshold"] == tau)
+    assert at["abstain_absent"] == pytest.approx(0.8) and at["accuracy"] == pytest.approx(3 / 5)
+
+
+def test_the_best_sentence_of_each_instance():
+    p = np.array([0.1, 0.7, 0.3, 0.9, 0.2])
+    y = np.array([0, 1, 0, 0, 1])
+    inst = np.array([0, 0, 0, 1, 1])
+    best_p, best_ok = per_instance_best(p, y, inst, 2)
+    assert best_p.tolist() == [0.7, 0.9] and best_ok.tolist() == [True, False]
+
+
+def test_the_shipped_model_matches_the_features_and_records_how_it_was_fitted():
+    from importlib import resources
+
+    d = json.loads((resources.files("retrieval") / "data" / "answerer.json").read_text(encoding="utf-8"))
+    m = AnswerModel.from_json(d)
+    assert m.features == list(FEATURES) and len(m.coef) == len(FEATURES) and 0 < m.threshold < 1
+    info = m.info["fitted_on"]
+    assert info["split"] == "tuning" and set(info["years"]) <= {"2022", "2023"} and info["questions"] > 100
+    assert m.info["out_of_fold"]["abstain_absent"] >= 0.8
+    # probabilities are monotone in the model's score: more coverage of the question, all else equal, scores higher
+    row = {f: float(mu) for f, mu in zip(m.features, m.mean)}
+    more = dict(row, cov_sentence=row["cov_sentence"] + 0.3)
+    assert m.probabilities([more])[0] != m.probabilities([row])[0]
