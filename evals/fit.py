@@ -45,19 +45,6 @@ def states_answer(sentence: str, answers: list[str]) -> bool:
     return False
 
 
-def as_yes_no(question: str, answer: str) -> str | None:
-    """A yes/no form of a wh-question, with its answer put in: "Which team won the 2022 Stanley Cup?" and
-    "Colorado Avalanche" give "Is it true that Colorado Avalanche won the 2022 Stanley Cup?". The quiz has
-    no yes/no questions; these let the model learn what answers one (a sentence that states the claim)."""
-    import re
-
-    q = question.strip().rstrip("?").strip()
-    m = re.match(r"(?i)(who|(?:which|what) [\w'-]+)\s+(.+)$", q)
-    if not m or not answer.strip():
-        return None
-    return f"Is it true that {answer.strip()} {m.group(2)}?"
-
-
 def collect(gold: list[dict], data_dir: Path, k: int):
     """Rows for every sentence of every instance. An instance is a question as asked, and, for an answerable
     one, the same question with its own articles left out of the search (as if never indexed): the model
@@ -75,9 +62,6 @@ def collect(gold: list[dict], data_dir: Path, k: int):
         variants = [("asked", (), item["question"])]
         if has_answer and item.get("docs"):
             variants.append(("removed", tuple(item["docs"]) + (f"evidence-{item['id']}",), item["question"]))
-            yes_no = as_yes_no(item["question"], item["answers"][0])
-            if yes_no:
-                variants.append(("asked_yes_no", (), yes_no))
         elif not has_answer:
             variants = [("held_out", (), item["question"])]
         for kind, exclude, question in variants:
@@ -227,7 +211,6 @@ def main(argv=None) -> None:
         "fitted_on": {"split": "tuning", "years": split.get("years"), "weeks": split.get("weeks"),
                       "seed": split.get("seed"), "questions": len(gold), "instances": n,
                       "instances_without_their_articles": int(np.isin(kinds, ("removed", "held_out")).sum()),
-                      "yes_no_forms": int((kinds == "asked_yes_no").sum()),
                       "sentences": int(len(y)), "positive_sentences": int(y.sum()), "k": args.k, "C": args.C},
         "policy": f"answer as often as possible while abstaining on >= {args.min_abstain:.0%} of questions whose "
                   "articles are absent (out-of-fold)",

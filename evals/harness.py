@@ -155,6 +155,8 @@ def evaluate(gold: list[dict], engine=None, predictions: dict[str, dict] | None 
             else:
                 answer, sources = p["answer"], p.get("sources", [])
                 abstained = bool(p["abstained"]) if "abstained" in p else looks_abstained(answer)
+                if isinstance(p.get("confidence"), (int, float)):
+                    rec["confidence"] = p["confidence"]
                 sources = [dict(s, n=s.get("n", j + 1)) for j, s in enumerate(sources)]
             rec["latency"] = None
             rec["mode"] = "predictions"
@@ -165,7 +167,8 @@ def evaluate(gold: list[dict], engine=None, predictions: dict[str, dict] | None 
                 answer, abstained = r.answer, r.abstained
                 data = r.to_dict(include_retrieved=True)
                 sources, retrieved = data["sources"], data["retrieved"]
-                rec.update(mode=r.mode, notes=r.notes, sentences=data["sentences"], timings=r.timings)
+                rec.update(mode=r.mode, notes=r.notes, sentences=data["sentences"], timings=r.timings,
+                           confidence=r.confidence)
             except NewsqaError as exc:
                 if exc.exit_code in (3, 4, 5, 6):  # the index or model itself is broken: stop, say why
                     raise

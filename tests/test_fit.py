@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from evals.fit import as_yes_no, per_instance_best, policy_threshold, states_answer
+from evals.fit import per_instance_best, policy_threshold, states_answer
 from retrieval.answering import AnswerModel
-from retrieval.features import FEATURES, analyse_question
+from retrieval.features import FEATURES
 
 
 def test_labels_accept_the_answer_verbatim_or_with_all_its_words():
@@ -17,14 +17,6 @@ def test_labels_accept_the_answer_verbatim_or_with_all_its_words():
     assert not states_answer("The Tampa Bay Lightning lost the final.", ["Colorado Avalanche"])
     assert states_answer("Some 60 percent of adults disapprove.", ["60%"])
     assert not states_answer("Some 6 percent of adults disapprove.", ["60%"])
-
-
-def test_yes_no_forms_put_the_answer_into_the_question():
-    q = as_yes_no("Which team won the 2022 NHL Stanley Cup Finals?", "Colorado Avalanche")
-    assert q == "Is it true that Colorado Avalanche won the 2022 NHL Stanley Cup Finals?"
-    assert analyse_question(q).qtype == "yesno"
-    assert as_yes_no("Who was named Time's person of the year?", "Taylor Swift").startswith("Is it true that Taylor Swift was")
-    assert as_yes_no("How many people were rescued?", "12") is None
 
 
 def test_the_threshold_answers_most_while_abstaining_on_enough_questions_without_their_articles():
