@@ -64,7 +64,10 @@ class Engine:
             except Exception:  # noqa: BLE001 - the property retries and raises the real error
                 pass
 
-        self._loader = threading.Thread(target=load, daemon=True)
+        # Not a daemon: a process exiting (say on an early error) while onnxruntime builds its session
+        # on this thread aborts in C++ ("terminate called without an active exception", exit 134).
+        # Shutdown waits for the load instead, at most the ~0.5 s it takes.
+        self._loader = threading.Thread(target=load, name="newsqa-preload", daemon=False)
         self._loader.start()
 
     def ingest(self, paths, progress=None, *, wait: bool = True, on_wait=None, follow_links: bool = False):

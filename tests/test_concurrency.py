@@ -238,3 +238,41 @@ def test_soak_questions_while_ingesting(data_copy, tmp_path):
         if not ans.abstained:
             assert person in ans.answer
     assert bad_citations == []
+
+
+# --------------------------------------------------------------------------------------------
+# Exit while the model loads on the preload thread
+# --------------------------------------------------------------------------------------------
+
+EXIT_WHILE_LOADING = """
+import sys, threading
+import onnxruntime
+from retrieval.api import Engine
+from retrieval.config import Settings
+
+inside = threading.Event()
+real = onnxruntime.InferenceSession
+
+def session(*args, **kwargs):  # the preload thread is about to build the ONNX session
+    inside.set()
+    return real(*args, **kwargs)
+
+onnxruntime.InferenceSession = session
+engine = Engine(Settings(_env_file=None, data_dir=sys.argv[1], mode="extractive"))
+engine._preload_embedder()
+assert inside.wait(120)
+raise SystemExit(2)  # an early error (a bad index, a bad question...) while the model loads
+"""
+
+
+def test_early_exit_while_the_model_preloads_exits_cleanly(tmp_path):
+    """An error that ends the process while onnxruntime builds its session on the preload thread
+    used to abort in C++ at shutdown (exit 134, "terminate called without an active exception"):
+    the thread was a daemon. Deterministic: the exit happens once the session build has begun."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", EXIT_WHILE_LOADING, str(tmp_path / "data")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert "terminate called" not in proc.stderr
+    assert proc.returncode == 2, proc.stderr[-2000:]
