@@ -29,14 +29,19 @@ class Engine:
         self._embedder = None
         self._loader: threading.Thread | None = None
         self._lock = threading.RLock()
+        self._open_lock = threading.Lock()
         self.notes: list[str] = []  # one-off notes, e.g. "ingested the bundled corpus"
 
     @property
     def store(self):
         if self._store is None:
-            from .store import Store
+            # Once per engine, even when the first questions arrive together: chromadb's client
+            # cache is not safe to open the same path from two threads at once (IndexCorrupt).
+            with self._open_lock:
+                if self._store is None:
+                    from .store import Store
 
-            self._store = Store(self.settings.data_dir, self.settings.chroma_url, self.settings.collection)
+                    self._store = Store(self.settings.data_dir, self.settings.chroma_url, self.settings.collection)
         return self._store
 
     @property

@@ -114,6 +114,38 @@ def test_answers_from_several_threads_overlap_inside_the_engine_and_match(monkey
           f"max {rec.max_active} at once")
 
 
+def test_first_questions_on_an_empty_index_ingest_the_bundled_corpus_once(shared_engine, tmp_path):
+    """Several threads asking at once on a new data dir: one ingests the bundled corpus (under the
+    engine's lock and the ingest lock file), the others wait for it; all get the normal answer."""
+    q = QUESTIONS[0]
+    expected = key(shared_engine.answer(q, mode="extractive"))
+    engine = Engine(Settings(_env_file=None, data_dir=tmp_path / "data", mode="extractive"))
+    barrier = threading.Barrier(3)
+    answers, errors = [], []
+    lock = threading.Lock()
+
+    def worker():
+        try:
+            barrier.wait(timeout=30)
+            a = engine.answer(q)
+            with lock:
+                answers.append(a)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            with lock:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(600)
+    assert errors == []
+    assert [key(a) for a in answers] == [expected] * 3
+    first_run_notes = [n for a in answers for n in a.notes if "ingested the bundled corpus" in n]
+    assert len(first_run_notes) == 1
+    assert engine.store.count() == shared_engine.store.count()
+
+
 # --------------------------------------------------------------------------------------------
 # Soak: questions from 4 threads while a fifth ingests new articles
 # --------------------------------------------------------------------------------------------
