@@ -14,8 +14,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from retrieval.api import Engine
 from retrieval.config import Settings
 
@@ -190,8 +188,14 @@ def test_soak_questions_while_ingesting(data_copy, tmp_path):
     ingests = 0
     stop = threading.Event()
 
+    cited_new = 0  # citations of the new articles while they were being ingested
+
     def check(answer) -> None:
+        nonlocal cited_new
         for s in answer.sources:
+            if Path(s.doc).name.startswith("new_") and not stop.is_set():
+                with lock:
+                    cited_new += 1
             with lock:
                 versions = list(texts.get(Path(s.doc).name, []))
             if not any(t[s.start:s.end] == s.text for t in versions):
@@ -254,8 +258,9 @@ def test_soak_questions_while_ingesting(data_copy, tmp_path):
     growth = (rss_at[total] - rss_at[100]) / rss_at[100]
     print(f"\nsoak: {total} questions from {n_threads} threads in {elapsed:.1f} s ({total / elapsed:.1f}/s), "
           f"{ingests} ingests alongside; RSS {rss_at[100] / 2**20:.0f} MB at q100 -> "
-          f"{rss_at[total] / 2**20:.0f} MB at q{total} ({growth:+.1%})")
+          f"{rss_at[total] / 2**20:.0f} MB at q{total} ({growth:+.1%}); {cited_new} citations of new articles")
     assert growth < 0.10
+    assert cited_new > 0  # answering threads saw the other thread's ingests while they ran
     # By the end every new article is found and cited for its own question, in its latest version.
     # (The extractive answerer abstains on these short invented articles even single-threaded, so
     # an abstention's "closest passages" count as cited; what matters here is that they are found.)
