@@ -81,6 +81,8 @@ class Engine:
         from .ingest import ingest
         from .lock import ingest_lock
 
+        if self._loader is not None:
+            self._loader.join()  # a model still loading on the preload thread is used, not loaded twice
         with self._lock, ingest_lock(self.settings.data_dir, wait=wait, on_wait=on_wait):
             return ingest([Path(p) for p in paths], self.settings, self.store, self._embedder, progress,
                           follow_links=follow_links)
