@@ -315,6 +315,7 @@ def ingest(
     rebuild: bool = typer.Option(False, "--rebuild", help="Drop the whole index first (needed after changing --embedding)."),
     follow_links: bool = typer.Option(False, "--follow-links", help="Also follow symbolic links that point outside the named folders."),
     no_wait: bool = typer.Option(False, "--no-wait", help="If another ingest into the same data dir is running, stop (exit 10) instead of waiting for it."),
+    prune: bool = typer.Option(False, "--prune", help="Also remove indexed articles whose files are gone from the named folders."),
     data_dir: Optional[Path] = DataDir,
     chroma_url: Optional[str] = ChromaUrl,
     embedding: Optional[str] = Embedding,
@@ -333,7 +334,12 @@ def ingest(
         err.print(f"newsqa: another ingest ({who}) is writing to {engine.settings.data_dir}; waiting for it to "
                   "finish (Ctrl-C to stop, --no-wait to not wait)", markup=False)
 
-    raise typer.Exit(_ingest(engine, paths, rebuild, wait=not no_wait, on_wait=waiting, follow_links=follow_links))
+    code = _ingest(engine, paths, rebuild, wait=not no_wait, on_wait=waiting, follow_links=follow_links)
+    if prune:
+        gone = engine.remove(engine.stale([p for p in paths if Path(p).is_dir()]), wait=not no_wait, on_wait=waiting)
+        out.print(f"pruned {len(gone)} (files no longer in the folder)" + (": " + ", ".join(gone[:10]) if gone else ""),
+                  markup=False)
+    raise typer.Exit(code)
 
 
 def _ingest(engine, paths, rebuild: bool, **lock_and_links) -> int:
@@ -422,6 +428,24 @@ def sources(
     for r in records:
         table.add_row(r.doc, r.outlet, r.title, r.date, r.author, str(r.chunks))
     out.print(table)
+
+
+@app.command()
+@guarded
+def remove(
+    docs: list[str] = typer.Argument(..., help="Document ids, as `newsqa sources` lists them."),
+    data_dir: Optional[Path] = DataDir,
+    chroma_url: Optional[str] = ChromaUrl,
+):
+    """Take articles out of the index."""
+    from retrieval.errors import BadInput
+
+    engine = make_engine(data_dir=data_dir, chroma_url=chroma_url)
+    gone = engine.remove(docs)
+    missing = [d for d in docs if d not in gone]
+    out.print(f"removed {len(gone)}", markup=False)
+    if missing:
+        raise BadInput("not in the index: " + ", ".join(missing[:10]))
 
 
 @app.command()

@@ -87,6 +87,29 @@ class Engine:
             return ingest([Path(p) for p in paths], self.settings, self.store, self._embedder, progress,
                           follow_links=follow_links)
 
+    def remove(self, docs: list[str], *, wait: bool = True, on_wait=None) -> list[str]:
+        """Take articles out of the index (other processes see it at their next question); returns the
+        ids that were indexed and are now gone."""
+        from .lock import ingest_lock
+
+        with self._lock, ingest_lock(self.settings.data_dir, wait=wait, on_wait=on_wait):
+            present = list(self.store.lookup(list(dict.fromkeys(docs))))
+            self.store.delete_docs(present)
+            return present
+
+    def stale(self, folders) -> list[str]:
+        """Indexed articles whose file was under one of `folders` and no longer exists (for `--prune`).
+        A maintenance pass: it reads every record, in pages."""
+        roots = [Path(f).resolve() for f in folders if Path(f).is_dir()]
+        out = []
+        for rec in self.store.records():
+            if not rec.path:
+                continue
+            p = Path(rec.path).resolve()
+            if any(p == r or r in p.parents for r in roots) and not p.exists():
+                out.append(rec.doc)
+        return out
+
     def ensure_index(self) -> bool:
         """Ingest the bundled corpus when the index is empty; True if it did."""
         self.store.sync()

@@ -308,8 +308,9 @@ def _row(cid: str, text: str | None, m: dict) -> ChunkRow:
 
 
 def _record_meta(r: DocRecord) -> dict:
+    # "deleted": 0 explicitly: Chroma merges metadata on upsert, so a re-added article would keep its tombstone.
     return {"hash": r.hash, "title": r.title, "outlet": r.outlet, "date": r.date, "author": r.author, "url": r.url,
-            "path": r.path, "chunks": r.chunks, "seq": r.seq}
+            "path": r.path, "chunks": r.chunks, "seq": r.seq, "deleted": 0}
 
 
 def reset_index(settings) -> None:

@@ -144,3 +144,23 @@ def test_an_interrupted_ingest_loses_nothing_and_the_next_run_completes_it(tmp_p
     docs = {row["doc"]: row for row in json.loads(run(["sources", "--json"], data_copy).stdout)}
     assert {f"s{i:04d}.txt" for i in range(1200)} <= set(docs) and EURO in docs
     assert all(docs[f"s{i:04d}.txt"]["chunks"] >= 1 for i in range(1200))
+
+
+def test_remove_and_prune_make_the_index_match_the_folder(tmp_path):
+    d = tmp_path / "data"
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "ferry.txt").write_text("The Hiiumaa ferry sails at 7:15 every winter morning.\n", encoding="utf-8")
+    (src / "bridge.txt").write_text("The Narva bridge closed on Monday for repairs.\n", encoding="utf-8")
+    (src / "dam.txt").write_text("The Kegums dam opened its spillway on Friday.\n", encoding="utf-8")
+    assert run(["ingest", str(src)], d).returncode == 0
+    p = run(["remove", "dam.txt", "nosuch.txt"], d)
+    assert p.returncode == 2 and "removed 1" in p.stdout and "nosuch.txt" in p.stderr
+    (src / "bridge.txt").unlink()
+    p = run(["ingest", str(src), "--prune"], d)
+    assert p.returncode == 0 and "pruned 1" in p.stdout and "bridge.txt" in p.stdout
+    docs = {r["doc"] for r in json.loads(run(["sources", "--json"], d).stdout)}
+    # dam.txt came back with the re-ingest (its file is still there); bridge.txt is gone for good
+    assert docs == {"ferry.txt", "dam.txt"}
+    r = ask_json("When did the Narva bridge close?", d)
+    assert all(s["doc"] != "bridge.txt" for s in r["sources"]) and all(p["doc"] != "bridge.txt" for p in r.get("retrieved", []))
