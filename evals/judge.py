@@ -9,7 +9,7 @@ at temperature 0, and its verdicts are cached for the run.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from prompts import load
 from retrieval.citations import Evidence, strip_markers

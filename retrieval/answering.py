@@ -19,8 +19,20 @@ from importlib import resources
 import numpy as np
 
 from .citations import Evidence, supports
-from .features import (FEATURES, NEGATIONS, REPORTING, QuestionInfo, analyse_question, bm25, content_stems,
-                       instruction_spans, is_instruction, new_names, sentence_features, typed_values)
+from .features import (
+    FEATURES,
+    NEGATIONS,
+    REPORTING,
+    QuestionInfo,
+    analyse_question,
+    bm25,
+    content_stems,
+    instruction_spans,
+    is_instruction,
+    new_names,
+    sentence_features,
+    typed_values,
+)
 from .sentences import split_spans
 from .text import STOPWORDS, content_terms, fold, stem, words
 from .types import Passage, Sentence, Source
@@ -54,7 +66,7 @@ class AnswerModel:
                 "info": self.info}
 
     @classmethod
-    def from_json(cls, d: dict) -> "AnswerModel":
+    def from_json(cls, d: dict) -> AnswerModel:
         return cls(list(d["features"]), np.array(d["mean"]), np.array(d["scale"]), np.array(d["coef"]),
                    float(d["intercept"]), float(d["threshold"]), d.get("info", {}))
 

@@ -10,8 +10,8 @@ number it states occurs in them. Citation precision and recall follow ALCE
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from .sentences import split_spans
 from .text import content_terms, numbers

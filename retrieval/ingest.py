@@ -7,9 +7,9 @@ articles costs a few large model calls and store writes, not several per article
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 from .chunking import chunk_article, content_hash
 from .loading import Skipped, load_paths

@@ -18,9 +18,9 @@ import json
 import math
 import sqlite3
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from .text import ANALYZER_VERSION, content_terms
 from .types import Passage
@@ -55,7 +55,7 @@ class DocRecord:
     seq: int = 0
 
     @classmethod
-    def from_meta(cls, doc: str, m: dict) -> "DocRecord":
+    def from_meta(cls, doc: str, m: dict) -> DocRecord:
         return cls(doc=doc, hash=str(m.get("hash", "")), title=str(m.get("title", "")),
                    outlet=str(m.get("outlet", "")), date=str(m.get("date", "")), author=str(m.get("author", "")),
                    url=str(m.get("url", "")), path=str(m.get("path", "")), chunks=int(m.get("chunks", 0) or 0),

@@ -26,8 +26,8 @@ import html
 import re
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from .errors import ConfigError, redact_url
 from .types import Answer, Passage, Sentence, Source
@@ -134,7 +134,7 @@ def system_prompt() -> str:
     return fill(_prompt("answer_system"), abstain=abstain_phrase())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def fence_names() -> frozenset[str]:
     """Every tag used as a fence in `prompts/*.txt` (`sources`, `source`, `conversation`, …), read from the
     files, so a fence added to a prompt is escaped without anyone remembering to list it."""
@@ -147,7 +147,7 @@ def fence_names() -> frozenset[str]:
     return frozenset(names)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fence_tag() -> re.Pattern:
     names = sorted(fence_names() | {"source", "sources"}, key=len, reverse=True)
     return re.compile(r"<(\s*/?\s*(?:" + "|".join(map(re.escape, names)) + r")\b)", re.I)
@@ -246,7 +246,7 @@ def _cut_to_fit(p: Passage, n: int, budget: int, count_tokens, encoding) -> Pack
     if room < 16:
         return None
     end = 0
-    for s, e in split_spans(p.text):
+    for _s, e in split_spans(p.text):
         if count_tokens(p.text[:e]) > room:
             break
         end = e
@@ -377,8 +377,9 @@ def complete(settings, messages: list[dict], *, max_tokens: int, on_token: Calla
             last = _past_deadline(settings, last)
             break
         try:
-            return _bounded(lambda gate: _once(settings, messages, params, gate, stream, emitted, attempt + 1,
-                                               min(settings.llm_timeout, remaining)),
+            # The lambda runs within this iteration (_bounded calls it before the loop moves on).
+            return _bounded(lambda gate: _once(settings, messages, params, gate, stream, emitted,  # noqa: B023
+                                               attempt + 1, min(settings.llm_timeout, remaining)),  # noqa: B023
                             on_token, remaining)
         except _DeadlinePassed:
             if emitted[0]:

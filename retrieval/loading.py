@@ -14,9 +14,9 @@ import contextlib
 import contextvars
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from .cleaning import classify
 from .errors import BadInput

@@ -12,12 +12,11 @@ import os
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import IndexCorrupt, ModelMismatch, StoreUnavailable, diagnose_store_error, redact_url
+from .errors import ModelMismatch, StoreUnavailable, diagnose_store_error, redact_url
 from .lexical import ChunkRow, DocRecord, LexicalIndex, date_int
 from .types import Article, Chunk, Passage
 

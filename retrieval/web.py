@@ -286,7 +286,7 @@ def _fetch(settings: WebSettings, url: str, known: dict | None) -> _Response:
                 raise _Fail(f"HTTP {exc.code} {exc.reason or ''}".strip()) from None
         except urllib.error.URLError as exc:
             raise _Fail(_reason(exc.reason, t)) from None
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise _Fail(f"timed out after {t:g} s") from None
         except (http.client.InvalidURL, ValueError) as exc:
             raise _Fail(f"invalid URL ({exc})") from None
@@ -317,7 +317,7 @@ def _read_capped(resp, limit: int, timeout: float) -> bytes:
     while True:
         try:
             piece = resp.read(65536)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise _Fail(f"timed out after {timeout:g} s") from None
         except (http.client.HTTPException, OSError) as exc:
             raise _Fail(f"connection broken while reading ({type(exc).__name__})") from None

@@ -11,6 +11,7 @@ from retrieval import embedding
 from retrieval.api import Engine
 from retrieval.config import Settings
 from retrieval.errors import ModelMismatch, ModelUnavailable
+
 from conftest import CORPUS
 
 
