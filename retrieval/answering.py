@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -144,7 +145,7 @@ def score(cands: list[Candidate], model: AnswerModel) -> None:
 
 
 def extract(question: str, passages: list[Passage], stats, model: AnswerModel | None = None,
-            side_passages: list[Passage] = ()) -> Draft:
+            side_passages: Sequence[Passage] = ()) -> Draft:
     """Choose the answer sentences from the retrieved passages, or decide to abstain. Sentences of
     `side_passages` (none of them among `passages`) may only serve as the other side of a disagreement."""
     model = model or default_model()

@@ -52,7 +52,8 @@ def chunk_article(article: Article, max_tokens: int = 160) -> list[Chunk]:
         if count_tokens(text[b.start : b.end]) <= max_tokens:
             pieces.append((b.start, b.end, b.kind))
             continue
-        run_start, run_end, run_tokens = None, None, 0
+        run_start: int | None = None
+        run_end, run_tokens = 0, 0
         for s, e in split_spans(text, b.start, b.end):
             n = count_tokens(text[s:e])
             if run_start is not None and run_tokens + n > max_tokens:

@@ -136,7 +136,7 @@ _VERSION = re.compile(r"inconsistent hash|inconsistent migration|unapplied migra
                       r"unsupported file format", re.I)
 
 
-def _chain(exc: BaseException):
+def _chain(exc: BaseException | None):
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))

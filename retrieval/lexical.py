@@ -265,7 +265,8 @@ class LexicalIndex:
     def _ranked(self, match: str, n: int, outlets, date_from: int, date_to: int,
                 exclude_docs: tuple[str, ...]) -> list[tuple[str, float]]:
         sql = "SELECT c.id, -bm25(fts) FROM fts JOIN chunks c ON c.rowid = fts.rowid"
-        where, args = ["fts MATCH ?"], [match]
+        where: list[str] = ["fts MATCH ?"]
+        args: list[object] = [match]
         if outlets is not None or date_from or date_to:
             sql += " JOIN docs d ON d.doc = c.doc"
             if outlets is not None:
@@ -319,7 +320,7 @@ def _like_escape(s: str) -> str:
     return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def annotations(p: Passage) -> dict:
+def annotations(p: Passage) -> dict:  # type: ignore[no-redef]  # the name of the __future__ import
     try:
         return json.loads(p.ann) if p.ann else {}
     except ValueError:

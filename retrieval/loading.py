@@ -122,7 +122,7 @@ def _walk_dir(root: Path, follow: bool) -> Iterator[Entry | Skipped]:
             if link and not f.exists():
                 found.append(Skipped(str(f), f"broken symbolic link (to {os.readlink(f)})"))
                 continue
-            outside = link and not _inside(target, real_root)
+            outside = link and target is not None and not _inside(target, real_root)
             if f.is_dir():
                 if link and (not outside or target in visited):
                     continue  # its files are reached through the folder itself
@@ -235,7 +235,7 @@ def _load(path: Path, meta: dict, doc: str) -> Iterator[tuple[Article, int | Non
         yield _article(doc, text, meta, path), None
 
 
-def _article(doc: str, text: str, meta: dict, path: Path) -> Article:
+def _article(doc: str, text: str, meta: dict, path: Path | str) -> Article:
     blocks, info = classify(text)
     if not any(b.kind in ("body", "caption") for b in blocks):
         if blocks and all(b.kind in ("heading", "meta") for b in blocks):

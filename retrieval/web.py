@@ -25,6 +25,7 @@ import socket
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
 from pydantic import Field
@@ -159,7 +160,7 @@ def load_urls(urls, state_dir: Path | str | None = None, *, delay: float | None 
     if not urls:
         last_stats = {"fetched": 0, "not_modified": 0, "cached": 0}
         return [], []
-    overrides = {k: v for k, v in (("delay", delay), ("timeout", timeout), ("max_bytes", max_bytes)) if v is not None}
+    overrides: dict[str, Any] = {k: v for k, v in (("delay", delay), ("timeout", timeout), ("max_bytes", max_bytes)) if v is not None}
     settings = WebSettings(**overrides)
     if state_dir is None:
         if _state_dir is None:
@@ -199,6 +200,7 @@ def _load_one(rnd: _Round, url: str, allow_feed: bool, entry: _Entry | None = No
         if known.get("kind") == "feed":
             _load_entries(rnd, url, [_Entry(**e) for e in known.get("entries", [])], unchanged=True)
         else:
+            assert cached is not None  # usable: a page answered 304 only when its copy was read
             _keep(rnd, cached, url)
         return
     rnd.stats["fetched"] += 1
@@ -313,7 +315,8 @@ def _read_capped(resp, limit: int, timeout: float) -> bytes:
     import http.client
 
     deadline = time.monotonic() + 3 * timeout
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         try:
             piece = resp.read(65536)
