@@ -29,6 +29,7 @@ import aiohttp
 import discord
 from discord import app_commands
 
+from retrieval.answering import ABSTAIN_TEXT
 from retrieval.api import Engine, validate_question
 from retrieval.config import Settings
 from retrieval.errors import BadInput, ConfigError, NewsqaError
@@ -57,7 +58,6 @@ NO_MENTIONS = discord.AllowedMentions.none()
 
 APOLOGY = "Sorry, something went wrong while I was answering that. Please try again in a moment."
 NOT_HERE = "Sorry, I don't answer questions in this channel."
-DONT_SAY = "The articles I have don't say."
 CLOSEST = "These are the closest passages I found, in case they help."
 FOLLOW_UP_HINT = "Follow-up questions go here"
 # The bot's own messages that are not answers, left out of a thread's history.
@@ -271,11 +271,11 @@ def render_answer(answer: Answer, echo: str | None = None) -> tuple[list[str], d
         lines.append(f"> {shorten(escape(one_line(echo)), ECHO_CHARS)}")
         lines.append("")
     if answer.abstained:
-        lines.append(escape(answer.answer.strip()) or DONT_SAY)
+        lines.append(escape(answer.answer.strip()) or ABSTAIN_TEXT)
         if answer.sources:
             lines.append(CLOSEST)
     else:
-        lines.append(escape(answer.answer.strip()) or DONT_SAY)
+        lines.append(escape(answer.answer.strip()) or ABSTAIN_TEXT)
         for note in public_notes(answer.notes):
             lines.append(f"-# note: {escape(one_line(note))}")
     return split_message("\n".join(lines)), build_embed(answer)

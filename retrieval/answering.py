@@ -19,6 +19,8 @@ from importlib import resources
 
 import numpy as np
 
+from prompts import load as load_prompt
+
 from .citations import Evidence, supports
 from .features import (
     FEATURES,
@@ -38,7 +40,8 @@ from .sentences import split_spans
 from .text import STOPWORDS, content_terms, fold, stem, words
 from .types import Passage, Sentence, Source
 
-ABSTAIN_TEXT = "The articles I have don't say."
+# The one abstention sentence, shared with the LLM prompt (prompts/abstain.txt).
+ABSTAIN_TEXT = load_prompt("abstain").strip()
 MAX_SENTENCES = 3
 
 

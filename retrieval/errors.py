@@ -55,9 +55,19 @@ class ModelUnavailable(NewsqaError):
 
 
 class LLMError(NewsqaError):
-    """The language-model endpoint failed; callers fall back to extractive."""
+    """The language-model endpoint failed; callers fall back to extractive.
+
+    retrieval.llm raises its subclass LLMFailure; catch LLMError.
+    """
 
     exit_code = 7
+    retryable = False  # worth another attempt
+    retry_after: float | None = None  # seconds the server asked us to wait
+    attempts = 1  # completions tried before giving up
+
+    def __init__(self, message: str, exit_code: int | None = None):
+        super().__init__(message, exit_code)
+        self.reason = message
 
 
 class IndexNotWritable(NewsqaError):

@@ -21,6 +21,7 @@ The flow, per question:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import html
 import re
@@ -29,7 +30,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from .errors import ConfigError, redact_url
+from .errors import ConfigError, LLMError, redact_url
 from .types import Answer, Passage, Sentence, Source
 
 # Backoff between retries: BACKOFF_BASE * 2**attempt seconds, at most BACKOFF_MAX (a server's
@@ -114,6 +115,7 @@ def fill(template: str, **values) -> str:
 
 
 def abstain_phrase() -> str:
+    """The abstention sentence the model is told to use: the file answering.ABSTAIN_TEXT is read from."""
     return _prompt("abstain").strip()
 
 
@@ -266,8 +268,8 @@ def _cut_to_fit(p: Passage, n: int, budget: int, count_tokens, encoding) -> Pack
 # calling the model
 
 
-class LLMFailure(Exception):
-    """A failed completion, with whether it is worth retrying."""
+class LLMFailure(LLMError):
+    """A failed completion, with whether it is worth retrying (an LLMError: callers catch that one type)."""
 
     def __init__(self, reason: str, retryable: bool, retry_after: float | None = None):
         super().__init__(reason)
@@ -546,7 +548,7 @@ def evidence_text(text: str) -> tuple[str, bool]:
 
 def verify(text: str, packed: Sequence[Packed], unsupported: str = "drop") -> Verified:
     """Check each sentence against the passages it cites; renumber sources by first use in the answer."""
-    from .answering import _as_sentence, _end_marker
+    from .answering import _as_sentence, _end_marker, make_source
     from .citations import Evidence, split_cited, supports
 
     if unsupported not in UNSUPPORTED_CHOICES:
@@ -609,8 +611,8 @@ def verify(text: str, packed: Sequence[Packed], unsupported: str = "drop") -> Ve
             continue
         p = by_n[c]
         q = p.passage
-        sources.append(Source(n=n, doc=q.doc, title=q.title, outlet=q.outlet, date=q.date, text=p.text,
-                              start=p.start, end=p.end, url=q.url, chunk_id=q.id, kind=q.kind))
+        # The passage's source, narrowed to the text the model was given (it may be cut to fit).
+        sources.append(dataclasses.replace(make_source(n, q), text=p.text, start=p.start, end=p.end))
     return Verified(sentences=sentences, shown=written, sources=sources,
                     suspicious=list(dict.fromkeys(by_n[c].passage.outlet or by_n[c].passage.doc
                                                   for c in suspicious if c in number)),
@@ -658,7 +660,7 @@ def _llm_answer(settings, question, passages, extractive, timings, on_token, dea
     try:
         done = complete(settings, messages, max_tokens=settings.llm_max_answer_tokens, on_token=on_token,
                         deadline=deadline)
-    except LLMFailure as exc:
+    except LLMError as exc:
         tries = f"; {exc.attempts} attempts" if exc.attempts > 1 else ""
         return _fallback(extractive, f"the language model failed ({exc.reason}{tries})")
     if done.first_token is not None:
