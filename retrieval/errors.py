@@ -4,7 +4,9 @@ The CLI and the bot catch `NewsqaError` and print `str(err)` as one line; anythi
 else is a bug and is reported as such.
 """
 
+import os
 import re
+from collections.abc import Iterator
 
 
 class NewsqaError(Exception):
@@ -146,7 +148,7 @@ _VERSION = re.compile(r"inconsistent hash|inconsistent migration|unapplied migra
                       r"unsupported file format", re.I)
 
 
-def _chain(exc: BaseException | None):
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
@@ -160,7 +162,7 @@ def _short_reason(exc: BaseException) -> str:
     return (text[:157] + "…") if len(text) > 160 else text
 
 
-def diagnose_store_error(exc: BaseException, index_dir) -> NewsqaError:
+def diagnose_store_error(exc: BaseException, index_dir: str | os.PathLike[str]) -> NewsqaError:
     """The user-facing error for an exception raised while opening, reading or writing the embedded index.
 
     Only real damage suggests `newsqa reset`: a read-only folder, a full disk, a lock held by another
@@ -206,7 +208,7 @@ def diagnose_store_error(exc: BaseException, index_dir) -> NewsqaError:
 FULL_BELOW_BYTES = 1 << 20  # less free space than this where the index lives counts as a full disk
 
 
-def _folder_state(index_dir) -> str:
+def _folder_state(index_dir: str | os.PathLike[str]) -> str:
     """"full", "readonly" or "ok" for the folder holding the index (its nearest existing ancestor)."""
     import os
     from pathlib import Path

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .text import ANALYZER_VERSION, content_terms
 from .types import Passage
@@ -55,7 +56,7 @@ class DocRecord:
     seq: int = 0
 
     @classmethod
-    def from_meta(cls, doc: str, m: dict) -> DocRecord:
+    def from_meta(cls, doc: str, m: dict[str, Any]) -> DocRecord:
         return cls(doc=doc, hash=str(m.get("hash", "")), title=str(m.get("title", "")),
                    outlet=str(m.get("outlet", "")), date=str(m.get("date", "")), author=str(m.get("author", "")),
                    url=str(m.get("url", "")), path=str(m.get("path", "")), chunks=int(m.get("chunks", 0) or 0),
@@ -320,7 +321,7 @@ def _like_escape(s: str) -> str:
     return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def annotations(p: Passage) -> dict:  # type: ignore[no-redef]  # the name of the __future__ import
+def annotations(p: Passage) -> dict[str, Any]:  # type: ignore[no-redef]  # the name of the __future__ import
     try:
         return json.loads(p.ann) if p.ann else {}
     except ValueError:

@@ -29,9 +29,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, LLMError, redact_url
 from .types import Answer, Passage, Sentence, Source
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 # Backoff between retries: BACKOFF_BASE * 2**attempt seconds, at most BACKOFF_MAX (a server's
 # Retry-After is honoured up to BACKOFF_MAX). Module-level so tests can patch them.
@@ -70,7 +74,7 @@ _INSTRUCTION = re.compile(
 # configuration
 
 
-def require_llm_config(settings) -> None:
+def require_llm_config(settings: Settings) -> None:
     """Raise ConfigError (exit 2, one line) when LLM mode lacks a model or an endpoint."""
     missing = []
     if not (settings.llm_model or "").strip():
@@ -83,10 +87,10 @@ def require_llm_config(settings) -> None:
                           "; set them in the environment or .env, or use --mode extractive")
 
 
-_CLIENTS: dict[tuple, object] = {}
+_CLIENTS: dict[tuple[Any, ...], object] = {}
 
 
-def _client(settings):
+def _client(settings: Settings):
     """One OpenAI client per endpoint; the client's own retries are off (we retry ourselves)."""
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
     ident = (settings.openai_base_url, hash(key), settings.llm_timeout)
@@ -150,7 +154,7 @@ def fence_names() -> frozenset[str]:
 
 
 @functools.cache
-def _fence_tag() -> re.Pattern:
+def _fence_tag() -> re.Pattern[str]:
     names = sorted(fence_names() | {"source", "sources"}, key=len, reverse=True)
     return re.compile(r"<(\s*/?\s*(?:" + "|".join(map(re.escape, names)) + r")\b)", re.I)
 
@@ -176,7 +180,7 @@ def user_prompt(question: str, blocks: Sequence[str]) -> str:
     return f"{sources}\n\n{ask}"
 
 
-def build_messages(question: str, blocks: Sequence[str]) -> list[dict]:
+def build_messages(question: str, blocks: Sequence[str]) -> list[dict[str, Any]]:
     return [{"role": "system", "content": system_prompt()},
             {"role": "user", "content": user_prompt(question, blocks)}]
 
@@ -198,14 +202,14 @@ class Packed:
     tokens: int
 
 
-def source_budget(settings, question: str) -> int:
+def source_budget(settings: Settings, question: str) -> int:
     """Tokens left for the source block: the configured budget, capped by the model's window."""
     from .chunking import count_tokens
 
     overhead = sum(count_tokens(m["content"]) + TOKENS_PER_MESSAGE for m in build_messages(question, []))
     overhead += REPLY_PRIMER
     room = int((settings.llm_window_tokens - settings.llm_max_answer_tokens) / WINDOW_SAFETY) - overhead
-    return min(settings.llm_context_tokens, room)
+    return int(min(settings.llm_context_tokens, room))
 
 
 def pack_context(passages: Sequence[Passage], budget: int) -> list[Packed]:
@@ -287,7 +291,7 @@ class Completion:
     first_token: float | None = None
 
 
-def _classify(exc: Exception, settings) -> LLMFailure:
+def _classify(exc: Exception, settings: Settings) -> LLMFailure:
     import openai
 
     if isinstance(exc, LLMFailure):
@@ -354,10 +358,10 @@ def _backoff(attempt: int, failure: LLMFailure) -> float:
     delay = BACKOFF_BASE * (2 ** attempt)
     if failure.retry_after is not None:
         delay = max(delay, failure.retry_after)
-    return min(delay, BACKOFF_MAX)
+    return float(min(delay, BACKOFF_MAX))
 
 
-def complete(settings, messages: list[dict], *, max_tokens: int, on_token: Callable[[str], None] | None = None,
+def complete(settings: Settings, messages: list[dict[str, Any]], *, max_tokens: int, on_token: Callable[[str], None] | None = None,
              stream: bool = True, retries: int | None = None, deadline: float | None = None) -> Completion:
     """One chat completion with bounded retries; raises LLMFailure when it can't get usable text.
 
@@ -421,7 +425,7 @@ class _DeadlinePassed(Exception):
     pass
 
 
-def _past_deadline(settings, last: LLMFailure | None) -> LLMFailure:
+def _past_deadline(settings: Settings, last: LLMFailure | None) -> LLMFailure:
     why = f"no complete answer within the {settings.llm_deadline:g} s deadline (NEWSQA_LLM_DEADLINE)"
     if last is not None:
         why += f"; last error: {last.reason}"
@@ -440,7 +444,7 @@ def _bounded(call: Callable[[Callable[[str], None] | None], Completion], on_toke
         def gate(token: str) -> None:
             if not abandoned.is_set():
                 on_token(token)
-    box: dict = {}
+    box: dict[str, Any] = {}
 
     def target() -> None:
         try:
@@ -456,10 +460,11 @@ def _bounded(call: Callable[[Callable[[str], None] | None], Completion], on_toke
         raise _DeadlinePassed()
     if "error" in box:
         raise box["error"]
-    return box["value"]
+    value: Completion = box["value"]
+    return value
 
 
-def _once(settings, messages, params, on_token, stream, emitted, attempt, timeout: float | None = None) -> Completion:
+def _once(settings: Settings, messages, params, on_token, stream, emitted, attempt, timeout: float | None = None) -> Completion:
     client = _client(settings)
     if timeout is not None:
         params = {**params, "timeout": timeout}
@@ -632,7 +637,7 @@ def _flagged(text: str, cites: list[int]) -> str:
 # the answer
 
 
-def llm_answer(engine, question: str, passages: Sequence[Passage], extractive: Answer, timings: dict,
+def llm_answer(engine, question: str, passages: Sequence[Passage], extractive: Answer, timings: dict[str, Any],
                on_token: Callable[[str], None] | None = None) -> Answer:
     """The LLM-mode answer for `question`, verified; falls back to `extractive` on any failure."""
     settings = engine.settings
@@ -645,7 +650,7 @@ def llm_answer(engine, question: str, passages: Sequence[Passage], extractive: A
     return result
 
 
-def _llm_answer(settings, question, passages, extractive, timings, on_token, deadline: float | None = None) -> Answer:
+def _llm_answer(settings: Settings, question, passages, extractive, timings, on_token, deadline: float | None = None) -> Answer:
     from .answering import ABSTAIN_TEXT
 
     budget = source_budget(settings, question)
@@ -732,7 +737,7 @@ def rewrite_question(engine, history: list[tuple[str, str]], question: str) -> s
         return question
 
 
-def _rewrite(settings, history, question: str) -> str:
+def _rewrite(settings: Settings, history, question: str) -> str:
     from .chunking import count_tokens
     from .config import MAX_QUESTION_CHARS
 

@@ -142,12 +142,12 @@ class _Entry:
 class _Round:
     settings: WebSettings
     state_dir: Path
-    state: dict
-    articles: list = field(default_factory=list)
-    skipped: list = field(default_factory=list)
-    seen: set = field(default_factory=set)
-    docs: dict = field(default_factory=dict)  # doc id -> the URL that produced it in this round
-    stats: dict = field(default_factory=lambda: {"fetched": 0, "not_modified": 0, "cached": 0})
+    state: dict[str, Any]
+    articles: list[Any] = field(default_factory=list)
+    skipped: list[Any] = field(default_factory=list)
+    seen: set[Any] = field(default_factory=set)
+    docs: dict[str, Any] = field(default_factory=dict)  # doc id -> the URL that produced it in this round
+    stats: dict[str, Any] = field(default_factory=lambda: {"fetched": 0, "not_modified": 0, "cached": 0})
 
 
 def load_urls(urls, state_dir: Path | str | None = None, *, delay: float | None = None,
@@ -253,7 +253,7 @@ def _keep(rnd: _Round, art: Article, url: str) -> None:
 
 
 # -- HTTP ------------------------------------------------------------------------------------
-def _fetch(settings: WebSettings, url: str, known: dict | None) -> _Response:
+def _fetch(settings: WebSettings, url: str, known: dict[str, Any] | None) -> _Response:
     import http.client
     import ssl
     import urllib.error
@@ -502,7 +502,7 @@ def _doc_id(url: str) -> str:
 
 
 # -- state -----------------------------------------------------------------------------------
-def _read_state(state_dir: Path) -> dict:
+def _read_state(state_dir: Path) -> dict[str, Any]:
     try:
         data = json.loads((state_dir / STATE_FILE).read_text(encoding="utf-8"))
         if isinstance(data, dict) and isinstance(data.get("urls"), dict):
@@ -512,7 +512,7 @@ def _read_state(state_dir: Path) -> dict:
     return {"version": 1, "urls": {}}
 
 
-def _write_state(state_dir: Path, state: dict) -> None:
+def _write_state(state_dir: Path, state: dict[str, Any]) -> None:
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
         tmp = state_dir / (STATE_FILE + ".tmp")
