@@ -72,7 +72,10 @@ def main() -> None:
             engine.answer(q)
             lat.append(time.perf_counter() - t)
     lat.sort()
-    p = lambda x: lat[min(len(lat) - 1, int(round(x / 100 * (len(lat) - 1))))]
+
+    def p(x: float) -> float:
+        return lat[min(len(lat) - 1, int(round(x / 100 * (len(lat) - 1))))]
+
     print(f"warm answer() latency over {len(questions)} gold questions: p50 {p(50) * 1000:.1f} ms, "
           f"p95 {p(95) * 1000:.1f} ms")
 

@@ -10,7 +10,6 @@ import functools
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -27,7 +26,7 @@ Mode = typer.Option(None, "--mode", help="extractive (default, offline) or llm [
 K = typer.Option(None, "-k", "--k", help="How many passages to retrieve [env NEWSQA_K].")
 
 
-def fail(message: str, code: int) -> "typer.Exit":
+def fail(message: str, code: int) -> typer.Exit:
     from retrieval.errors import redact_text
 
     first = " ".join(str(message).split())  # one line, whatever the message held
@@ -45,7 +44,7 @@ def _on_broken_pipe() -> None:
     raise _quiet_broken_pipe()
 
 
-def _quiet_broken_pipe() -> "typer.Exit":
+def _quiet_broken_pipe() -> typer.Exit:
     """Stop writing to the closed pipe, so the interpreter's final flush doesn't complain either."""
     import os
 
@@ -117,15 +116,15 @@ def make_engine(**overrides):
 def ask(
     question: str = typer.Argument(..., help="The question, in quotes."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object instead of the rendered answer."),
-    k: Optional[int] = K,
-    mode: Optional[str] = Mode,
-    outlet: Optional[str] = typer.Option(None, "--outlet", help="Only passages from this outlet."),
-    date_from: Optional[str] = typer.Option(None, "--from", help="Only articles dated on or after YYYY-MM-DD."),
-    date_to: Optional[str] = typer.Option(None, "--to", help="Only articles dated on or before YYYY-MM-DD."),
-    unsupported: Optional[str] = typer.Option(None, "--unsupported", help="LLM mode: keep, flag or drop unsupported sentences."),
-    data_dir: Optional[Path] = DataDir,
-    chroma_url: Optional[str] = ChromaUrl,
-    embedding: Optional[str] = Embedding,
+    k: int | None = K,
+    mode: str | None = Mode,
+    outlet: str | None = typer.Option(None, "--outlet", help="Only passages from this outlet."),
+    date_from: str | None = typer.Option(None, "--from", help="Only articles dated on or after YYYY-MM-DD."),
+    date_to: str | None = typer.Option(None, "--to", help="Only articles dated on or before YYYY-MM-DD."),
+    unsupported: str | None = typer.Option(None, "--unsupported", help="LLM mode: keep, flag or drop unsupported sentences."),
+    data_dir: Path | None = DataDir,
+    chroma_url: str | None = ChromaUrl,
+    embedding: str | None = Embedding,
 ):
     """Answer one question with inline [n] citations and the numbered sources."""
     from retrieval.api import validate_question
@@ -165,7 +164,7 @@ class Waiting:
         self._thread = None
         self._drawn = False
 
-    def __enter__(self) -> "Waiting":
+    def __enter__(self) -> Waiting:
         import threading
 
         if not self.enabled:
@@ -211,12 +210,11 @@ def _end_draft(result, streamed: list[str]) -> None:
     out.rule("verified answer" if result.mode == "llm" else "draft not used: extractive answer")
 
 
-def _check_dates(*dates: Optional[str]) -> None:
+def _check_dates(*dates: str | None) -> None:
+    import datetime
     import re
 
     from retrieval.errors import BadInput
-
-    import datetime
 
     parsed = []
     for flag, d in zip(("--from", "--to"), dates):
@@ -269,11 +267,11 @@ def render(result) -> None:
 @app.command()
 @guarded
 def chat(
-    k: Optional[int] = K,
-    mode: Optional[str] = Mode,
-    data_dir: Optional[Path] = DataDir,
-    chroma_url: Optional[str] = ChromaUrl,
-    embedding: Optional[str] = Embedding,
+    k: int | None = K,
+    mode: str | None = Mode,
+    data_dir: Path | None = DataDir,
+    chroma_url: str | None = ChromaUrl,
+    embedding: str | None = Embedding,
 ):
     """Ask several questions in a row; models stay loaded. Empty line or Ctrl-D quits."""
     from retrieval.errors import BadInput, NewsqaError
@@ -295,7 +293,7 @@ def chat(
             with Waiting(engine.settings.llm_deadline, enabled=llm_mode) as waiting:
                 def stream(t: str) -> None:  # noqa: F811 - stops the progress line first
                     waiting.stop()
-                    streamed.append(t)
+                    streamed.append(t)  # noqa: B023 - called only within this turn
                     out.print(t, end="", markup=False)
 
                 result = engine.answer(question, on_token=stream if llm_mode else None, previous=previous)
@@ -316,9 +314,9 @@ def ingest(
     follow_links: bool = typer.Option(False, "--follow-links", help="Also follow symbolic links that point outside the named folders."),
     no_wait: bool = typer.Option(False, "--no-wait", help="If another ingest into the same data dir is running, stop (exit 10) instead of waiting for it."),
     prune: bool = typer.Option(False, "--prune", help="Also remove indexed articles whose files are gone from the named folders."),
-    data_dir: Optional[Path] = DataDir,
-    chroma_url: Optional[str] = ChromaUrl,
-    embedding: Optional[str] = Embedding,
+    data_dir: Path | None = DataDir,
+    chroma_url: str | None = ChromaUrl,
+    embedding: str | None = Embedding,
 ):
     """Add or update articles in the index; unchanged files cost nothing."""
     from retrieval import web
@@ -384,9 +382,9 @@ def watch(
     feeds: list[str] = typer.Argument(..., help="URLs of RSS/Atom feeds or pages (files and folders work too)."),
     every: str = typer.Option("15m", "--every", help="How often to check: 90s, 15m, 1h."),
     once: bool = typer.Option(False, "--once", help="One round, then exit (1 when something was skipped)."),
-    data_dir: Optional[Path] = DataDir,
-    chroma_url: Optional[str] = ChromaUrl,
-    embedding: Optional[str] = Embedding,
+    data_dir: Path | None = DataDir,
+    chroma_url: str | None = ChromaUrl,
+    embedding: str | None = Embedding,
 ):
     """Re-ingest feeds on an interval, fetching only what changed; Ctrl-C stops (exit 130)."""
     from retrieval import web
@@ -406,8 +404,8 @@ def watch(
 @guarded
 def sources(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
-    data_dir: Optional[Path] = DataDir,
-    chroma_url: Optional[str] = ChromaUrl,
+    data_dir: Path | None = DataDir,
+    chroma_url: str | None = ChromaUrl,
 ):
     """List the indexed articles with their metadata and chunk counts."""
     from rich.table import Table
@@ -434,8 +432,8 @@ def sources(
 @guarded
 def remove(
     docs: list[str] = typer.Argument(..., help="Document ids, as `newsqa sources` lists them."),
-    data_dir: Optional[Path] = DataDir,
-    chroma_url: Optional[str] = ChromaUrl,
+    data_dir: Path | None = DataDir,
+    chroma_url: str | None = ChromaUrl,
 ):
     """Take articles out of the index."""
     from retrieval.errors import BadInput
@@ -452,8 +450,8 @@ def remove(
 @guarded
 def reset(
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
-    data_dir: Optional[Path] = DataDir,
-    chroma_url: Optional[str] = ChromaUrl,
+    data_dir: Path | None = DataDir,
+    chroma_url: str | None = ChromaUrl,
 ):
     """Delete the index (the fix for a corrupt one); ingest again afterwards."""
     from retrieval.store import reset_index
@@ -470,19 +468,19 @@ def reset(
 @app.command("eval")
 @guarded
 def eval_cmd(
-    gold: Optional[list[Path]] = typer.Option(None, "--gold", help="Gold JSONL file(s) [default: evals/gold/]."),
-    mode: Optional[str] = Mode,
-    k: Optional[int] = K,
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Where results.json and report.md go [runs/<timestamp>]."),
+    gold: list[Path] | None = typer.Option(None, "--gold", help="Gold JSONL file(s) [default: evals/gold/]."),
+    mode: str | None = Mode,
+    k: int | None = K,
+    out_dir: Path | None = typer.Option(None, "--out", help="Where results.json and report.md go [runs/<timestamp>]."),
     json_out: bool = typer.Option(False, "--json", help="Print {metrics, items} as JSON to stdout."),
-    baseline: Optional[Path] = typer.Option(None, "--baseline", help="An earlier results.json to compare with."),
-    fail_under: Optional[list[str]] = typer.Option(None, "--fail-under", help="METRIC=VALUE; exit 1 when below."),
-    predictions: Optional[Path] = typer.Option(None, "--predictions", help="Score these answers instead of running newsqa."),
+    baseline: Path | None = typer.Option(None, "--baseline", help="An earlier results.json to compare with."),
+    fail_under: list[str] | None = typer.Option(None, "--fail-under", help="METRIC=VALUE; exit 1 when below."),
+    predictions: Path | None = typer.Option(None, "--predictions", help="Score these answers instead of running newsqa."),
     judge: bool = typer.Option(False, "--judge", help="Also score citations with an LLM judge (the LLM-mode endpoint)."),
-    corpus: Optional[Path] = typer.Option(None, "--corpus", help="Ingest these articles first; gold evidence points into them."),
-    data_dir: Optional[Path] = DataDir,
-    chroma_url: Optional[str] = ChromaUrl,
-    embedding: Optional[str] = Embedding,
+    corpus: Path | None = typer.Option(None, "--corpus", help="Ingest these articles first; gold evidence points into them."),
+    data_dir: Path | None = DataDir,
+    chroma_url: str | None = ChromaUrl,
+    embedding: str | None = Embedding,
 ):
     """Score answers against the gold question-and-answer pairs (--mode extractive,llm: side by side)."""
     from evals.harness import run_cli
@@ -501,10 +499,10 @@ def eval_cmd(
 @app.command("discord")
 @guarded
 def discord_cmd(
-    mode: Optional[str] = Mode,
-    k: Optional[int] = K,
-    data_dir: Optional[Path] = DataDir,
-    chroma_url: Optional[str] = ChromaUrl,
+    mode: str | None = Mode,
+    k: int | None = K,
+    data_dir: Path | None = DataDir,
+    chroma_url: str | None = ChromaUrl,
 ):
     """Run the Discord bot (token from DISCORD_TOKEN in the environment or .env)."""
     from bot.discord_bot import run_bot

@@ -22,12 +22,14 @@ import collections
 import logging
 import re
 import time
-from typing import Any, Callable, Iterable, Optional, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import aiohttp
 import discord
 from discord import app_commands
 
+from retrieval.answering import ABSTAIN_TEXT
 from retrieval.api import Engine, validate_question
 from retrieval.config import Settings
 from retrieval.errors import BadInput, ConfigError, NewsqaError
@@ -56,7 +58,6 @@ NO_MENTIONS = discord.AllowedMentions.none()
 
 APOLOGY = "Sorry, something went wrong while I was answering that. Please try again in a moment."
 NOT_HERE = "Sorry, I don't answer questions in this channel."
-DONT_SAY = "The articles I have don't say."
 CLOSEST = "These are the closest passages I found, in case they help."
 FOLLOW_UP_HINT = "Follow-up questions go here"
 # The bot's own messages that are not answers, left out of a thread's history.
@@ -122,7 +123,7 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
         return []
     protected = [m.span() for m in _PROTECTED.finditer(text)]
 
-    def inside(i: int) -> Optional[tuple[int, int]]:
+    def inside(i: int) -> tuple[int, int] | None:
         for s, e in protected:
             if s < i < e:
                 return s, e
@@ -237,7 +238,7 @@ def _source_field(source: Source, quote_chars: int, name_chars: int) -> tuple[st
     return name, shorten(value, EMBED_FIELD_VALUE_LIMIT)
 
 
-def build_embed(answer: Answer) -> Optional[discord.Embed]:
+def build_embed(answer: Answer) -> discord.Embed | None:
     """The numbered sources as one embed within Discord's limits, or None without sources."""
     sources = list(answer.sources)
     if not sources:
@@ -263,18 +264,18 @@ def build_embed(answer: Answer) -> Optional[discord.Embed]:
     return embed  # pragma: no cover - the last configuration always fits (25 x ~150 characters)
 
 
-def render_answer(answer: Answer, echo: Optional[str] = None) -> tuple[list[str], Optional[discord.Embed]]:
+def render_answer(answer: Answer, echo: str | None = None) -> tuple[list[str], discord.Embed | None]:
     """The message texts (each <= 2,000 characters) and the sources embed for the last of them."""
     lines = []
     if echo:
         lines.append(f"> {shorten(escape(one_line(echo)), ECHO_CHARS)}")
         lines.append("")
     if answer.abstained:
-        lines.append(escape(answer.answer.strip()) or DONT_SAY)
+        lines.append(escape(answer.answer.strip()) or ABSTAIN_TEXT)
         if answer.sources:
             lines.append(CLOSEST)
     else:
-        lines.append(escape(answer.answer.strip()) or DONT_SAY)
+        lines.append(escape(answer.answer.strip()) or ABSTAIN_TEXT)
         for note in public_notes(answer.notes):
             lines.append(f"-# note: {escape(one_line(note))}")
     return split_message("\n".join(lines)), build_embed(answer)
@@ -458,7 +459,7 @@ class NewsqaBot(discord.Client):
 
     # -- where the bot may answer ------------------------------------------------------------
 
-    def allowed_here(self, guild_id: Optional[int], channel: Any) -> bool:
+    def allowed_here(self, guild_id: int | None, channel: Any) -> bool:
         """The allow-lists: with guild ids set, only those servers (so no DMs); with channel
         ids set, only those channels and threads inside them."""
         s = self.settings
@@ -535,8 +536,8 @@ class NewsqaBot(discord.Client):
         await message.channel.send(text, allowed_mentions=NO_MENTIONS,
                                    reference=message.to_reference(fail_if_not_exists=False))
 
-    async def _send_parts(self, place: Any, contents: list[str], embed: Optional[discord.Embed],
-                          reference: Optional[discord.Message] = None) -> list[discord.Message]:
+    async def _send_parts(self, place: Any, contents: list[str], embed: discord.Embed | None,
+                          reference: discord.Message | None = None) -> list[discord.Message]:
         """Send the parts in order; the first replies to the question, the last carries the embed."""
         sent = []
         for i, part in enumerate(contents):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Sequence
 
 from retrieval.errors import BadInput, NewsqaError
 

@@ -9,7 +9,7 @@ at temperature 0, and its verdicts are cached for the run.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from prompts import load
 from retrieval.citations import Evidence, strip_markers
@@ -37,7 +37,8 @@ class Judge:
         return self.cache[key]
 
     def _ask(self, claim: str, evidence: tuple) -> bool:
-        from retrieval.llm import LLMFailure, complete, fill
+        from retrieval.errors import LLMError
+        from retrieval.llm import complete, fill
 
         def inert(text: str) -> str:  # no tag inside the data can close the fence
             return text.replace("<", "&lt;")
@@ -48,7 +49,7 @@ class Judge:
         try:
             done = complete(self.settings, [{"role": "user", "content": prompt}], max_tokens=JUDGE_MAX_TOKENS,
                             stream=False)
-        except LLMFailure as exc:
+        except LLMError as exc:
             self.failures.append(exc.reason)
             return False
         m = re.match(r"\W*(yes|no)\b", done.text.strip(), re.I)

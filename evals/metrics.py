@@ -11,7 +11,7 @@ import re
 import string
 import unicodedata
 from collections import Counter
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from retrieval.citations import Evidence, citation_scores, split_cited, strip_markers
 

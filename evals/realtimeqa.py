@@ -283,7 +283,7 @@ COLUMNS = (("answer acc", "answer_contains", None), ("first-sent acc", "first_se
 
 def summary_row(res: dict) -> dict:
     row = {}
-    for label, metric, typ in COLUMNS:
+    for _label, metric, typ in COLUMNS:
         m = res["by_type"].get(typ, {}) if typ else res["metrics"]
         row[metric if not typ else f"{metric}_{typ}"] = m.get(metric)
     row["items"] = res["metrics"]["items"]
@@ -294,8 +294,8 @@ def run(d: Path, data_dir: Path | None = None, limit: int | None = None, k: int 
         extra: list[str] | None = None, log=None) -> dict:
     """Ingest, score newsqa (extractive) and the bm25-sentence baseline (plus any extra predictions), print one
     table to stdout (progress to stderr) and write d/summary.json and d/runs/<system>/."""
-    from retrieval.config import load_settings
     from retrieval.api import Engine
+    from retrieval.config import load_settings
 
     from . import baselines
     from .harness import corpus_articles, evaluate, load_gold, load_predictions, write_run

@@ -1,9 +1,9 @@
 """Prompt templates as text files, loaded by name (shipped as package data)."""
 
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str) -> str:
     return (resources.files(__name__) / f"{name}.txt").read_text(encoding="utf-8")

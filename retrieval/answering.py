@@ -12,20 +12,36 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 import numpy as np
 
+from prompts import load as load_prompt
+
 from .citations import Evidence, supports
-from .features import (FEATURES, NEGATIONS, REPORTING, QuestionInfo, analyse_question, bm25, content_stems,
-                       instruction_spans, is_instruction, new_names, sentence_features, typed_values)
+from .features import (
+    FEATURES,
+    REPORTING,
+    QuestionInfo,
+    analyse_question,
+    bm25,
+    content_stems,
+    instruction_spans,
+    is_instruction,
+    new_names,
+    sentence_features,
+    typed_values,
+)
 from .sentences import split_spans
-from .text import STOPWORDS, content_terms, fold, stem, words
+from .text import NEGATIONS, STOPWORDS, content_terms, fold, stem, words
 from .types import Passage, Sentence, Source
 
-ABSTAIN_TEXT = "The articles I have don't say."
+# The one abstention sentence, shared with the LLM prompt (prompts/abstain.txt).
+ABSTAIN_TEXT = load_prompt("abstain").strip()
 MAX_SENTENCES = 3
 
 
@@ -39,22 +55,23 @@ class AnswerModel:
     coef: np.ndarray
     intercept: float
     threshold: float  # answer when the best sentence's probability reaches it (fitted for CRAG)
-    info: dict = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
 
     def probabilities(self, rows: list[dict[str, float]]) -> np.ndarray:
         if not rows:
             return np.zeros(0)
         x = np.array([[r.get(f, 0.0) for f in self.features] for r in rows], dtype=float)
         z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
-        return 1.0 / (1.0 + np.exp(-z))
+        p: np.ndarray = 1.0 / (1.0 + np.exp(-z))
+        return p
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"features": self.features, "mean": self.mean.tolist(), "scale": self.scale.tolist(),
                 "coef": self.coef.tolist(), "intercept": self.intercept, "threshold": self.threshold,
                 "info": self.info}
 
     @classmethod
-    def from_json(cls, d: dict) -> "AnswerModel":
+    def from_json(cls, d: dict[str, Any]) -> AnswerModel:
         return cls(list(d["features"]), np.array(d["mean"]), np.array(d["scale"]), np.array(d["coef"]),
                    float(d["intercept"]), float(d["threshold"]), d.get("info", {}))
 
@@ -132,7 +149,7 @@ def score(cands: list[Candidate], model: AnswerModel) -> None:
 
 
 def extract(question: str, passages: list[Passage], stats, model: AnswerModel | None = None,
-            side_passages: list[Passage] = ()) -> Draft:
+            side_passages: Sequence[Passage] = ()) -> Draft:
     """Choose the answer sentences from the retrieved passages, or decide to abstain. Sentences of
     `side_passages` (none of them among `passages`) may only serve as the other side of a disagreement."""
     model = model or default_model()

@@ -5,10 +5,15 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .config import MAX_QUESTION_CHARS, Settings, load_settings
 from .errors import BadInput
 from .types import Answer, Passage
+
+if TYPE_CHECKING:  # imported lazily at run time: both are slow to import
+    from .embedding import Embedder
+    from .store import Store
 
 
 def validate_question(question: str | None) -> str:
@@ -25,15 +30,15 @@ class Engine:
 
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or load_settings()
-        self._store = None
-        self._embedder = None
+        self._store: Store | None = None
+        self._embedder: Embedder | None = None
         self._loader: threading.Thread | None = None
         self._lock = threading.RLock()
         self._open_lock = threading.Lock()
         self.notes: list[str] = []  # one-off notes, e.g. "ingested the bundled corpus"
 
     @property
-    def store(self):
+    def store(self) -> Store:
         if self._store is None:
             # Once per engine, even when the first questions arrive together: chromadb's client
             # cache is not safe to open the same path from two threads at once (IndexCorrupt).
@@ -45,7 +50,7 @@ class Engine:
         return self._store
 
     @property
-    def embedder(self):
+    def embedder(self) -> Embedder:
         if self._embedder is None:
             loader = self._loader
             if loader is not None:
@@ -126,7 +131,7 @@ class Engine:
             return True
 
     def retrieve(self, question: str, k: int | None = None, outlet: str | None = None,
-                 date_from: str | None = None, date_to: str | None = None, timings: dict | None = None,
+                 date_from: str | None = None, date_to: str | None = None, timings: dict[str, Any] | None = None,
                  sync: bool = True, exclude_docs: tuple[str, ...] = ()):
         """The fused top-k passages and the question vector; `sync` first applies other processes' ingests."""
         from .search import Filters, TermStats, search

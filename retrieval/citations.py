@@ -10,8 +10,9 @@ number it states occurs in them. Citation precision and recall follow ALCE
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any
 
 from .sentences import split_spans
 from .text import content_terms, numbers
@@ -100,7 +101,7 @@ def _unique(xs: Iterable[int]) -> list[int]:
 
 
 def citation_scores(sentences: Sequence[tuple[str, list[int]]], evidence: dict[int, Evidence],
-                    supported_by=None) -> dict:
+                    supported_by=None) -> dict[str, Any]:
     """ALCE citation recall and precision over an answer's sentences.
 
     Recall: a sentence counts when it cites at least one source and its cited sources together

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -89,7 +89,7 @@ def load_settings(**overrides) -> Settings:
         raise ConfigError(f"invalid setting {name}: it should be JSON, e.g. [123, 456] for a list") from None
 
 
-def settings_error_message(exc, given: dict | None = None) -> str:
+def settings_error_message(exc, given: dict[str, Any] | None = None) -> str:
     """A plain one-line message for a pydantic ValidationError of `Settings`: which variable, what is wrong."""
     given = given or {}
     parts = []

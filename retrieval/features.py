@@ -98,7 +98,8 @@ def analyse_question(question: str) -> QuestionInfo:
 
 def answer_spans(sentence: str) -> dict[str, list[str]]:
     """Spans of each answer kind a sentence holds: names, numbers, amounts, percentages, dates."""
-    names, run = [], []
+    names: list[str] = []
+    run: list[str] = []
     toks = list(_CAP.finditer(sentence))
     for i, m in enumerate(toks):
         w = m.group()

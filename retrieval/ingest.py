@@ -7,13 +7,17 @@ articles costs a few large model calls and store writes, not several per article
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from .chunking import chunk_article, content_hash
 from .loading import Skipped, load_paths
 from .types import Article
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 GROUP = 256  # articles looked up and committed together
@@ -33,7 +37,7 @@ class IngestReport:
         return not self.skipped
 
 
-def ingest(paths: list[Path], settings, store=None, embedder=None, progress: Progress | None = None,
+def ingest(paths: list[Path], settings: Settings, store=None, embedder=None, progress: Progress | None = None,
            annotate: Callable[[str], str] | None = None, follow_links: bool = False) -> IngestReport:
     from .store import Store
 
@@ -45,7 +49,7 @@ def ingest(paths: list[Path], settings, store=None, embedder=None, progress: Pro
     return report
 
 
-def ingest_articles(articles: Iterable[Article], settings, store, embedder=None, progress: Progress | None = None,
+def ingest_articles(articles: Iterable[Article], settings: Settings, store, embedder=None, progress: Progress | None = None,
                     report: IngestReport | None = None, annotate: Callable[[str], str] | None = None) -> IngestReport:
     from .features import annotate as default_annotate
 
@@ -63,7 +67,7 @@ def ingest_articles(articles: Iterable[Article], settings, store, embedder=None,
     return report
 
 
-def _ingest_group(group: list[Article], settings, store, state: dict, progress, report: IngestReport,
+def _ingest_group(group: list[Article], settings: Settings, store, state: dict[str, Any], progress, report: IngestReport,
                   annotate) -> None:
     from .embedding import get_embedder
 

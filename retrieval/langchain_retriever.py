@@ -8,7 +8,7 @@ date and offsets) can feed any LangChain chain; the answering and the citation c
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
@@ -24,10 +24,10 @@ class NewsqaRetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     engine: Any = Field(default=None, description="a retrieval.Engine; one with the default settings if omitted")
-    k: Optional[int] = None
-    outlet: Optional[str] = None
-    date_from: Optional[str] = None
-    date_to: Optional[str] = None
+    k: int | None = None
+    outlet: str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         from .api import validate_question

@@ -18,9 +18,10 @@ import json
 import math
 import sqlite3
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Any
 
 from .text import ANALYZER_VERSION, content_terms
 from .types import Passage
@@ -55,7 +56,7 @@ class DocRecord:
     seq: int = 0
 
     @classmethod
-    def from_meta(cls, doc: str, m: dict) -> "DocRecord":
+    def from_meta(cls, doc: str, m: dict[str, Any]) -> DocRecord:
         return cls(doc=doc, hash=str(m.get("hash", "")), title=str(m.get("title", "")),
                    outlet=str(m.get("outlet", "")), date=str(m.get("date", "")), author=str(m.get("author", "")),
                    url=str(m.get("url", "")), path=str(m.get("path", "")), chunks=int(m.get("chunks", 0) or 0),
@@ -265,7 +266,8 @@ class LexicalIndex:
     def _ranked(self, match: str, n: int, outlets, date_from: int, date_to: int,
                 exclude_docs: tuple[str, ...]) -> list[tuple[str, float]]:
         sql = "SELECT c.id, -bm25(fts) FROM fts JOIN chunks c ON c.rowid = fts.rowid"
-        where, args = ["fts MATCH ?"], [match]
+        where: list[str] = ["fts MATCH ?"]
+        args: list[object] = [match]
         if outlets is not None or date_from or date_to:
             sql += " JOIN docs d ON d.doc = c.doc"
             if outlets is not None:
@@ -319,7 +321,7 @@ def _like_escape(s: str) -> str:
     return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def annotations(p: Passage) -> dict:
+def annotations(p: Passage) -> dict[str, Any]:  # type: ignore[no-redef]  # the name of the __future__ import
     try:
         return json.loads(p.ann) if p.ann else {}
     except ValueError:

@@ -21,16 +21,21 @@ The flow, per question:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import html
 import re
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, redact_url
+from .errors import ConfigError, LLMError, redact_url
 from .types import Answer, Passage, Sentence, Source
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 # Backoff between retries: BACKOFF_BASE * 2**attempt seconds, at most BACKOFF_MAX (a server's
 # Retry-After is honoured up to BACKOFF_MAX). Module-level so tests can patch them.
@@ -69,7 +74,7 @@ _INSTRUCTION = re.compile(
 # configuration
 
 
-def require_llm_config(settings) -> None:
+def require_llm_config(settings: Settings) -> None:
     """Raise ConfigError (exit 2, one line) when LLM mode lacks a model or an endpoint."""
     missing = []
     if not (settings.llm_model or "").strip():
@@ -82,10 +87,10 @@ def require_llm_config(settings) -> None:
                           "; set them in the environment or .env, or use --mode extractive")
 
 
-_CLIENTS: dict[tuple, object] = {}
+_CLIENTS: dict[tuple[Any, ...], object] = {}
 
 
-def _client(settings):
+def _client(settings: Settings):
     """One OpenAI client per endpoint; the client's own retries are off (we retry ourselves)."""
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
     ident = (settings.openai_base_url, hash(key), settings.llm_timeout)
@@ -114,6 +119,7 @@ def fill(template: str, **values) -> str:
 
 
 def abstain_phrase() -> str:
+    """The abstention sentence the model is told to use: the file answering.ABSTAIN_TEXT is read from."""
     return _prompt("abstain").strip()
 
 
@@ -134,7 +140,7 @@ def system_prompt() -> str:
     return fill(_prompt("answer_system"), abstain=abstain_phrase())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def fence_names() -> frozenset[str]:
     """Every tag used as a fence in `prompts/*.txt` (`sources`, `source`, `conversation`, …), read from the
     files, so a fence added to a prompt is escaped without anyone remembering to list it."""
@@ -147,8 +153,8 @@ def fence_names() -> frozenset[str]:
     return frozenset(names)
 
 
-@functools.lru_cache(maxsize=None)
-def _fence_tag() -> re.Pattern:
+@functools.cache
+def _fence_tag() -> re.Pattern[str]:
     names = sorted(fence_names() | {"source", "sources"}, key=len, reverse=True)
     return re.compile(r"<(\s*/?\s*(?:" + "|".join(map(re.escape, names)) + r")\b)", re.I)
 
@@ -174,7 +180,7 @@ def user_prompt(question: str, blocks: Sequence[str]) -> str:
     return f"{sources}\n\n{ask}"
 
 
-def build_messages(question: str, blocks: Sequence[str]) -> list[dict]:
+def build_messages(question: str, blocks: Sequence[str]) -> list[dict[str, Any]]:
     return [{"role": "system", "content": system_prompt()},
             {"role": "user", "content": user_prompt(question, blocks)}]
 
@@ -196,14 +202,14 @@ class Packed:
     tokens: int
 
 
-def source_budget(settings, question: str) -> int:
+def source_budget(settings: Settings, question: str) -> int:
     """Tokens left for the source block: the configured budget, capped by the model's window."""
     from .chunking import count_tokens
 
     overhead = sum(count_tokens(m["content"]) + TOKENS_PER_MESSAGE for m in build_messages(question, []))
     overhead += REPLY_PRIMER
     room = int((settings.llm_window_tokens - settings.llm_max_answer_tokens) / WINDOW_SAFETY) - overhead
-    return min(settings.llm_context_tokens, room)
+    return int(min(settings.llm_context_tokens, room))
 
 
 def pack_context(passages: Sequence[Passage], budget: int) -> list[Packed]:
@@ -246,7 +252,7 @@ def _cut_to_fit(p: Passage, n: int, budget: int, count_tokens, encoding) -> Pack
     if room < 16:
         return None
     end = 0
-    for s, e in split_spans(p.text):
+    for _s, e in split_spans(p.text):
         if count_tokens(p.text[:e]) > room:
             break
         end = e
@@ -266,8 +272,8 @@ def _cut_to_fit(p: Passage, n: int, budget: int, count_tokens, encoding) -> Pack
 # calling the model
 
 
-class LLMFailure(Exception):
-    """A failed completion, with whether it is worth retrying."""
+class LLMFailure(LLMError):
+    """A failed completion, with whether it is worth retrying (an LLMError: callers catch that one type)."""
 
     def __init__(self, reason: str, retryable: bool, retry_after: float | None = None):
         super().__init__(reason)
@@ -285,7 +291,7 @@ class Completion:
     first_token: float | None = None
 
 
-def _classify(exc: Exception, settings) -> LLMFailure:
+def _classify(exc: Exception, settings: Settings) -> LLMFailure:
     import openai
 
     if isinstance(exc, LLMFailure):
@@ -352,10 +358,10 @@ def _backoff(attempt: int, failure: LLMFailure) -> float:
     delay = BACKOFF_BASE * (2 ** attempt)
     if failure.retry_after is not None:
         delay = max(delay, failure.retry_after)
-    return min(delay, BACKOFF_MAX)
+    return float(min(delay, BACKOFF_MAX))
 
 
-def complete(settings, messages: list[dict], *, max_tokens: int, on_token: Callable[[str], None] | None = None,
+def complete(settings: Settings, messages: list[dict[str, Any]], *, max_tokens: int, on_token: Callable[[str], None] | None = None,
              stream: bool = True, retries: int | None = None, deadline: float | None = None) -> Completion:
     """One chat completion with bounded retries; raises LLMFailure when it can't get usable text.
 
@@ -377,8 +383,9 @@ def complete(settings, messages: list[dict], *, max_tokens: int, on_token: Calla
             last = _past_deadline(settings, last)
             break
         try:
-            return _bounded(lambda gate: _once(settings, messages, params, gate, stream, emitted, attempt + 1,
-                                               min(settings.llm_timeout, remaining)),
+            # The lambda runs within this iteration (_bounded calls it before the loop moves on).
+            return _bounded(lambda gate: _once(settings, messages, params, gate, stream, emitted,  # noqa: B023
+                                               attempt + 1, min(settings.llm_timeout, remaining)),  # noqa: B023
                             on_token, remaining)
         except _DeadlinePassed:
             if emitted[0]:
@@ -418,7 +425,7 @@ class _DeadlinePassed(Exception):
     pass
 
 
-def _past_deadline(settings, last: LLMFailure | None) -> LLMFailure:
+def _past_deadline(settings: Settings, last: LLMFailure | None) -> LLMFailure:
     why = f"no complete answer within the {settings.llm_deadline:g} s deadline (NEWSQA_LLM_DEADLINE)"
     if last is not None:
         why += f"; last error: {last.reason}"
@@ -437,7 +444,7 @@ def _bounded(call: Callable[[Callable[[str], None] | None], Completion], on_toke
         def gate(token: str) -> None:
             if not abandoned.is_set():
                 on_token(token)
-    box: dict = {}
+    box: dict[str, Any] = {}
 
     def target() -> None:
         try:
@@ -453,10 +460,11 @@ def _bounded(call: Callable[[Callable[[str], None] | None], Completion], on_toke
         raise _DeadlinePassed()
     if "error" in box:
         raise box["error"]
-    return box["value"]
+    value: Completion = box["value"]
+    return value
 
 
-def _once(settings, messages, params, on_token, stream, emitted, attempt, timeout: float | None = None) -> Completion:
+def _once(settings: Settings, messages, params, on_token, stream, emitted, attempt, timeout: float | None = None) -> Completion:
     client = _client(settings)
     if timeout is not None:
         params = {**params, "timeout": timeout}
@@ -545,7 +553,7 @@ def evidence_text(text: str) -> tuple[str, bool]:
 
 def verify(text: str, packed: Sequence[Packed], unsupported: str = "drop") -> Verified:
     """Check each sentence against the passages it cites; renumber sources by first use in the answer."""
-    from .answering import _as_sentence, _end_marker
+    from .answering import _as_sentence, _end_marker, make_source
     from .citations import Evidence, split_cited, supports
 
     if unsupported not in UNSUPPORTED_CHOICES:
@@ -608,8 +616,8 @@ def verify(text: str, packed: Sequence[Packed], unsupported: str = "drop") -> Ve
             continue
         p = by_n[c]
         q = p.passage
-        sources.append(Source(n=n, doc=q.doc, title=q.title, outlet=q.outlet, date=q.date, text=p.text,
-                              start=p.start, end=p.end, url=q.url, chunk_id=q.id, kind=q.kind))
+        # The passage's source, narrowed to the text the model was given (it may be cut to fit).
+        sources.append(dataclasses.replace(make_source(n, q), text=p.text, start=p.start, end=p.end))
     return Verified(sentences=sentences, shown=written, sources=sources,
                     suspicious=list(dict.fromkeys(by_n[c].passage.outlet or by_n[c].passage.doc
                                                   for c in suspicious if c in number)),
@@ -629,7 +637,7 @@ def _flagged(text: str, cites: list[int]) -> str:
 # the answer
 
 
-def llm_answer(engine, question: str, passages: Sequence[Passage], extractive: Answer, timings: dict,
+def llm_answer(engine, question: str, passages: Sequence[Passage], extractive: Answer, timings: dict[str, Any],
                on_token: Callable[[str], None] | None = None) -> Answer:
     """The LLM-mode answer for `question`, verified; falls back to `extractive` on any failure."""
     settings = engine.settings
@@ -642,7 +650,7 @@ def llm_answer(engine, question: str, passages: Sequence[Passage], extractive: A
     return result
 
 
-def _llm_answer(settings, question, passages, extractive, timings, on_token, deadline: float | None = None) -> Answer:
+def _llm_answer(settings: Settings, question, passages, extractive, timings, on_token, deadline: float | None = None) -> Answer:
     from .answering import ABSTAIN_TEXT
 
     budget = source_budget(settings, question)
@@ -657,7 +665,7 @@ def _llm_answer(settings, question, passages, extractive, timings, on_token, dea
     try:
         done = complete(settings, messages, max_tokens=settings.llm_max_answer_tokens, on_token=on_token,
                         deadline=deadline)
-    except LLMFailure as exc:
+    except LLMError as exc:
         tries = f"; {exc.attempts} attempts" if exc.attempts > 1 else ""
         return _fallback(extractive, f"the language model failed ({exc.reason}{tries})")
     if done.first_token is not None:
@@ -729,7 +737,7 @@ def rewrite_question(engine, history: list[tuple[str, str]], question: str) -> s
         return question
 
 
-def _rewrite(settings, history, question: str) -> str:
+def _rewrite(settings: Settings, history, question: str) -> str:
     from .chunking import count_tokens
     from .config import MAX_QUESTION_CHARS
 

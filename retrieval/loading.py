@@ -14,9 +14,10 @@ import contextlib
 import contextvars
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 from .cleaning import classify
 from .errors import BadInput
@@ -34,7 +35,7 @@ _FOLLOW_LINKS: contextvars.ContextVar[bool] = contextvars.ContextVar("newsqa_fol
 
 
 @contextlib.contextmanager
-def following_links(follow: bool = True):
+def following_links(follow: bool = True) -> Iterator[None]:
     """Within this block, `load_paths` follows links that point outside the named folder."""
     token = _FOLLOW_LINKS.set(bool(follow))
     try:
@@ -122,7 +123,7 @@ def _walk_dir(root: Path, follow: bool) -> Iterator[Entry | Skipped]:
             if link and not f.exists():
                 found.append(Skipped(str(f), f"broken symbolic link (to {os.readlink(f)})"))
                 continue
-            outside = link and not _inside(target, real_root)
+            outside = link and target is not None and not _inside(target, real_root)
             if f.is_dir():
                 if link and (not outside or target in visited):
                     continue  # its files are reached through the folder itself
@@ -152,7 +153,7 @@ def load_paths(paths: list[Path], follow_links: bool | None = None,
     unique in the result. `state_dir` keeps the ETags of fetched URLs."""
     articles: list[Article] = []
     skipped: list[Skipped] = []
-    manifests: dict[Path, dict] = {}
+    manifests: dict[Path, dict[str, Any]] = {}
     owner: dict[str, str] = {}  # doc id -> where it came from (path or path:line)
     for entry in walk(paths, follow_links):
         if isinstance(entry, Skipped):
@@ -194,7 +195,7 @@ class _Skip(Exception):
         self.line = line
 
 
-def load_file(path: Path, meta: dict | None = None, doc: str | None = None) -> list[Article]:
+def load_file(path: Path, meta: dict[str, Any] | None = None, doc: str | None = None) -> list[Article]:
     """One file's articles (several for JSON Lines); raises _Skip with the reason of the first failure."""
     out = []
     for item in _load(path, meta or {}, doc or path.name):
@@ -204,7 +205,7 @@ def load_file(path: Path, meta: dict | None = None, doc: str | None = None) -> l
     return out
 
 
-def _load(path: Path, meta: dict, doc: str) -> Iterator[tuple[Article, int | None] | Skipped]:
+def _load(path: Path, meta: dict[str, Any], doc: str) -> Iterator[tuple[Article, int | None] | Skipped]:
     """(article, line) pairs and per-item Skipped; raises _Skip when the whole file is unusable."""
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
@@ -235,7 +236,7 @@ def _load(path: Path, meta: dict, doc: str) -> Iterator[tuple[Article, int | Non
         yield _article(doc, text, meta, path), None
 
 
-def _article(doc: str, text: str, meta: dict, path: Path) -> Article:
+def _article(doc: str, text: str, meta: dict[str, Any], path: Path | str) -> Article:
     blocks, info = classify(text)
     if not any(b.kind in ("body", "caption") for b in blocks):
         if blocks and all(b.kind in ("heading", "meta") for b in blocks):
@@ -251,7 +252,7 @@ def _article(doc: str, text: str, meta: dict, path: Path) -> Article:
     return Article(doc=doc, text=text, path=str(path), **fields)
 
 
-def _from_html(path: Path, html: str, meta: dict, doc: str) -> Article:
+def _from_html(path: Path, html: str, meta: dict[str, Any], doc: str) -> Article:
     import trafilatura
 
     extracted = trafilatura.bare_extraction(html, include_comments=False, include_tables=False,
@@ -379,7 +380,7 @@ def _load_jsonl(path: Path, doc: str) -> Iterator[tuple[Article, int | None] | S
         raise _Skip("empty file")
 
 
-def _manifest_for(f: Path, cache: dict[Path, dict]) -> dict:
+def _manifest_for(f: Path, cache: dict[Path, dict[str, Any]]) -> dict[str, Any]:
     """Metadata for the files of a folder, from its manifest.json (name -> fields)."""
     folder = f.parent
     if folder not in cache:

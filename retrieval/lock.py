@@ -16,8 +16,8 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from .errors import IndexBusy, diagnose_store_error
 
@@ -30,11 +30,11 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 
-def lock_path(data_dir) -> Path:
+def lock_path(data_dir: str | os.PathLike[str]) -> Path:
     return Path(data_dir) / LOCK_NAME
 
 
-def holder_pid(data_dir) -> int | None:
+def holder_pid(data_dir: str | os.PathLike[str]) -> int | None:
     """The pid written in the lock file (the current or last holder), if any."""
     try:
         text = lock_path(data_dir).read_text(encoding="ascii").strip()
@@ -53,7 +53,7 @@ def _read_pid(fd: int) -> int | None:
 
 
 @contextlib.contextmanager
-def ingest_lock(data_dir, wait: bool = True, on_wait: Callable[[int | None], None] | None = None) -> Iterator[None]:
+def ingest_lock(data_dir: str | os.PathLike[str], wait: bool = True, on_wait: Callable[[int | None], None] | None = None) -> Iterator[None]:
     """Hold the data dir's ingest lock for the block.
 
     If another process holds it: with `wait`, call `on_wait(pid)` once and block until it is

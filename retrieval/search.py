@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -26,8 +27,8 @@ class Filters:
     date_to: str | None = None
     exclude_docs: tuple[str, ...] = ()  # articles to leave out (evaluating abstention without re-indexing)
 
-    def chroma_where(self, outlets: list[str] | None) -> dict | None:
-        parts: list[dict] = []
+    def chroma_where(self, outlets: list[str] | None) -> dict[str, Any] | None:
+        parts: list[dict[str, Any]] = []
         if self.exclude_docs:
             parts.append({"doc": {"$nin": list(self.exclude_docs)}})
         if outlets is not None:

@@ -12,12 +12,13 @@ import os
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .errors import IndexCorrupt, ModelMismatch, StoreUnavailable, diagnose_store_error, redact_url
+from .errors import ModelMismatch, StoreUnavailable, diagnose_store_error, redact_url
 from .lexical import ChunkRow, DocRecord, LexicalIndex, date_int
 from .types import Article, Chunk, Passage
 
@@ -58,7 +59,7 @@ class Store:
         u = urlparse(self.chroma_url if "://" in self.chroma_url else f"http://{self.chroma_url}")
         return self.data_dir / f"lexical-{self.name}-{u.hostname}_{u.port or 8000}.sqlite"
 
-    def _connect(self):
+    def _connect(self) -> Any:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -91,7 +92,7 @@ class Store:
                 "running or unset NEWSQA_CHROMA_URL")
         return diagnose_store_error(exc, self.data_dir / "chroma")
 
-    def _call(self, fn, *args, **kwargs):
+    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except Exception as exc:
@@ -288,7 +289,7 @@ class Store:
         self.sync()
         return [p for r in self.lexical.records() for p in self.lexical.doc_passages(r.doc)]
 
-    def dense(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
+    def dense(self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the nearest chunks."""
         count = self.lexical.count()
         if count == 0:
@@ -302,12 +303,12 @@ class Store:
         return self.lexical.count()
 
 
-def _row(cid: str, text: str | None, m: dict) -> ChunkRow:
+def _row(cid: str, text: str | None, m: dict[str, Any]) -> ChunkRow:
     return ChunkRow(cid, str(m.get("doc", "")), str(m.get("hash", "")), int(m.get("start", 0)), int(m.get("end", 0)),
                     str(m.get("kind", "body")), int(m.get("ordinal", 0)), text or "", str(m.get("ann", "")))
 
 
-def _record_meta(r: DocRecord) -> dict:
+def _record_meta(r: DocRecord) -> dict[str, Any]:
     # "deleted": 0 explicitly: Chroma merges metadata on upsert, so a re-added article would keep its tombstone.
     return {"hash": r.hash, "title": r.title, "outlet": r.outlet, "date": r.date, "author": r.author, "url": r.url,
             "path": r.path, "chunks": r.chunks, "seq": r.seq, "deleted": 0}

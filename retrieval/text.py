@@ -56,7 +56,7 @@ def stem(word: str) -> str:
         import Stemmer
 
         _STEMMER = Stemmer.Stemmer("english")
-    return _STEMMER.stemWord(word)
+    return str(_STEMMER.stemWord(word))
 
 
 def content_terms(text: str) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -94,7 +95,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     retrieved: list[Passage] = field(default_factory=list)
 
-    def to_dict(self, include_retrieved: bool = False) -> dict:
+    def to_dict(self, include_retrieved: bool = False) -> dict[str, Any]:
         data = asdict(self)
         if not include_retrieved:
             data.pop("retrieved")

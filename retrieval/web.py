@@ -25,6 +25,7 @@ import socket
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
 from pydantic import Field
@@ -141,12 +142,12 @@ class _Entry:
 class _Round:
     settings: WebSettings
     state_dir: Path
-    state: dict
-    articles: list = field(default_factory=list)
-    skipped: list = field(default_factory=list)
-    seen: set = field(default_factory=set)
-    docs: dict = field(default_factory=dict)  # doc id -> the URL that produced it in this round
-    stats: dict = field(default_factory=lambda: {"fetched": 0, "not_modified": 0, "cached": 0})
+    state: dict[str, Any]
+    articles: list[Any] = field(default_factory=list)
+    skipped: list[Any] = field(default_factory=list)
+    seen: set[Any] = field(default_factory=set)
+    docs: dict[str, Any] = field(default_factory=dict)  # doc id -> the URL that produced it in this round
+    stats: dict[str, Any] = field(default_factory=lambda: {"fetched": 0, "not_modified": 0, "cached": 0})
 
 
 def load_urls(urls, state_dir: Path | str | None = None, *, delay: float | None = None,
@@ -159,7 +160,7 @@ def load_urls(urls, state_dir: Path | str | None = None, *, delay: float | None 
     if not urls:
         last_stats = {"fetched": 0, "not_modified": 0, "cached": 0}
         return [], []
-    overrides = {k: v for k, v in (("delay", delay), ("timeout", timeout), ("max_bytes", max_bytes)) if v is not None}
+    overrides: dict[str, Any] = {k: v for k, v in (("delay", delay), ("timeout", timeout), ("max_bytes", max_bytes)) if v is not None}
     settings = WebSettings(**overrides)
     if state_dir is None:
         if _state_dir is None:
@@ -199,6 +200,7 @@ def _load_one(rnd: _Round, url: str, allow_feed: bool, entry: _Entry | None = No
         if known.get("kind") == "feed":
             _load_entries(rnd, url, [_Entry(**e) for e in known.get("entries", [])], unchanged=True)
         else:
+            assert cached is not None  # usable: a page answered 304 only when its copy was read
             _keep(rnd, cached, url)
         return
     rnd.stats["fetched"] += 1
@@ -251,7 +253,7 @@ def _keep(rnd: _Round, art: Article, url: str) -> None:
 
 
 # -- HTTP ------------------------------------------------------------------------------------
-def _fetch(settings: WebSettings, url: str, known: dict | None) -> _Response:
+def _fetch(settings: WebSettings, url: str, known: dict[str, Any] | None) -> _Response:
     import http.client
     import ssl
     import urllib.error
@@ -286,7 +288,7 @@ def _fetch(settings: WebSettings, url: str, known: dict | None) -> _Response:
                 raise _Fail(f"HTTP {exc.code} {exc.reason or ''}".strip()) from None
         except urllib.error.URLError as exc:
             raise _Fail(_reason(exc.reason, t)) from None
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise _Fail(f"timed out after {t:g} s") from None
         except (http.client.InvalidURL, ValueError) as exc:
             raise _Fail(f"invalid URL ({exc})") from None
@@ -313,11 +315,12 @@ def _read_capped(resp, limit: int, timeout: float) -> bytes:
     import http.client
 
     deadline = time.monotonic() + 3 * timeout
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         try:
             piece = resp.read(65536)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise _Fail(f"timed out after {timeout:g} s") from None
         except (http.client.HTTPException, OSError) as exc:
             raise _Fail(f"connection broken while reading ({type(exc).__name__})") from None
@@ -499,7 +502,7 @@ def _doc_id(url: str) -> str:
 
 
 # -- state -----------------------------------------------------------------------------------
-def _read_state(state_dir: Path) -> dict:
+def _read_state(state_dir: Path) -> dict[str, Any]:
     try:
         data = json.loads((state_dir / STATE_FILE).read_text(encoding="utf-8"))
         if isinstance(data, dict) and isinstance(data.get("urls"), dict):
@@ -509,7 +512,7 @@ def _read_state(state_dir: Path) -> dict:
     return {"version": 1, "urls": {}}
 
 
-def _write_state(state_dir: Path, state: dict) -> None:
+def _write_state(state_dir: Path, state: dict[str, Any]) -> None:
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
         tmp = state_dir / (STATE_FILE + ".tmp")

@@ -18,7 +18,7 @@ import threading
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -87,9 +87,9 @@ def guild_payload() -> dict:
     }
 
 
-def message_payload(channel_id: int, author: dict, content: str, *, guild_id: Optional[int] = None,
-                    mentions: tuple = (), message_id: Optional[int] = None, embeds: Optional[list] = None,
-                    reference: Optional[dict] = None, flags: int = 0, webhook_id: Optional[int] = None) -> dict:
+def message_payload(channel_id: int, author: dict, content: str, *, guild_id: int | None = None,
+                    mentions: tuple = (), message_id: int | None = None, embeds: list | None = None,
+                    reference: dict | None = None, flags: int = 0, webhook_id: int | None = None) -> dict:
     data = {
         "id": str(message_id or snowflake()), "channel_id": str(channel_id), "author": author, "content": content,
         "timestamp": now_iso(), "edited_timestamp": None, "tts": False, "mention_everyone": False,
@@ -113,7 +113,7 @@ class Request:
     path: str  # without the /api/v10 prefix
     query: dict
     json: Any
-    authorization: Optional[str]
+    authorization: str | None
 
     @property
     def sends_message(self) -> bool:
@@ -124,22 +124,22 @@ class Request:
 @dataclass
 class DiscordDouble:
     token: str = TOKEN
-    gateway_close_code: Optional[int] = None  # e.g. 4004: reject the token at IDENTIFY
+    gateway_close_code: int | None = None  # e.g. 4004: reject the token at IDENTIFY
     requests: list[Request] = field(default_factory=list)
     messages: dict[int, list[dict]] = field(default_factory=dict)  # channel id -> messages, oldest first
     interactions: dict[str, dict] = field(default_factory=dict)  # interaction token -> payload
     fail: dict[str, int] = field(default_factory=dict)  # "METHOD path-regex" -> status to answer with
 
     def __post_init__(self):
-        self._runner: Optional[web.AppRunner] = None
-        self._ws: Optional[web.WebSocketResponse] = None
+        self._runner: web.AppRunner | None = None
+        self._ws: web.WebSocketResponse | None = None
         self._seq = 0
         self.identified = asyncio.Event()
         self.port = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> "DiscordDouble":
+    async def start(self) -> DiscordDouble:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", API + "/{tail:.*}", self._rest)
@@ -285,7 +285,7 @@ class DiscordDouble:
                 "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
                                     "archive_timestamp": now_iso(), "locked": False}}
 
-    def guild_message(self, content: str, *, author: Optional[dict] = None, channel_id: int = CHANNEL_ID,
+    def guild_message(self, content: str, *, author: dict | None = None, channel_id: int = CHANNEL_ID,
                       mention_bot: bool = True) -> dict:
         author = author or user_payload(USER_ID, "reader")
         if mention_bot:
@@ -295,14 +295,14 @@ class DiscordDouble:
         self.messages.setdefault(channel_id, []).append(msg)
         return msg
 
-    def dm_message(self, content: str, *, author: Optional[dict] = None) -> dict:
+    def dm_message(self, content: str, *, author: dict | None = None) -> dict:
         author = author or user_payload(USER_ID, "reader")
         msg = message_payload(DM_CHANNEL_ID, author, content)
         self.messages.setdefault(DM_CHANNEL_ID, []).append(msg)
         return msg
 
-    def slash(self, name: str, options: Optional[dict] = None, *, user_id: int = USER_ID,
-              channel: Optional[dict] = None, dm: bool = False) -> dict:
+    def slash(self, name: str, options: dict | None = None, *, user_id: int = USER_ID,
+              channel: dict | None = None, dm: bool = False) -> dict:
         """An INTERACTION_CREATE payload for a slash command synced to the guild."""
         user = user_payload(user_id, f"user{user_id % 1000}")
         token = f"interaction-token-{snowflake()}"

@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Union
 
 
 @dataclass
@@ -49,7 +49,7 @@ def garbage(body: bytes, content_type: str = "text/plain") -> Step:
     return Step(raw=body, content_type=content_type)
 
 
-Script = list[Union[Step, Callable[[dict], str]]]
+Script = list[Step | Callable[[dict], str]]
 
 
 class ScriptedLLM:
@@ -128,7 +128,7 @@ class ScriptedLLM:
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "ScriptedLLM":
+    def __enter__(self) -> ScriptedLLM:
         self._thread.start()
         return self
 

@@ -1,12 +1,17 @@
-"""End to end through the `newsqa` command on a temporary data dir, as a user runs it."""
+"""End to end through the `newsqa` command on a temporary data dir, as a user runs it.
+
+Most tests call the typer app in this process (`invoke`, through typer's CliRunner); the ones about
+start-up, exit codes of a real process, signals and a fresh process's view of a damaged index run
+`python -m bot.cli` (`run`).
+"""
 
 import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from conftest import CORPUS, ROOT
 
@@ -21,8 +26,25 @@ def run(args, data_dir, input=None, env_extra=None):
                           cwd=ROOT, input=input, timeout=300)
 
 
-def ask_json(question, data_dir, *extra):
-    p = run(["ask", question, "--json", *extra], data_dir)
+class Result:
+    """A CliRunner result under the names of subprocess.CompletedProcess, so both kinds read alike."""
+
+    def __init__(self, result):
+        self.returncode = result.exit_code
+        self.stdout = result.stdout
+        self.stderr = result.stderr
+        self.exception = result.exception
+
+
+def invoke(args, data_dir, input=None, env_extra=None):
+    from bot.cli import app
+
+    env = {"NEWSQA_DATA_DIR": str(data_dir), "NO_COLOR": "1", "NEWSQA_CHROMA_URL": None, **(env_extra or {})}
+    return Result(CliRunner().invoke(app, list(args), input=input, env=env))
+
+
+def ask_json(question, data_dir, *extra, call=invoke):
+    p = call(["ask", question, "--json", *extra], data_dir)
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout)
 
@@ -52,7 +74,7 @@ def test_off_topic_question_abstains(data_copy):
 
 
 def test_first_ask_ingests_the_bundled_corpus(tmp_path):
-    p = run(["ask", "Who praised the North Korean troops?", "--json"], tmp_path / "fresh")
+    p = run(["ask", "Who praised the North Korean troops?", "--json"], tmp_path / "fresh")  # start-up: a process
     assert p.returncode == 0, p.stderr
     assert "ingested the bundled corpus" in p.stderr
     assert json.loads(p.stdout)["sources"]
@@ -66,7 +88,7 @@ def test_bad_question_exit_2_one_line(tmp_path, question):
 
 
 def test_missing_path_is_one_line_error(tmp_path):
-    p = run(["ingest", str(tmp_path / "nope")], tmp_path / "d")
+    p = invoke(["ingest", str(tmp_path / "nope")], tmp_path / "d")
     assert p.returncode == 2 and "no such file" in p.stderr and "Traceback" not in p.stderr
 
 
@@ -96,18 +118,18 @@ def test_ingest_summary_skips_and_exit_codes(tmp_path, data_copy):
     good.mkdir()
     (good / "fire.txt").write_text("The harbour fire started at dawn and burned for six hours.\n", encoding="utf-8")
     (good / "empty.txt").write_text("", encoding="utf-8")
-    p = run(["ingest", str(good)], data_copy)
+    p = invoke(["ingest", str(good)], data_copy)
     assert p.returncode == 1
     assert "added 1" in p.stdout and "skipped 1" in p.stdout and "empty file" in p.stdout
-    p = run(["ingest", str(good / "fire.txt"), str(CORPUS)], data_copy)
+    p = invoke(["ingest", str(good / "fire.txt"), str(CORPUS)], data_copy)
     assert p.returncode == 0 and "added 0, unchanged 3" in p.stdout and "0 chunks embedded" in p.stdout
-    p = run(["sources", "--json"], data_copy)
+    p = invoke(["sources", "--json"], data_copy)
     docs = {r["doc"]: r for r in json.loads(p.stdout)}
     assert docs["fire.txt"]["chunks"] == 1 and docs[EURO]["outlet"] == "Euromaidan Press"
 
 
 def test_chat_answers_several_questions(data_copy):
-    p = run(["chat"], data_copy, input="When did Ukraine start its cross-border operation into Kursk?\nWhat is the capital of Peru?\n\n")
+    p = invoke(["chat"], data_copy, input="When did Ukraine start its cross-border operation into Kursk?\nWhat is the capital of Peru?\n\n")
     assert p.returncode == 0, p.stderr
     assert "August 2024" in p.stdout and "don't say" in p.stdout
 
@@ -136,7 +158,7 @@ def test_an_interrupted_ingest_loses_nothing_and_the_next_run_completes_it(tmp_p
     if sig == "SIGINT":
         assert proc.returncode == 130
     # The index is still usable and still holds the seed articles.
-    r = ask_json("When did Ukraine start its cross-border operation into Kursk?", data_copy)
+    r = ask_json("When did Ukraine start its cross-border operation into Kursk?", data_copy, call=run)
     assert not r["abstained"] and r["sources"][0]["doc"] == EURO
     # The next run completes the job: every file is in, each once.
     p = run(["ingest", str(many)], data_copy)

@@ -21,20 +21,6 @@ from types import SimpleNamespace
 
 import discord
 import pytest
-from discord_double import (
-    APP_ID,
-    BOT_ID,
-    CHANNEL_ID,
-    DM_CHANNEL_ID,
-    GUILD_ID,
-    OTHER_CHANNEL_ID,
-    TOKEN,
-    USER_ID,
-    double_in_thread,
-    running_bot,
-    settle,
-    user_payload,
-)
 
 from bot.discord_bot import (
     APOLOGY,
@@ -53,6 +39,21 @@ from bot.discord_bot import (
 from retrieval.config import Settings
 from retrieval.errors import ConfigError
 from retrieval.types import Answer, Sentence, Source
+
+from discord_double import (
+    APP_ID,
+    BOT_ID,
+    CHANNEL_ID,
+    DM_CHANNEL_ID,
+    GUILD_ID,
+    OTHER_CHANNEL_ID,
+    TOKEN,
+    USER_ID,
+    double_in_thread,
+    running_bot,
+    settle,
+    user_payload,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CITED_Q = "When did Ukraine start its cross-border operation into Kursk?"

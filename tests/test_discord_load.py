@@ -13,6 +13,9 @@ import os
 import statistics
 import time
 
+from bot.discord_bot import render_answer
+from retrieval.config import Settings
+
 import discord_double
 from discord_double import (
     CHANNEL_ID,
@@ -24,9 +27,6 @@ from discord_double import (
     text_channel_payload,
     user_payload,
 )
-
-from bot.discord_bot import render_answer
-from retrieval.config import Settings
 
 QUESTIONS = [
     "When did Ukraine start its cross-border operation into Kursk?",

@@ -10,7 +10,8 @@ import pytest
 from retrieval import embedding
 from retrieval.api import Engine
 from retrieval.config import Settings
-from retrieval.errors import ModelMismatch, ModelUnavailable
+from retrieval.errors import ConfigError, ModelMismatch, ModelUnavailable
+
 from conftest import CORPUS
 
 
@@ -77,3 +78,57 @@ def test_openai_embeddings_backend_and_model_mismatch(tmp_path):
             Engine(Settings(data_dir=tmp_path)).answer("Who praised the troops?")
     finally:
         server.shutdown()
+
+
+class FakeEmbedder:
+    model_id = "fake:v1"
+    dim = 2
+
+    def embed(self, texts):
+        return np.tile(np.array([[1.0, 0.0]], dtype=np.float32), (len(texts), 1))
+
+
+class FakeEntryPoint:
+    """What importlib.metadata returns for a plugin's `[project.entry-points."newsqa.embedders"]` line."""
+
+    def __init__(self, name, factory):
+        self.name, self.group, self._factory = name, embedding.ENTRY_POINT_GROUP, factory
+
+    def load(self):
+        return self._factory
+
+
+def test_an_embedder_registered_as_an_entry_point_is_found(monkeypatch, tmp_path):
+    import importlib.metadata
+
+    seen = []
+
+    def factory(arg, settings):
+        seen.append(arg)
+        return FakeEmbedder() if arg else None
+
+    def entry_points(group=None, **kw):
+        assert group == "newsqa.embedders"
+        return [FakeEntryPoint("fake", factory)]
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    monkeypatch.setattr(embedding, "_LOADED", {})
+    e = embedding.get_embedder(Settings(data_dir=tmp_path, embedding="fake:v1"))
+    assert isinstance(e, FakeEmbedder) and seen == ["v1"]
+    assert embedding.get_embedder(Settings(data_dir=tmp_path, embedding="fake:v1")) is e  # loaded once
+    # The built-in names are still there without their entry points (a checkout not pip-installed).
+    assert embedding.embedder_factory("minilm") is embedding.minilm_factory
+    # A name no entry point or built-in has, or a spec its factory refuses, keeps the old message.
+    for spec in ("nosuch:model", "fake", "st"):
+        with pytest.raises(ConfigError, match="unknown embedding backend .*use minilm, st:<path> or openai:<model>"):
+            embedding.get_embedder(Settings(data_dir=tmp_path, embedding=spec))
+
+
+def test_the_packaged_entry_points_name_the_three_backends():
+    import importlib.metadata
+
+    found = {ep.name: ep.value for ep in importlib.metadata.entry_points(group=embedding.ENTRY_POINT_GROUP)}
+    if not found:
+        pytest.skip("package metadata not installed (pip install -e .)")
+    assert found == {"minilm": "retrieval.embedding:minilm_factory", "st": "retrieval.embedding:st_factory",
+                     "openai": "retrieval.embedding:openai_factory"}

@@ -8,9 +8,21 @@ import sys
 import pytest
 
 from evals.harness import corpus_articles, default_gold, evaluate, load_gold
-from evals.metrics import (aggregate, answer_contains, both_sides, crag, exact_match_score, f1_score,
-                           metric_max_over_ground_truths, normalize_answer, percentile, retrieval_scores, score_item)
+from evals.metrics import (
+    aggregate,
+    answer_contains,
+    both_sides,
+    crag,
+    exact_match_score,
+    f1_score,
+    metric_max_over_ground_truths,
+    normalize_answer,
+    percentile,
+    retrieval_scores,
+    score_item,
+)
 from retrieval.errors import BadInput
+
 from conftest import ROOT
 
 EURO = "000_ab32f97f3e457f91.txt"
@@ -203,8 +215,9 @@ JUDGED = {"s1": {"answer": "About 10,000-12,000 troops were deployed [1]. The tr
 
 def judged(tmp_path, script, preds=JUDGED):
     from evals.judge import Judge
-    from llm_double import ScriptedLLM
     from retrieval.config import Settings
+
+    from llm_double import ScriptedLLM
 
     with ScriptedLLM(script) as srv:
         judge = Judge(Settings(openai_base_url=srv.url, llm_model="judge", llm_retries=0, llm_timeout=5.0,

@@ -11,13 +11,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import ROOT, free_port
-from llm_double import ScriptedLLM, Step, garbage, reply, slow, status
 from retrieval import llm
 from retrieval.answering import ABSTAIN_TEXT
 from retrieval.config import Settings
 from retrieval.errors import ConfigError
 from retrieval.types import Answer, Passage, Sentence, Source
+
+from conftest import ROOT, free_port
+from llm_double import ScriptedLLM, Step, garbage, reply, slow, status
 
 CLAIM = ("Gerasimov claimed Russian forces had defeated Ukrainian units in Kursk and alleged Ukrainian losses of "
          "76,000 military personnel.")

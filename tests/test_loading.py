@@ -3,6 +3,7 @@
 import json
 
 from retrieval.loading import load_paths
+
 from conftest import CORPUS
 
 

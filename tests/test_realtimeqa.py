@@ -16,6 +16,7 @@ from evals.harness import corpus_articles, load_gold
 from evals.metrics import answer_contains, evidence_doc, first_sentence_contains, score_item
 from evals.realtimeqa import answer_aliases, convert, doc_id, main, outlet_of
 from retrieval.errors import BadInput
+
 from conftest import ROOT
 
 

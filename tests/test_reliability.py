@@ -14,9 +14,18 @@ from pathlib import Path
 
 import pytest
 
+from retrieval.errors import (
+    DiskFull,
+    IndexBusy,
+    IndexCorrupt,
+    IndexNotWritable,
+    IndexVersionMismatch,
+    diagnose_store_error,
+    redact_text,
+    redact_url,
+)
+
 from conftest import ROOT, free_port
-from retrieval.errors import (DiskFull, IndexBusy, IndexCorrupt, IndexNotWritable, IndexVersionMismatch,
-                              diagnose_store_error, redact_text, redact_url)
 
 
 def env_for(data_dir, **extra):

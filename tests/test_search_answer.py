@@ -1,18 +1,19 @@
 """Fusion, sentence selection, citations and abstention through the library call."""
 
+import json
+
 import numpy as np
 import pytest
 
-from conftest import ROOT
-import json
-
-from retrieval.answering import compose, Draft, Candidate
-from retrieval.features import analyse_question, answer_spans, instruction_spans
+from retrieval.answering import Candidate, Draft, compose
 from retrieval.citations import Evidence, citation_scores, split_cited, supports
 from retrieval.errors import BadInput
+from retrieval.features import analyse_question, answer_spans, instruction_spans
 from retrieval.lexical import ChunkRow, DocRecord, LexicalIndex
 from retrieval.search import Filters, search
 from retrieval.types import Passage
+
+from conftest import ROOT
 
 EURO = "000_ab32f97f3e457f91.txt"
 AP = "003_c7d2b25bb0186fa3.txt"

@@ -14,9 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import ROOT, free_port
 from retrieval import web
 from retrieval.errors import BadInput
+
+from conftest import ROOT, free_port
 
 TIMEOUT = 0.5
 CAP = 64 * 1024
