@@ -63,9 +63,12 @@ class Engine:
 
     def _preload_embedder(self) -> None:
         """Load the model on a thread while the index opens: both take ~0.5 s cold, mostly outside the GIL."""
-        if self._embedder is not None or self._loader is not None:
-            return
+        with self._open_lock:  # created and started as one step: another thread may join it at once
+            if self._embedder is not None or self._loader is not None:
+                return
+            self._start_loader()
 
+    def _start_loader(self) -> None:
         def load():
             from .embedding import get_embedder
 
@@ -77,8 +80,9 @@ class Engine:
         # Not a daemon: a process exiting (say on an early error) while onnxruntime builds its session
         # on this thread aborts in C++ ("terminate called without an active exception", exit 134).
         # Shutdown waits for the load instead, at most the ~0.5 s it takes.
-        self._loader = threading.Thread(target=load, name="newsqa-preload", daemon=False)
-        self._loader.start()
+        loader = threading.Thread(target=load, name="newsqa-preload", daemon=False)
+        loader.start()
+        self._loader = loader
 
     def ingest(self, paths, progress=None, *, wait: bool = True, on_wait=None, follow_links: bool = False):
         """Ingest files, folders and URLs. One ingest per data dir at a time (a lock file): another waits
