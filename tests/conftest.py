@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -53,3 +55,46 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# Questions on the bundled corpus of every kind: answered, contested, abstained, off-corpus.
+CORPUS_QUESTIONS = [
+    "When did Ukraine start its cross-border operation into Kursk?",
+    "Has Russia retaken Kursk?",
+    "Who praised the North Korean troops?",
+    "Who did Gerasimov say lost 76,000 military personnel?",
+    "Which Russian region did Ukraine say it still has troops in, besides Kursk?",
+    "What is the capital of Australia?",
+]
+
+
+class InsideEngine:
+    """Wraps a method of the real engine's internals (e.g. `store.dense`, called inside `Engine.answer()`):
+    records (thread, start, end) of each call and the most calls in progress at once, and blocks for
+    `delay` seconds inside the engine, so overlap is measured where the work happens, not around it."""
+
+    def __init__(self, fn, delay: float = 0.15):
+        self.fn = fn
+        self.delay = delay
+        self.intervals: list[tuple[int, float, float]] = []
+        self.active = 0
+        self.max_active = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, *args, **kwargs):
+        with self._lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        start = time.perf_counter()
+        try:
+            time.sleep(self.delay)  # blocking, like retrieval and answering
+            return self.fn(*args, **kwargs)
+        finally:
+            with self._lock:
+                self.active -= 1
+                self.intervals.append((threading.get_ident(), start, time.perf_counter()))
+
+    def cross_thread_overlaps(self) -> int:
+        iv = self.intervals
+        return sum(1 for i in range(len(iv)) for j in range(i + 1, len(iv))
+                   if iv[i][0] != iv[j][0] and iv[i][1] < iv[j][2] and iv[j][1] < iv[i][2])

@@ -17,16 +17,11 @@ from pathlib import Path
 from retrieval.api import Engine
 from retrieval.config import Settings
 
+from conftest import CORPUS_QUESTIONS, InsideEngine
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus" / "articles"
-QUESTIONS = [
-    "When did Ukraine start its cross-border operation into Kursk?",
-    "Has Russia retaken Kursk?",
-    "Who praised the North Korean troops?",
-    "Who did Gerasimov say lost 76,000 military personnel?",
-    "Which Russian region did Ukraine say it still has troops in, besides Kursk?",
-    "What is the capital of Australia?",
-]
+QUESTIONS = CORPUS_QUESTIONS
 
 
 def key(answer):
@@ -34,47 +29,10 @@ def key(answer):
     return (answer.answer, answer.abstained, [(s.n, s.doc, s.start, s.end, s.text) for s in answer.sources])
 
 
-class Recorder:
-    """Wraps a callable: records (thread, start, end) of each call, sleeping inside it, and the
-    most calls ever in progress at once."""
-
-    def __init__(self, fn, sleep: float = 0.15):
-        self.fn = fn
-        self.sleep = sleep
-        self.intervals: list[tuple[int, float, float]] = []
-        self.active = 0
-        self.max_active = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, *args, **kwargs):
-        with self._lock:
-            self.active += 1
-            self.max_active = max(self.max_active, self.active)
-        start = time.perf_counter()
-        try:
-            time.sleep(self.sleep)
-            return self.fn(*args, **kwargs)
-        finally:
-            end = time.perf_counter()
-            with self._lock:
-                self.active -= 1
-                self.intervals.append((threading.get_ident(), start, end))
-
-    def cross_thread_overlaps(self) -> int:
-        n = 0
-        iv = self.intervals
-        for i in range(len(iv)):
-            for j in range(i + 1, len(iv)):
-                (ta, sa, ea), (tb, sb, eb) = iv[i], iv[j]
-                if ta != tb and sa < eb and sb < ea:
-                    n += 1
-        return n
-
-
 def test_answers_from_several_threads_overlap_inside_the_engine_and_match(monkeypatch, shared_engine):
     engine = shared_engine
     expected = {q: key(engine.answer(q, mode="extractive")) for q in QUESTIONS}  # one at a time (and warm)
-    rec = Recorder(engine.store.dense)
+    rec = InsideEngine(engine.store.dense)
     monkeypatch.setattr(engine.store, "dense", rec)
 
     n_threads = 4

@@ -40,6 +40,7 @@ from retrieval.config import Settings
 from retrieval.errors import ConfigError
 from retrieval.types import Answer, Sentence, Source
 
+from conftest import InsideEngine
 from discord_double import (
     APP_ID,
     BOT_ID,
@@ -578,33 +579,6 @@ def test_discord_allow_lists_and_mention_setting(monkeypatch, shared_engine, see
     no_mentions = make_settings(seeded_dir, discord_answer_mentions=False)
     (mention,) = run(scenario(no_mentions, ("message", lambda d: d.guild_message(CITED_Q))))
     assert mention == []
-
-
-class InsideEngine:
-    """Wraps a method of the real engine's internals (e.g. `store.dense`, called inside
-    `Engine.answer()`): records the threads it runs on, (thread, start, end) of each call and the
-    most calls in progress at once, and blocks for `delay` seconds inside the engine."""
-
-    def __init__(self, fn, delay: float):
-        self.fn = fn
-        self.delay = delay
-        self.intervals: list[tuple[int, float, float]] = []
-        self.active = 0
-        self.max_active = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, *args, **kwargs):
-        with self._lock:
-            self.active += 1
-            self.max_active = max(self.max_active, self.active)
-        start = time.perf_counter()
-        try:
-            time.sleep(self.delay)  # blocking, like retrieval and answering
-            return self.fn(*args, **kwargs)
-        finally:
-            with self._lock:
-                self.active -= 1
-                self.intervals.append((threading.get_ident(), start, time.perf_counter()))
 
 
 def test_discord_answers_off_the_event_loop_with_bounded_concurrency(monkeypatch, shared_engine, seeded_dir):

@@ -17,6 +17,7 @@ from bot.discord_bot import render_answer
 from retrieval.config import Settings
 
 import discord_double
+from conftest import CORPUS_QUESTIONS
 from discord_double import (
     CHANNEL_ID,
     GUILD_ID,
@@ -28,15 +29,7 @@ from discord_double import (
     user_payload,
 )
 
-QUESTIONS = [
-    "When did Ukraine start its cross-border operation into Kursk?",
-    "Has Russia retaken Kursk?",
-    "Who praised the North Korean troops?",
-    "Who did Gerasimov say lost 76,000 military personnel?",
-    "Which Russian region did Ukraine say it still has troops in, besides Kursk?",
-    "What is the capital of Australia?",
-    "Why did North Korea pull its troops out of Kursk in March?",
-]
+QUESTIONS = [*CORPUS_QUESTIONS, "Why did North Korea pull its troops out of Kursk in March?"]
 EXTRA_CHANNELS = [CHANNEL_ID + 100 + i for i in range(3)]
 CHANNELS = [CHANNEL_ID, OTHER_CHANNEL_ID] + EXTRA_CHANNELS
 USERS = [user_payload(USER_ID + 100 + i, f"reader{i}") for i in range(10)]
