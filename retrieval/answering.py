@@ -28,6 +28,7 @@ from .features import (
     REPORTING,
     QuestionInfo,
     analyse_question,
+    answer_spans,
     bm25,
     content_stems,
     instruction_spans,
@@ -114,6 +115,7 @@ def candidates(question: QuestionInfo, passages: list[Passage], stats, side_pass
     max_bm25 = max((p.bm25 for p in passages), default=0.0)
     side_ids = {p.id for p in side_passages}
     out: list[Candidate] = []
+    facts: list[tuple[list[str], list[str]]] = []  # each candidate's content stems and new names
     for p in list(passages) + list(side_passages):
         context = set(content_terms(p.text + " " + p.title + " " + p.outlet))
         title = set(content_terms(p.title))
@@ -124,18 +126,19 @@ def candidates(question: QuestionInfo, passages: list[Passage], stats, side_pass
                 continue
             if text.rstrip("\"'”’)] ").endswith("?"):
                 continue  # a question (a quiz, a headline asking) never answers one
-            f = sentence_features(question, idf, text, p, context, title, max_bm25)
+            content = content_stems(text)
+            spans = answer_spans(text)
+            names = new_names(question, spans)
+            f = sentence_features(question, idf, text, p, context, title, max_bm25, spans, names, content)
             f["first_in_passage"] = float(i == 0)
             out.append(Candidate(p, p.start + s, p.start + e, text, f, side_only=p.id in side_ids))
+            facts.append((content, names))
     # Sentence BM25 against the candidates' own average length; redundancy: an answer that several
     # retrieved passages state is more likely the answer.
-    contents = [content_stems(c.text) for c in out]
-    avg = sum(map(len, contents)) / len(contents) if contents else 1.0
-    for c, content in zip(out, contents):
-        c.features["bm25_sentence"] = bm25(question.terms, idf, content, max(avg, 1.0))
+    avg = sum(len(content) for content, _ in facts) / len(facts) if facts else 1.0
     texts = [fold(p.text) for p in passages]
-    for c in out:
-        names = new_names(question, c.text)
+    for c, (content, names) in zip(out, facts):
+        c.features["bm25_sentence"] = bm25(question.terms, idf, content, max(avg, 1.0))
         if names and texts:
             share = max(sum(1 for t in texts if fold(n) in t) for n in names) / len(texts)
             c.features["redundancy"] = share

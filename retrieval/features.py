@@ -163,8 +163,11 @@ FEATURES = (
 
 
 def sentence_features(q: QuestionInfo, idf: dict[str, float], text: str, passage, context_terms: set[str],
-                      title_terms: set[str], max_bm25: float) -> dict[str, float]:
-    """The features of one candidate sentence (see FEATURES; `first_in_passage` is the caller's)."""
+                      title_terms: set[str], max_bm25: float, spans: dict[str, list[str]], new_names_: list[str],
+                      content: list[str]) -> dict[str, float]:
+    """The features of one candidate sentence (see FEATURES; `first_in_passage`, `bm25_sentence` and the
+    redundancy ones are the caller's). `spans`, `new_names_` and `content` are the sentence's
+    `answer_spans`, `new_names` and `content_stems`, computed once by the caller, which needs them too."""
     ws = words(text)
     stems = {stem(w) for w in ws if w not in STOPWORDS}
     total = sum(idf.get(t, 0.0) for t in q.terms) or 1.0
@@ -172,11 +175,8 @@ def sentence_features(q: QuestionInfo, idf: dict[str, float], text: str, passage
     cov_p = sum(idf.get(t, 0.0) for t in q.terms if t in stems or t in context_terms) / total
     cov_t = sum(idf.get(t, 0.0) for t in q.terms if t in title_terms) / total
     plain = sum(1 for t in q.terms if t in stems) / max(len(q.terms), 1)
-    content = [stem(w) for w in ws if w not in STOPWORDS]
     qset = set(q.terms)
     echo = sum(1 for t in content if t in qset) / max(len(content), 1)
-    spans = answer_spans(text)
-    new_names_ = new_names(q, text)
     has_num = any(n.replace(",", "") not in q.numbers for n in spans["number"])
     has_date = any(d not in q.years for d in spans["date"])
     f = {
@@ -235,10 +235,11 @@ def bm25(terms: list[str], idf: dict[str, float], content: list[str], avg_len: f
     return sum(idf.get(t, 0.0) * tf[t] * (k1 + 1) / (tf[t] + norm) for t in set(terms) if t in tf)
 
 
-def new_names(q: QuestionInfo, text: str) -> list[str]:
-    """The names a sentence states that the question does not: candidate answers to who/which/where."""
+def new_names(q: QuestionInfo, spans: dict[str, list[str]]) -> list[str]:
+    """The names a sentence states (its `answer_spans`) that the question does not: candidate answers
+    to who/which/where."""
     qset = set(q.terms) | q.names
-    return [n for n in answer_spans(text)["name"] if not all(stem(fold(x)) in qset for x in n.split())]
+    return [n for n in spans["name"] if not all(stem(fold(x)) in qset for x in n.split())]
 
 
 def _name_near_term(ws: list[str], qset: set[str], names: list[str], window: int = 6) -> bool:

@@ -14,7 +14,6 @@ since, never a full scan.
 
 from __future__ import annotations
 
-import json
 import math
 import sqlite3
 import threading
@@ -92,10 +91,6 @@ OR_MAX_ROWS = 20_000
 def _quote(term: str) -> str:
     """A quoted FTS5 string: query syntax never sees the user's text unquoted."""
     return '"' + term.replace('"', '""') + '"'
-
-
-def fts_query(terms: Iterable[str]) -> str:
-    return " OR ".join(_quote(t) for t in dict.fromkeys(terms))
 
 
 class LexicalIndex:
@@ -319,10 +314,3 @@ class LexicalIndex:
 
 def _like_escape(s: str) -> str:
     return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def annotations(p: Passage) -> dict[str, Any]:  # type: ignore[no-redef]  # the name of the __future__ import
-    try:
-        return json.loads(p.ann) if p.ann else {}
-    except ValueError:
-        return {}

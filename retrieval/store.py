@@ -54,10 +54,16 @@ class Store:
         """Beside the embedded index (so `reset` removes both); per server for a Chroma server."""
         if not self.chroma_url:
             return self.data_dir / "chroma" / f"lexical-{self.name}.sqlite"
+        host, port, _ = self._server()
+        return self.data_dir / f"lexical-{self.name}-{host}_{port}.sqlite"
+
+    def _server(self) -> tuple[str, int, bool]:
+        """The Chroma server's host, port and whether it speaks https, from NEWSQA_CHROMA_URL."""
         from urllib.parse import urlparse
 
-        u = urlparse(self.chroma_url if "://" in self.chroma_url else f"http://{self.chroma_url}")
-        return self.data_dir / f"lexical-{self.name}-{u.hostname}_{u.port or 8000}.sqlite"
+        url = self.chroma_url or ""
+        u = urlparse(url if "://" in url else f"http://{url}")
+        return u.hostname or "127.0.0.1", u.port or 8000, u.scheme == "https"
 
     def _connect(self) -> Any:
         import chromadb
@@ -65,12 +71,9 @@ class Store:
 
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         if self.chroma_url:
-            from urllib.parse import urlparse
-
-            u = urlparse(self.chroma_url if "://" in self.chroma_url else f"http://{self.chroma_url}")
+            host, port, https = self._server()
             try:
-                return chromadb.HttpClient(host=u.hostname or "127.0.0.1", port=u.port or 8000,
-                                           ssl=u.scheme == "https", settings=chroma_settings)
+                return chromadb.HttpClient(host=host, port=port, ssl=https, settings=chroma_settings)
             except Exception:
                 raise StoreUnavailable(
                     f"cannot reach the Chroma server at {redact_url(self.chroma_url)}; start it (chroma run --path DIR) "
