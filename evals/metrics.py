@@ -13,7 +13,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from retrieval.citations import Evidence, citation_scores, split_cited, strip_markers
+from retrieval.citations import Evidence, citation_scores, label_words, split_cited, strip_markers
 
 ABSTAIN_TYPES = ("unanswerable", "false_premise")
 TYPES = ("factoid", "numeric", "date", "attribution", "cross_document", "contested", "unanswerable", "false_premise")
@@ -150,7 +150,8 @@ def score_item(gold: dict, answer: str, abstained: bool, sources: Sequence[dict]
     by_n = {int(s["n"]): s for s in sources if "n" in s}
     if not abstained and answer:
         sentences = split_cited(answer)
-        ev = {n: Evidence(s.get("text", ""), f"{s.get('outlet', '')} {s.get('title', '')} {s.get('doc', '')}")
+        ev = {n: Evidence(s.get("text", ""), label_words(s.get("outlet", ""), s.get("title", ""), s.get("doc", ""),
+                                                         (c.get("outlet", "") for c in s.get("copies", []))))
               for n, s in by_n.items()}
         cs = citation_scores(sentences, ev)
         m["citation_recall"] = cs["citation_recall"]

@@ -22,7 +22,7 @@ import numpy as np
 
 from prompts import load as load_prompt
 
-from .citations import Evidence, supports
+from .citations import Evidence, label_words, supports
 from .features import (
     FEATURES,
     REPORTING,
@@ -220,10 +220,19 @@ def _overlap(a: str, b: str) -> float:
     return len(wa & wb) / min(len(wa), len(wb)) if wa and wb else 0.0
 
 
+NAMED_OUTLETS = 3  # a story many outlets ran is attributed to the first few "and others"
+
+
 def source_label(p: Passage) -> str:
-    """How an answer names a source when it attributes: the outlet, else "one report" and its title."""
+    """How an answer names a source when it attributes: the outlet (with the outlets that ran the same
+    story), else "one report" and its title."""
     if p.outlet:
-        return p.outlet
+        names = list(dict.fromkeys([p.outlet, *(c.outlet for c in p.copies if c.outlet)]))
+        if len(names) == 1:
+            return p.outlet
+        if len(names) > NAMED_OUTLETS:
+            return ", ".join(names[:NAMED_OUTLETS]) + " and others"
+        return ", ".join(names[:-1]) + " and " + names[-1]
     first_line = p.title or ""
     return f"one report ({first_line})" if first_line else "one report"
 
@@ -231,7 +240,7 @@ def source_label(p: Passage) -> str:
 def make_source(n: int, p: Passage) -> Source:
     """The one way a passage becomes a numbered source."""
     return Source(n=n, doc=p.doc, title=p.title, outlet=p.outlet, date=p.date, text=p.text, start=p.start,
-                  end=p.end, url=p.url, chunk_id=p.id, kind=p.kind)
+                  end=p.end, url=p.url, chunk_id=p.id, kind=p.kind, copies=list(p.copies))
 
 
 def compose(draft: Draft) -> tuple[str, list[Sentence], list[Source]]:
@@ -287,7 +296,8 @@ def _end_marker(text: str, cites: list[int]) -> str:
 
 def check_support(sentences: list[Sentence], sources: list[Source]) -> None:
     """Mark each sentence supported or not by its cited sources, with the shared rule."""
-    by_n = {s.n: Evidence(s.text, f"{s.outlet} {s.title} {s.doc}") for s in sources}
+    by_n = {s.n: Evidence(s.text, label_words(s.outlet, s.title, s.doc, (c.outlet for c in s.copies)))
+            for s in sources}
     for s in sentences:
         s.supported = supports(s.text, [by_n[c] for c in s.citations if c in by_n])
 

@@ -31,6 +31,13 @@ class Evidence:
     label: str = ""
 
 
+def label_words(outlet: str, title: str, doc: str, copy_outlets: Iterable[str] = ()) -> str:
+    """The words that may name a source: its outlet, title and id, and the outlets that ran copies of it
+    (an answer attributes a syndicated story as "A, B and others")."""
+    more = list(copy_outlets)
+    return " ".join([outlet, title, doc, *more, "others" if more else ""]).strip()
+
+
 def support_score(sentence: str, evidence: Sequence[Evidence]) -> float:
     """Fraction of the sentence's content words found in the evidence (0 if a number is missing)."""
     terms = content_terms(strip_markers(sentence))

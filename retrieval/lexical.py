@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .text import ANALYZER_VERSION, content_terms
 from .types import Passage
 
@@ -38,7 +40,13 @@ CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(terms, content='chunks', content_rowid='rowid');
 CREATE VIRTUAL TABLE IF NOT EXISTS fts_vocab USING fts5vocab(fts, 'row');
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS copies(doc TEXT PRIMARY KEY, story TEXT NOT NULL, sig BLOB);
+CREATE INDEX IF NOT EXISTS copies_story ON copies(story);
+CREATE TABLE IF NOT EXISTS copy_bands(band TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS copy_bands_band ON copy_bands(band);
+CREATE INDEX IF NOT EXISTS copy_bands_doc ON copy_bands(doc);
 """
+COPIES_VERSION = "1"  # bump when retrieval/copies.py decides differently: stories are then recomputed
 
 
 @dataclass
@@ -77,6 +85,10 @@ class ChunkRow:
     ann: str = ""  # per-sentence annotations computed at ingest (JSON), see retrieval/annotate.py
 
 
+def _article_text(rows: list[ChunkRow]) -> str:
+    return "\n".join(r.text for r in sorted(rows, key=lambda r: r.start))
+
+
 def date_int(date: str) -> int:
     digits = "".join(ch for ch in date[:10] if ch.isdigit())
     return int(digits) if len(digits) == 8 else 0
@@ -107,6 +119,8 @@ class LexicalIndex:
                 self.reanalyse()
             if self.get_meta("analyzer") is None:
                 self.set_meta("analyzer", ANALYZER_VERSION)
+            if self.get_meta("copies") != COPIES_VERSION:
+                self.find_copies(redo=True)
 
     # -- connection per thread: sqlite3 connections are not shared across threads ------------------
     @property
@@ -151,6 +165,8 @@ class LexicalIndex:
                 for r in rows:
                     self._insert(db, r)
                 delta += len(rows)
+                if rows:
+                    self._index_copy(db, rec.doc, _article_text(rows))
             self._bump(db, delta)
 
     def add_rows(self, rows: list[ChunkRow]) -> None:
@@ -178,7 +194,79 @@ class LexicalIndex:
             db.execute("INSERT INTO fts(fts, rowid, terms) VALUES('delete', ?, ?)", (rowid, terms))
         db.execute("DELETE FROM chunks WHERE doc=?", (doc,))
         db.execute("DELETE FROM docs WHERE doc=?", (doc,))
+        db.execute("DELETE FROM copies WHERE doc=?", (doc,))
+        db.execute("DELETE FROM copy_bands WHERE doc=?", (doc,))
         return len(old)
+
+    # -- syndicated copies (retrieval/copies.py) ------------------------------------------------
+    def _index_copy(self, db: sqlite3.Connection, doc: str, text: str) -> None:
+        """File the article under the story of an earlier copy it repeats, else under its own."""
+        from . import copies
+
+        sig = copies.signature(text)
+        story = doc
+        if sig is not None:
+            keys = copies.bands(sig)
+            found = db.execute(
+                "SELECT c.doc, c.story, c.sig FROM copies c WHERE c.doc IN (SELECT b.doc FROM copy_bands b "
+                f"WHERE b.band IN ({','.join('?' * len(keys))}) AND b.doc != ?) ORDER BY c.story", (*keys, doc)
+            ).fetchall()
+            for other, other_story, blob in found:
+                if blob is None or copies.similarity(sig, np.frombuffer(blob, dtype=np.uint32)) < copies.THRESHOLD:
+                    continue
+                if copies.same_story(text, self._text_of(db, other)):
+                    story = other_story
+                    break
+            db.executemany("INSERT INTO copy_bands(band, doc) VALUES(?, ?)", [(k, doc) for k in keys])
+        db.execute("INSERT OR REPLACE INTO copies(doc, story, sig) VALUES(?, ?, ?)",
+                   (doc, story, None if sig is None else sig.tobytes()))
+
+    @staticmethod
+    def _text_of(db: sqlite3.Connection, doc: str) -> str:
+        return "\n".join(t for (t,) in db.execute("SELECT text FROM chunks WHERE doc=? ORDER BY start", (doc,)))
+
+    def find_copies(self, redo: bool = False) -> int:
+        """File every article not yet filed (after a bulk build), or all of them again (`redo`, on an
+        upgrade), oldest commit first; returns how many were filed. One transaction per page."""
+        with self.write_lock, self.db as db:
+            if redo:
+                db.execute("DELETE FROM copies")
+                db.execute("DELETE FROM copy_bands")
+        done = 0
+        while True:
+            with self.write_lock, self.db as db:
+                todo = db.execute("SELECT d.doc FROM docs d LEFT JOIN copies c ON c.doc = d.doc WHERE c.doc IS NULL "
+                                  "ORDER BY d.seq, d.doc LIMIT 500").fetchall()
+                for (doc,) in todo:
+                    self._index_copy(db, doc, self._text_of(db, doc))
+                if not todo:
+                    db.execute("INSERT OR REPLACE INTO meta VALUES('copies', ?)", (COPIES_VERSION,))
+            done += len(todo)
+            if not todo:
+                return done
+
+    def stories(self, docs: list[str]) -> dict[str, str]:
+        """The story each article is filed under (its own id when no other outlet ran it)."""
+        out: dict[str, str] = {}
+        for i in range(0, len(docs), 500):
+            part = docs[i:i + 500]
+            out.update(self.db.execute(f"SELECT doc, story FROM copies WHERE doc IN ({','.join('?' * len(part))})",
+                                       part).fetchall())
+        return out
+
+    def copies_of(self, docs: list[str]) -> dict[str, list[DocRecord]]:
+        """For each article, the other current articles filed under its story, oldest first."""
+        out: dict[str, list[DocRecord]] = {}
+        docs = list(dict.fromkeys(docs))
+        for i in range(0, len(docs), 500):
+            part = docs[i:i + 500]
+            rows = self.db.execute(
+                "SELECT a.doc, d.doc, d.hash, d.title, d.outlet, d.date, d.author, d.url, d.path, d.chunks, d.seq "
+                "FROM copies a JOIN copies b ON b.story = a.story AND b.doc != a.doc JOIN docs d ON d.doc = b.doc "
+                f"WHERE a.doc IN ({','.join('?' * len(part))}) ORDER BY d.seq, d.doc", part).fetchall()
+            for first, *rec in rows:
+                out.setdefault(first, []).append(DocRecord(*rec))
+        return out
 
     @staticmethod
     def _bump(db: sqlite3.Connection, delta: int) -> None:

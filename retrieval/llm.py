@@ -554,7 +554,7 @@ def evidence_text(text: str) -> tuple[str, bool]:
 def verify(text: str, packed: Sequence[Packed], unsupported: str = "drop") -> Verified:
     """Check each sentence against the passages it cites; renumber sources by first use in the answer."""
     from .answering import _as_sentence, _end_marker, make_source
-    from .citations import Evidence, split_cited, supports
+    from .citations import Evidence, label_words, split_cited, supports
 
     if unsupported not in UNSUPPORTED_CHOICES:
         unsupported = "drop"
@@ -563,7 +563,8 @@ def verify(text: str, packed: Sequence[Packed], unsupported: str = "drop") -> Ve
     suspicious: list[int] = []
     for p in packed:
         body, flagged = evidence_text(p.text)
-        evidence[p.n] = Evidence(body, f"{p.passage.outlet} {p.passage.title} {p.passage.doc}")
+        evidence[p.n] = Evidence(body, label_words(p.passage.outlet, p.passage.title, p.passage.doc,
+                                                   (c.outlet for c in p.passage.copies)))
         if flagged:
             suspicious.append(p.n)
     rows = []  # (text, valid cites (prompt numbers), supported, hedge)

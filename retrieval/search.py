@@ -6,15 +6,15 @@ there, so a question costs two top-n queries, never a pass over the corpus.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from .copies import same_facts
 from .lexical import date_int
-from .text import content_terms, fold, numbers, words
-from .types import Passage
+from .text import content_terms, words
+from .types import Copy, Passage
 
 RRF_K = 60  # the constant of Cormack et al. (2009)
 DUPLICATE_JACCARD = 0.8
@@ -58,34 +58,52 @@ def search(question: str, q_vec: np.ndarray, store, k: int, filters: Filters | N
         for rank, (cid, _) in enumerate(hits):
             fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
     current = store.passages(list(fused))  # ids of replaced versions drop out here
+    stories = store.lexical.stories(list({p.doc for p in current.values()}))
     dense_sim, bm25 = dict(dense_hits), dict(lex_hits)
     out: list[Passage] = []
     kept: list[tuple[set[str], Passage]] = []
     for cid in sorted(current, key=lambda c: -fused[c]):
         p = current[cid]
         ws = set(words(p.text))
-        if any(_jaccard(ws, other) >= DUPLICATE_JACCARD and same_facts(p.text, q.text) for other, q in kept):
+        if any(_duplicate(ws, p, other, q, stories) for other, q in kept):
             continue
         kept.append((ws, p))
         out.append(replace(p, dense=float(dense_sim.get(cid, 0.0)), bm25=float(bm25.get(cid, 0.0)),
                            score=fused[cid], rank=len(out) + 1))
         if len(out) >= k:
             break
+    return _with_copies(out, store, set(filters.exclude_docs))
+
+
+def _duplicate(ws: set[str], p: Passage, other: set[str], q: Passage, stories: dict[str, str]) -> bool:
+    """Near-identical passages stating the same facts. Passages of two copies of one story (see
+    retrieval/copies.py) are cut at different places when one copy has an extra line, so there one
+    mostly holding the other's words is enough."""
+    if not same_facts(p.text, q.text):
+        return False
+    if _jaccard(ws, other) >= DUPLICATE_JACCARD:
+        return True
+    story = stories.get(p.doc)
+    return story is not None and story == stories.get(q.doc) and _overlap(ws, other) >= DUPLICATE_JACCARD
+
+
+def _with_copies(passages: list[Passage], store, exclude: set[str]) -> list[Passage]:
+    """Each passage with the other outlets that ran its article (syndicated copies)."""
+    found = store.lexical.copies_of([p.doc for p in passages])
+    out = []
+    for p in passages:
+        copies = [Copy(doc=r.doc, outlet=r.outlet, title=r.title, date=r.date, url=r.url)
+                  for r in found.get(p.doc, []) if r.doc not in exclude]
+        out.append(replace(p, copies=copies) if copies else p)
     return out
-
-
-def same_facts(a: str, b: str) -> bool:
-    """Two near-identical texts are duplicates only if they state the same numbers and names:
-    a copy that differs in the very figure or place asked about is another source's claim."""
-    return numbers(a) == numbers(b) and _names(a) == _names(b)
-
-
-def _names(text: str) -> set[str]:
-    return {fold(w) for w in re.findall(r"(?<=[\w,] )[^\W\d_][\w'’-]*", text) if w[0].isupper()}
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def _overlap(a: set[str], b: set[str]) -> float:
+    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
 
 
 class TermStats:

@@ -275,6 +275,7 @@ class Store:
             if len(got["ids"]) < PAGE:
                 break
             offset += PAGE
+        self.lexical.find_copies()  # the chunks arrived after their records, so copies are filed now
         self._note_synced(max(r.seq for r in recs.values()))
 
     def _chunks_of(self, rec: DocRecord) -> list[ChunkRow]:

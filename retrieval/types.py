@@ -34,6 +34,17 @@ class Chunk:
 
 
 @dataclass
+class Copy:
+    """Another outlet's copy of a passage's article (the same wire story, the same facts)."""
+
+    doc: str
+    outlet: str
+    title: str = ""
+    date: str = ""
+    url: str = ""
+
+
+@dataclass
 class Passage:
     """A chunk returned by search, with its article's metadata and its scores."""
 
@@ -52,6 +63,7 @@ class Passage:
     score: float = 0.0  # fused (RRF) score
     rank: int = 0
     ann: str = ""  # per-sentence annotations made at ingest (JSON; retrieval/annotate.py)
+    copies: list[Copy] = field(default_factory=list)  # other outlets that ran the same article
 
 
 @dataclass
@@ -69,6 +81,7 @@ class Source:
     url: str = ""
     chunk_id: str = ""
     kind: str = "body"  # "caption" and "meta" (byline, dateline) are shown as such
+    copies: list[Copy] = field(default_factory=list)  # the same article as other outlets ran it
 
 
 @dataclass
