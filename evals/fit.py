@@ -190,10 +190,14 @@ def main(argv=None) -> None:
     if cache and cache.is_file():
         z = np.load(cache)
         x, y, groups, instances, kinds = (z[n] for n in ("x", "y", "groups", "instances", "kinds"))
+        names = [str(f) for f in z["features"]]
+        if not set(FEATURES) <= set(names):
+            raise SystemExit(f"evals.fit: {cache} lacks features {sorted(set(FEATURES) - set(names))}; collect again")
+        x = x[:, [names.index(f) for f in FEATURES]]  # a cache collected with more features is still usable
     else:
         x, y, groups, instances, kinds = collect(gold, Path(args.data_dir or d / "index"), args.k)
         if cache:
-            np.savez(cache, x=x, y=y, groups=groups, instances=instances, kinds=kinds)
+            np.savez(cache, x=x, y=y, groups=groups, instances=instances, kinds=kinds, features=np.array(FEATURES))
     n = len(kinds)
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import GroupKFold

@@ -196,16 +196,18 @@ def extract(question: str, passages: list[Passage], stats, model: AnswerModel | 
 
 
 def other_side(q: QuestionInfo, best: Candidate, cands: list[Candidate], model: AnswerModel) -> Candidate | None:
-    """A sentence from another article that answers differently: another value of the kind asked for,
-    or the denial of what the best one states. It must itself be on the question (half the threshold)."""
+    """A sentence from another article that answers differently: a figure or date the best one lacks
+    while lacking one it states (a shared incidental "six hours" aside), or wholly other names; or the denial of what the best one states. It must itself be on the question (half the threshold)."""
     values = typed_values(q, best.text)
     negated = _negated(best.text)
     for c in cands:
         if c is best or c.passage.doc == best.passage.doc or c.score < model.threshold / 2:
             continue
         theirs = typed_values(q, c.text)
+        if q.qtype in ("quantity", "date") and values - theirs and theirs - values:
+            return c  # each states a figure or date the other lacks: they disagree on what was asked
         if values and theirs and not values & theirs:
-            return c  # however alike the two sentences are, they disagree on what was asked
+            return c  # names: only wholly different ones are a disagreement (a sentence names several)
         if _overlap(c.text, best.text) <= 0.8 and _negated(c.text) != negated and _overlap(c.text, best.text) >= 0.3:
             return c
     return None

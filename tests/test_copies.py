@@ -206,3 +206,14 @@ def test_an_attributed_sentence_names_the_outlets_that_ran_the_story_and_is_stil
         sentence = Sentence(f"According to {source_label(passage)}, {text}", [1], False)
         check_support([sentence], [make_source(1, passage)])
         assert sentence.supported
+
+
+def test_a_copy_that_changed_the_figure_is_answered_as_the_other_side(wire_dir):
+    result = Engine(Settings(data_dir=wire_dir)).answer(
+        "How many people were treated in hospital after the Tamsin River rose?")
+    assert not result.abstained
+    cited = [s for s in result.sources if f"[{s.n}]" in result.answer]
+    groups = [outlets_of(s) for s in cited]
+    assert {"Valley News"} in groups and {"Wire Service", "Daily Courier", "Metro Herald"} in groups
+    assert "Valley News" in result.answer and "Wire Service" in result.answer  # who claims what
+    assert "Forty-one" in result.answer and "Fourteen" in result.answer
