@@ -377,8 +377,8 @@ class _Params(TypedDict, total=False):
     timeout: float
 
 
-def complete(settings: Settings, messages: list[ChatCompletionMessageParam], *, max_tokens: int, on_token: Callable[[str], None] | None = None,
-             stream: bool = True, retries: int | None = None, deadline: float | None = None) -> Completion:
+def complete(settings: Settings, messages: list[ChatCompletionMessageParam], *, max_tokens: int,
+             on_token: Callable[[str], None] | None = None, stream: bool = True, retries: int | None = None, deadline: float | None = None) -> Completion:
     """One chat completion with bounded retries; raises LLMFailure when it can't get usable text.
 
     Everything (attempts, backoff) fits in one overall `deadline` (a `time.monotonic()` instant;
@@ -660,8 +660,8 @@ def _flagged(text: str, cites: list[int]) -> str:
 # the answer
 
 
-def llm_answer(engine: Engine, question: str, passages: Sequence[Passage], extractive: Answer, timings: dict[str, float],
-               on_token: Callable[[str], None] | None = None) -> Answer:
+def llm_answer(engine: Engine, question: str, passages: Sequence[Passage], extractive: Answer,
+               timings: dict[str, float], on_token: Callable[[str], None] | None = None) -> Answer:
     """The LLM-mode answer for `question`, verified; falls back to `extractive` on any failure."""
     settings = engine.settings
     require_llm_config(settings)
