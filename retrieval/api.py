@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import MAX_QUESTION_CHARS, Settings, load_settings
 from .errors import BadInput
-from .types import Answer, Passage
+from .types import Answer, Passage, Source
 
-if TYPE_CHECKING:  # imported lazily at run time: both are slow to import
+if TYPE_CHECKING:  # imported lazily at run time: slow to import, or importing this module
+    import numpy as np
+
     from .embedding import Embedder
+    from .ingest import IngestReport, Progress
+    from .lexical import DocRecord
+    from .search import TermStats
     from .store import Store
 
 
@@ -69,7 +76,7 @@ class Engine:
             self._start_loader()
 
     def _start_loader(self) -> None:
-        def load():
+        def load() -> None:
             from .embedding import get_embedder
 
             try:
@@ -84,7 +91,8 @@ class Engine:
         loader.start()
         self._loader = loader
 
-    def ingest(self, paths, progress=None, *, wait: bool = True, on_wait=None, follow_links: bool = False):
+    def ingest(self, paths: Iterable[str | os.PathLike[str]], progress: Progress | None = None, *, wait: bool = True,
+               on_wait: Callable[[int | None], None] | None = None, follow_links: bool = False) -> IngestReport:
         """Ingest files, folders and URLs. One ingest per data dir at a time (a lock file): another waits
         for it, or with `wait=False` fails at once."""
         from .ingest import ingest
@@ -96,7 +104,8 @@ class Engine:
             return ingest([Path(p) for p in paths], self.settings, self.store, self._embedder, progress,
                           follow_links=follow_links)
 
-    def remove(self, docs: list[str], *, wait: bool = True, on_wait=None) -> list[str]:
+    def remove(self, docs: list[str], *, wait: bool = True,
+               on_wait: Callable[[int | None], None] | None = None) -> list[str]:
         """Take articles out of the index (other processes see it at their next question); returns the
         ids that were indexed and are now gone."""
         from .lock import ingest_lock
@@ -106,11 +115,11 @@ class Engine:
             self.store.delete_docs(present)
             return present
 
-    def stale(self, folders) -> list[str]:
+    def stale(self, folders: Iterable[str | os.PathLike[str]]) -> list[str]:
         """Indexed articles whose file was under one of `folders` and no longer exists (for `--prune`).
         A maintenance pass: it reads every record, in pages."""
         roots = [Path(f).resolve() for f in folders if Path(f).is_dir()]
-        out = []
+        out: list[str] = []
         for rec in self.store.records():
             if not rec.path:
                 continue
@@ -136,7 +145,7 @@ class Engine:
 
     def retrieve(self, question: str, k: int | None = None, outlet: str | None = None,
                  date_from: str | None = None, date_to: str | None = None, timings: dict[str, Any] | None = None,
-                 sync: bool = True, exclude_docs: tuple[str, ...] = ()):
+                 sync: bool = True, exclude_docs: tuple[str, ...] = ()) -> tuple[list[Passage], np.ndarray, TermStats]:
         """The fused top-k passages and the question vector; `sync` first applies other processes' ingests."""
         from .search import Filters, TermStats, search
 
@@ -156,7 +165,8 @@ class Engine:
         return passages, q_vec, TermStats(self.store.lexical)
 
     def answer(self, question: str, *, k: int | None = None, mode: str | None = None, outlet: str | None = None,
-               date_from: str | None = None, date_to: str | None = None, on_token=None,
+               date_from: str | None = None, date_to: str | None = None,
+               on_token: Callable[[str], None] | None = None,
                previous: str | None = None) -> Answer:
         """Answer from the indexed articles, citing each sentence, or abstain. `previous` is the last
         turn of a conversation (its question and answer), for follow-ups like "and did he agree?"."""
@@ -201,11 +211,11 @@ class Engine:
         timings["total"] = time.perf_counter() - t0
         return result
 
-    def sources(self):
+    def sources(self) -> dict[str, DocRecord]:
         return {r.doc: r for r in self.store.records()}
 
 
-def _closest_sources(passages: list[Passage]):
+def _closest_sources(passages: list[Passage]) -> list[Source]:
     from .answering import make_source
 
     return [make_source(i + 1, p) for i, p in enumerate(passages)]
@@ -214,7 +224,7 @@ def _closest_sources(passages: list[Passage]):
 _DEFAULT: Engine | None = None
 
 
-def answer(question: str, **kwargs) -> Answer:
+def answer(question: str, **kwargs: Any) -> Answer:
     """Module-level convenience: one shared Engine configured from the environment."""
     global _DEFAULT
     if _DEFAULT is None:

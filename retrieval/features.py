@@ -12,8 +12,12 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .text import NEGATIONS, QUESTION_WORDS, STOPWORDS, fold, stem, words
+
+if TYPE_CHECKING:
+    from .types import Passage
 
 QTYPES = ("quantity", "date", "person", "place", "which", "yesno", "other")
 MONTHS = ("January February March April May June July August September October November December "
@@ -139,7 +143,7 @@ def annotate(chunk_text: str) -> str:
     return json.dumps({"instructions": bad}, separators=(",", ":")) if bad else "{}"
 
 
-def instruction_spans(passage) -> set[tuple[int, int]] | None:
+def instruction_spans(passage: Passage) -> set[tuple[int, int]] | None:
     """The spans ingest marked in this passage, or None if it was stored without annotations."""
     if not passage.ann:
         return None
@@ -164,9 +168,9 @@ FEATURES = (
 )
 
 
-def sentence_features(q: QuestionInfo, idf: dict[str, float], text: str, passage, context_terms: set[str],
-                      title_terms: set[str], max_bm25: float, spans: dict[str, list[str]], new_names_: list[str],
-                      content: list[str]) -> dict[str, float]:
+def sentence_features(q: QuestionInfo, idf: dict[str, float], text: str, passage: Passage,
+                      context_terms: set[str], title_terms: set[str], max_bm25: float,
+                      spans: dict[str, list[str]], new_names_: list[str], content: list[str]) -> dict[str, float]:
     """The features of one candidate sentence (see FEATURES; `first_in_passage`, `bm25_sentence` and the
     redundancy ones are the caller's). `spans`, `new_names_` and `content` are the sentence's
     `answer_spans`, `new_names` and `content_stems`, computed once by the caller, which needs them too."""

@@ -29,12 +29,17 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from .errors import ConfigError, LLMError, redact_url
 from .types import Answer, Passage, Sentence, Source
 
 if TYPE_CHECKING:
+    from openai import APIStatusError, OpenAI
+    from openai.types.chat import ChatCompletionMessageParam
+    from tiktoken import Encoding
+
+    from .api import Engine
     from .config import Settings
 
 # Backoff between retries: BACKOFF_BASE * 2**attempt seconds, at most BACKOFF_MAX (a server's
@@ -87,10 +92,10 @@ def require_llm_config(settings: Settings) -> None:
                           "; set them in the environment or .env, or use --mode extractive")
 
 
-_CLIENTS: dict[tuple[Any, ...], object] = {}
+_CLIENTS: dict[tuple[str | None, int, float], OpenAI] = {}
 
 
-def _client(settings: Settings):
+def _client(settings: Settings) -> OpenAI:
     """One OpenAI client per endpoint; the client's own retries are off (we retry ourselves)."""
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
     ident = (settings.openai_base_url, hash(key), settings.llm_timeout)
@@ -112,7 +117,7 @@ def _prompt(name: str) -> str:
     return load(name).strip("\n")
 
 
-def fill(template: str, **values) -> str:
+def fill(template: str, **values: object) -> str:
     """Replace `{name}` for the given names only; other braces and the values stay as they are."""
     return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0),
                   template)
@@ -180,7 +185,7 @@ def user_prompt(question: str, blocks: Sequence[str]) -> str:
     return f"{sources}\n\n{ask}"
 
 
-def build_messages(question: str, blocks: Sequence[str]) -> list[dict[str, Any]]:
+def build_messages(question: str, blocks: Sequence[str]) -> list[ChatCompletionMessageParam]:
     return [{"role": "system", "content": system_prompt()},
             {"role": "user", "content": user_prompt(question, blocks)}]
 
@@ -206,7 +211,8 @@ def source_budget(settings: Settings, question: str) -> int:
     """Tokens left for the source block: the configured budget, capped by the model's window."""
     from .chunking import count_tokens
 
-    overhead = sum(count_tokens(m["content"]) + TOKENS_PER_MESSAGE for m in build_messages(question, []))
+    # The two messages `build_messages(question, [])` would send.
+    overhead = sum(count_tokens(text) + TOKENS_PER_MESSAGE for text in (system_prompt(), user_prompt(question, [])))
     overhead += REPLY_PRIMER
     room = int((settings.llm_window_tokens - settings.llm_max_answer_tokens) / WINDOW_SAFETY) - overhead
     return int(min(settings.llm_context_tokens, room))
@@ -244,7 +250,8 @@ def pack_context(passages: Sequence[Passage], budget: int) -> list[Packed]:
     return packed
 
 
-def _cut_to_fit(p: Passage, n: int, budget: int, count_tokens, encoding) -> Packed | None:
+def _cut_to_fit(p: Passage, n: int, budget: int, count_tokens: Callable[[str], int],
+                encoding: Callable[[], Encoding]) -> Packed | None:
     from .sentences import split_spans
 
     frame = count_tokens(source_block(n, p, "")) + 1
@@ -328,7 +335,7 @@ def _classify(exc: Exception, settings: Settings) -> LLMFailure:
     return LLMFailure(f"unexpected error ({type(exc).__name__}: {_short(str(exc))})", False)
 
 
-def _message(exc) -> str:
+def _message(exc: BaseException) -> str:
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
         inner = body.get("error", body)
@@ -346,7 +353,7 @@ def _short(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _retry_after(exc) -> float | None:
+def _retry_after(exc: APIStatusError) -> float | None:
     try:
         value = exc.response.headers.get("retry-after")
         return float(value) if value is not None else None
@@ -361,8 +368,17 @@ def _backoff(attempt: int, failure: LLMFailure) -> float:
     return float(min(delay, BACKOFF_MAX))
 
 
-def complete(settings: Settings, messages: list[dict[str, Any]], *, max_tokens: int, on_token: Callable[[str], None] | None = None,
-             stream: bool = True, retries: int | None = None, deadline: float | None = None) -> Completion:
+class _Params(TypedDict, total=False):
+    """The request parameters `complete` adapts per endpoint (and the per-attempt timeout)."""
+
+    temperature: float
+    max_tokens: int
+    max_completion_tokens: int
+    timeout: float
+
+
+def complete(settings: Settings, messages: list[ChatCompletionMessageParam], *, max_tokens: int,
+             on_token: Callable[[str], None] | None = None, stream: bool = True, retries: int | None = None, deadline: float | None = None) -> Completion:
     """One chat completion with bounded retries; raises LLMFailure when it can't get usable text.
 
     Everything (attempts, backoff) fits in one overall `deadline` (a `time.monotonic()` instant;
@@ -373,7 +389,7 @@ def complete(settings: Settings, messages: list[dict[str, Any]], *, max_tokens: 
     retries = settings.llm_retries if retries is None else retries
     if deadline is None:
         deadline = time.monotonic() + settings.llm_deadline
-    params = {"temperature": 0.0, "max_tokens": max_tokens}
+    params: _Params = {"temperature": 0.0, "max_tokens": max_tokens}
     attempt = 0
     last: LLMFailure | None = None
     while attempt <= retries:
@@ -432,7 +448,8 @@ def _past_deadline(settings: Settings, last: LLMFailure | None) -> LLMFailure:
     return LLMFailure(why, False)
 
 
-def _bounded(call: Callable[[Callable[[str], None] | None], Completion], on_token, seconds: float) -> Completion:
+def _bounded(call: Callable[[Callable[[str], None] | None], Completion], on_token: Callable[[str], None] | None,
+             seconds: float) -> Completion:
     """Run one attempt on a worker thread and wait at most `seconds` for it.
 
     A hung read can't be interrupted, so the attempt is abandoned on its (daemon) thread: its
@@ -464,26 +481,32 @@ def _bounded(call: Callable[[Callable[[str], None] | None], Completion], on_toke
     return value
 
 
-def _once(settings: Settings, messages, params, on_token, stream, emitted, attempt, timeout: float | None = None) -> Completion:
+def _once(settings: Settings, messages: list[ChatCompletionMessageParam], params: _Params,
+          on_token: Callable[[str], None] | None, stream: bool, emitted: list[bool], attempt: int,
+          timeout: float | None = None) -> Completion:
+    model = settings.llm_model
+    if model is None:  # every caller runs require_llm_config first; a direct call fails plainly
+        raise LLMFailure("no model configured (NEWSQA_LLM_MODEL)", False)
     client = _client(settings)
     if timeout is not None:
         params = {**params, "timeout": timeout}
     t0 = time.perf_counter()
     if not stream:
-        resp = client.chat.completions.create(model=settings.llm_model, messages=messages, stream=False, **params)
-        choice = resp.choices[0]
-        text = choice.message.content or ""
+        reply = client.chat.completions.create(model=model, messages=messages, stream=False, **params)
+        top = reply.choices[0]
+        text = top.message.content or ""
         if not text.strip():
             raise LLMFailure("empty completion", True)
-        return Completion(text, attempt, choice.finish_reason == "length", time.perf_counter() - t0)
+        return Completion(text, attempt, top.finish_reason == "length", time.perf_counter() - t0)
     parts: list[str] = []
-    finish = None
-    first = None
-    resp = client.chat.completions.create(model=settings.llm_model, messages=messages, stream=True, **params)
+    finish: str | None = None
+    first: float | None = None
+    resp = client.chat.completions.create(model=model, messages=messages, stream=True, **params)
     try:
         for chunk in resp:
-            if getattr(chunk, "error", None):
-                raise LLMFailure(f"the server reported an error mid-stream: {_short(str(chunk.error))}", True)
+            error = getattr(chunk, "error", None)  # not in the chunk's schema: some servers add it
+            if error:
+                raise LLMFailure(f"the server reported an error mid-stream: {_short(str(error))}", True)
             if not chunk.choices:
                 continue
             choice = chunk.choices[0]
@@ -567,7 +590,7 @@ def verify(text: str, packed: Sequence[Packed], unsupported: str = "drop") -> Ve
                                                    (c.outlet for c in p.passage.copies)))
         if flagged:
             suspicious.append(p.n)
-    rows = []  # (text, valid cites (prompt numbers), supported, hedge)
+    rows: list[tuple[str, list[int], bool, bool]] = []  # (text, valid cites (prompt numbers), supported, hedge)
     out_of_range: list[int] = []
     for body, cites in split_cited(clean_completion(text)):
         body = _BULLET.sub("", body).strip()
@@ -579,7 +602,7 @@ def verify(text: str, packed: Sequence[Packed], unsupported: str = "drop") -> Ve
         ok = bool(valid) and not hedge and supports(body, [evidence[c] for c in valid])
         rows.append((body, valid, ok, hedge))
 
-    def shown(row) -> bool:
+    def shown(row: tuple[str, list[int], bool, bool]) -> bool:
         _, _, ok, hedge = row
         if hedge:
             return unsupported != "drop"
@@ -638,8 +661,8 @@ def _flagged(text: str, cites: list[int]) -> str:
 # the answer
 
 
-def llm_answer(engine, question: str, passages: Sequence[Passage], extractive: Answer, timings: dict[str, Any],
-               on_token: Callable[[str], None] | None = None) -> Answer:
+def llm_answer(engine: Engine, question: str, passages: Sequence[Passage], extractive: Answer,
+               timings: dict[str, float], on_token: Callable[[str], None] | None = None) -> Answer:
     """The LLM-mode answer for `question`, verified; falls back to `extractive` on any failure."""
     settings = engine.settings
     require_llm_config(settings)
@@ -651,7 +674,9 @@ def llm_answer(engine, question: str, passages: Sequence[Passage], extractive: A
     return result
 
 
-def _llm_answer(settings: Settings, question, passages, extractive, timings, on_token, deadline: float | None = None) -> Answer:
+def _llm_answer(settings: Settings, question: str, passages: Sequence[Passage], extractive: Answer,
+                timings: dict[str, float], on_token: Callable[[str], None] | None,
+                deadline: float | None = None) -> Answer:
     from .answering import ABSTAIN_TEXT
 
     budget = source_budget(settings, question)
@@ -729,7 +754,7 @@ REWRITE_HISTORY_TOKENS = 1200
 REWRITE_MAX_TOKENS = 96
 
 
-def rewrite_question(engine, history: list[tuple[str, str]], question: str) -> str:
+def rewrite_question(engine: Engine, history: Sequence[tuple[str, str]], question: str) -> str:
     """A follow-up rewritten as a standalone question by the model; the question unchanged on any failure
     (no history, no LLM configured, a failed call, an empty or runaway reply)."""
     try:
@@ -738,7 +763,7 @@ def rewrite_question(engine, history: list[tuple[str, str]], question: str) -> s
         return question
 
 
-def _rewrite(settings: Settings, history, question: str) -> str:
+def _rewrite(settings: Settings, history: Sequence[tuple[str, str]], question: str) -> str:
     from .chunking import count_tokens
     from .config import MAX_QUESTION_CHARS
 

@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .cleaning import classify
 from .errors import BadInput
@@ -271,7 +271,7 @@ def _from_html(path: Path, html: str, meta: dict[str, Any], doc: str) -> Article
     return _article(doc, text, merged, path)
 
 
-def _from_object(obj, path: Path, default_doc: str) -> tuple[Article, bool]:
+def _from_object(obj: object, path: Path, default_doc: str) -> tuple[Article, bool]:
     """One feed item as an article, and whether it named its own id; raises _Skip with the reason."""
     if not isinstance(obj, dict):
         raise _Skip(f"not a JSON object (a {type(obj).__name__})")
@@ -307,7 +307,7 @@ def _load_json(path: Path, text: str, doc: str) -> Iterator[tuple[Article, int |
         yield article, None
 
 
-def _lines(fh) -> Iterator[tuple[int, bytes | None]]:
+def _lines(fh: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
     """(line number, bytes) of a binary file, one line in memory at a time; None for an overlong line."""
     n = 0
     while True:

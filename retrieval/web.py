@@ -23,15 +23,22 @@ import os
 import re
 import socket
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .types import Article
+
+if TYPE_CHECKING:
+    import http.client
+
+    from .api import Engine
+    from .loading import Skipped
 
 STATE_FILE = "web_state.json"
 PAGES_DIR = "web_pages"
@@ -68,12 +75,12 @@ def use_state_dir(path: Path | str) -> None:
 
 
 # -- arguments -------------------------------------------------------------------------------
-def is_url(arg) -> bool:
+def is_url(arg: str | os.PathLike[str]) -> bool:
     s = str(arg)
     return s.startswith(TOKEN) or bool(_URL.match(s))
 
 
-def url_of(arg) -> str:
+def url_of(arg: str | os.PathLike[str]) -> str:
     """The URL an argument stands for: a token from `argument`, a URL, or one Path() mangled."""
     s = str(arg)
     if s.startswith(TOKEN):
@@ -143,15 +150,16 @@ class _Round:
     settings: WebSettings
     state_dir: Path
     state: dict[str, Any]
-    articles: list[Any] = field(default_factory=list)
-    skipped: list[Any] = field(default_factory=list)
-    seen: set[Any] = field(default_factory=set)
-    docs: dict[str, Any] = field(default_factory=dict)  # doc id -> the URL that produced it in this round
-    stats: dict[str, Any] = field(default_factory=lambda: {"fetched": 0, "not_modified": 0, "cached": 0})
+    articles: list[Article] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    seen: set[str | tuple[str, str]] = field(default_factory=set)  # normalised URLs and ("guid", guid)
+    docs: dict[str, str] = field(default_factory=dict)  # doc id -> the URL that produced it in this round
+    stats: dict[str, int] = field(default_factory=lambda: {"fetched": 0, "not_modified": 0, "cached": 0})
 
 
-def load_urls(urls, state_dir: Path | str | None = None, *, delay: float | None = None,
-              timeout: float | None = None, max_bytes: int | None = None):
+def load_urls(urls: Iterable[str | os.PathLike[str]], state_dir: Path | str | None = None, *,
+              delay: float | None = None, timeout: float | None = None,
+              max_bytes: int | None = None) -> tuple[list[Article], list[Skipped]]:
     """Fetch pages and feeds into `(articles, skipped)`, the shape `loading.load_paths` returns."""
     from .loading import Skipped
 
@@ -310,7 +318,7 @@ def _fetch(settings: WebSettings, url: str, known: dict[str, Any] | None) -> _Re
         _last_request[host] = time.monotonic()
 
 
-def _read_capped(resp, limit: int, timeout: float) -> bytes:
+def _read_capped(resp: http.client.HTTPResponse, limit: int, timeout: float) -> bytes:
     """The body in pieces, never more than `limit` bytes of it, within 3 x the timeout."""
     import http.client
 
@@ -334,7 +342,7 @@ def _read_capped(resp, limit: int, timeout: float) -> bytes:
         chunks.append(piece)
 
 
-def _reason(exc, timeout: float) -> str:
+def _reason(exc: BaseException | str, timeout: float) -> str:
     import ssl
 
     if isinstance(exc, (TimeoutError, socket.timeout)):
@@ -545,7 +553,8 @@ def _write_page(state_dir: Path, key: str, art: Article) -> None:
 
 
 # -- watching --------------------------------------------------------------------------------
-def watch(engine, targets, every: float, once: bool, say, sleep=time.sleep) -> int:
+def watch(engine: Engine, targets: list[Path], every: float, once: bool, say: Callable[[str], None],
+          sleep: Callable[[float], None] = time.sleep) -> int:
     """Ingest `targets` through `engine.ingest` every `every` seconds, one line per round; with
     `once`, one round, and the exit code of `newsqa ingest` (1 when something was skipped)."""
     from datetime import datetime
