@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,6 +40,9 @@ from .features import (
 from .sentences import split_spans
 from .text import NEGATIONS, STOPWORDS, content_terms, fold, stem, words
 from .types import Passage, Sentence, Source
+
+if TYPE_CHECKING:
+    from .search import TermStats
 
 # The one abstention sentence, shared with the LLM prompt (prompts/abstain.txt).
 ABSTAIN_TEXT = load_prompt("abstain").strip()
@@ -108,7 +111,8 @@ class Draft:
     confidence: float = 0.0
 
 
-def candidates(question: QuestionInfo, passages: list[Passage], stats, side_passages=()) -> list[Candidate]:
+def candidates(question: QuestionInfo, passages: list[Passage], stats: TermStats,
+               side_passages: Sequence[Passage] = ()) -> list[Candidate]:
     """Every usable sentence of the passages, with its features (unscored)."""
     stats.prepare(question.terms)
     idf = {t: stats.term_idf(t) for t in question.terms}
@@ -151,7 +155,7 @@ def score(cands: list[Candidate], model: AnswerModel) -> None:
         c.score = float(p)
 
 
-def extract(question: str, passages: list[Passage], stats, model: AnswerModel | None = None,
+def extract(question: str, passages: list[Passage], stats: TermStats, model: AnswerModel | None = None,
             side_passages: Sequence[Passage] = ()) -> Draft:
     """Choose the answer sentences from the retrieved passages, or decide to abstain. Sentences of
     `side_passages` (none of them among `passages`) may only serve as the other side of a disagreement."""

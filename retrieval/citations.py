@@ -10,7 +10,7 @@ number it states occurs in them. Citation precision and recall follow ALCE
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,7 +108,7 @@ def _unique(xs: Iterable[int]) -> list[int]:
 
 
 def citation_scores(sentences: Sequence[tuple[str, list[int]]], evidence: dict[int, Evidence],
-                    supported_by=None) -> dict[str, Any]:
+                    supported_by: Callable[[str, Sequence[Evidence]], bool] | None = None) -> dict[str, Any]:
     """ALCE citation recall and precision over an answer's sentences.
 
     Recall: a sentence counts when it cites at least one source and its cited sources together

@@ -18,6 +18,8 @@ from .types import Article
 
 if TYPE_CHECKING:
     from .config import Settings
+    from .embedding import Embedder
+    from .store import Store
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 GROUP = 256  # articles looked up and committed together
@@ -37,7 +39,8 @@ class IngestReport:
         return not self.skipped
 
 
-def ingest(paths: list[Path], settings: Settings, store=None, embedder=None, progress: Progress | None = None,
+def ingest(paths: list[Path], settings: Settings, store: Store | None = None, embedder: Embedder | None = None,
+           progress: Progress | None = None,
            annotate: Callable[[str], str] | None = None, follow_links: bool = False) -> IngestReport:
     from .store import Store
 
@@ -49,7 +52,8 @@ def ingest(paths: list[Path], settings: Settings, store=None, embedder=None, pro
     return report
 
 
-def ingest_articles(articles: Iterable[Article], settings: Settings, store, embedder=None, progress: Progress | None = None,
+def ingest_articles(articles: Iterable[Article], settings: Settings, store: Store, embedder: Embedder | None = None,
+                    progress: Progress | None = None,
                     report: IngestReport | None = None, annotate: Callable[[str], str] | None = None) -> IngestReport:
     from .features import annotate as default_annotate
 
@@ -67,8 +71,8 @@ def ingest_articles(articles: Iterable[Article], settings: Settings, store, embe
     return report
 
 
-def _ingest_group(group: list[Article], settings: Settings, store, state: dict[str, Any], progress, report: IngestReport,
-                  annotate) -> None:
+def _ingest_group(group: list[Article], settings: Settings, store: Store, state: dict[str, Any],
+                  progress: Progress | None, report: IngestReport, annotate: Callable[[str], str]) -> None:
     from .embedding import get_embedder
 
     records = store.lookup([a.doc for a in group])

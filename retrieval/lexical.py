@@ -146,7 +146,7 @@ class LexicalIndex:
         row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return row[0] if row else None
 
-    def set_meta(self, key: str, value) -> None:
+    def set_meta(self, key: str, value: object) -> None:
         with self.write_lock, self.db:
             self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", (key, str(value)))
 
@@ -346,7 +346,7 @@ class LexicalIndex:
             hits += [(cid, sc) for cid, sc in more if cid not in seen][: n - len(hits)]
         return hits
 
-    def _ranked(self, match: str, n: int, outlets, date_from: int, date_to: int,
+    def _ranked(self, match: str, n: int, outlets: list[str] | None, date_from: int, date_to: int,
                 exclude_docs: tuple[str, ...]) -> list[tuple[str, float]]:
         sql = "SELECT c.id, -bm25(fts) FROM fts JOIN chunks c ON c.rowid = fts.rowid"
         where: list[str] = ["fts MATCH ?"]

@@ -7,7 +7,7 @@ there, so a question costs two top-n queries, never a pass over the corpus.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,6 +15,10 @@ from .copies import same_facts
 from .lexical import date_int
 from .text import content_terms, words
 from .types import Copy, Passage
+
+if TYPE_CHECKING:
+    from .lexical import LexicalIndex
+    from .store import Store
 
 RRF_K = 60  # the constant of Cormack et al. (2009)
 DUPLICATE_JACCARD = 0.8
@@ -43,7 +47,7 @@ class Filters:
         return parts[0] if len(parts) == 1 else {"$and": parts}
 
 
-def search(question: str, q_vec: np.ndarray, store, k: int, filters: Filters | None = None) -> list[Passage]:
+def search(question: str, q_vec: np.ndarray, store: Store, k: int, filters: Filters | None = None) -> list[Passage]:
     """The k best passages for the question, near-duplicates collapsed."""
     filters = filters or Filters()
     outlets = store.lexical.outlets_matching(filters.outlet) if filters.outlet else None
@@ -87,7 +91,7 @@ def _duplicate(ws: set[str], p: Passage, other: set[str], q: Passage, stories: d
     return story is not None and story == stories.get(q.doc) and _overlap(ws, other) >= DUPLICATE_JACCARD
 
 
-def _with_copies(passages: list[Passage], store, exclude: set[str]) -> list[Passage]:
+def _with_copies(passages: list[Passage], store: Store, exclude: set[str]) -> list[Passage]:
     """Each passage with the other outlets that ran its article (syndicated copies)."""
     found = store.lexical.copies_of([p.doc for p in passages])
     out = []
@@ -109,7 +113,7 @@ def _overlap(a: set[str], b: set[str]) -> float:
 class TermStats:
     """Term rarity from the lexical index, for the answerer's weighting (looked up per question)."""
 
-    def __init__(self, lexical):
+    def __init__(self, lexical: LexicalIndex) -> None:
         self.lexical = lexical
         self.proper: frozenset[str] = frozenset()
         self._idf: dict[str, float] = {}

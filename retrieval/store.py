@@ -14,13 +14,16 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import ModelMismatch, StoreUnavailable, diagnose_store_error, redact_url
 from .lexical import ChunkRow, DocRecord, LexicalIndex, date_int
 from .types import Article, Chunk, Passage
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 PAGE = 5000  # Chroma's get() fails above 32,766 records: every large read is paged
 # Records committed this close before the last one seen are read again: a commit whose clock
@@ -318,7 +321,7 @@ def _record_meta(r: DocRecord) -> dict[str, Any]:
             "path": r.path, "chunks": r.chunks, "seq": r.seq, "deleted": 0}
 
 
-def reset_index(settings) -> None:
+def reset_index(settings: Settings) -> None:
     """Delete the index: the embedded folder, or the collections on a Chroma server."""
     import shutil
 
