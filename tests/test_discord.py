@@ -547,9 +547,11 @@ def test_discord_sources_and_help_commands(monkeypatch, shared_engine, seeded_di
 
     sources, help_ = run(scenario())
     assert sources[0].json["type"] == 5 and sources[0].json["data"]["flags"] == 64
-    listing = sources[1].json["content"]
-    assert "2 indexed articles" in listing and "Euromaidan Press" in listing
-    assert "003\\_c7d2b25bb0186fa3.txt" in listing or "003_c7d2b25bb0186fa3.txt" in listing  # no title: doc id
+    listing = sources[1].json["embeds"][0]
+    assert listing["title"] == "2 indexed articles" and "Euromaidan Press" in listing["description"]
+    assert "003\\_c7d2b25bb0186fa3.txt" in listing["description"]  # no title: the doc id, escaped
+    assert listing["footer"]["text"].startswith("Page 1 of 1")
+    assert not sources[1].json.get("components")  # one page: no buttons
     assert help_[0].json["type"] == 4 and "/ask" in help_[0].json["data"]["content"]
     assert len(help_[0].json["data"]["content"].splitlines()) <= 8
 
