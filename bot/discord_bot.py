@@ -511,10 +511,14 @@ class LiveDraft:
             finally:
                 self._last_edit = time.monotonic()
 
-    async def finish(self, content: str, embed: discord.Embed | None = None) -> Any:
-        """Stop streaming and replace the draft with `content` (the checked answer, or an apology)."""
+    def stop(self) -> None:
+        """No more edits; the editor task ends once an edit in flight has landed."""
         self._stopped.set()
         self._changed.set()
+
+    async def finish(self, content: str, embed: discord.Embed | None = None) -> Any:
+        """Stop streaming and replace the draft with `content` (the checked answer, or an apology)."""
+        self.stop()
         await self._editor  # lets an edit already in flight land first
         wait = self._last_edit + self.interval - time.monotonic()
         if wait > 0:
@@ -751,6 +755,9 @@ class NewsqaBot(discord.Client):
             log.exception("answering %r failed while streaming", shorten(question, 80))
             await draft.finish(APOLOGY)
             return None
+        except BaseException:  # cancelled: the bot is closing, and the editor goes with it
+            draft.stop()
+            raise
         await draft.finish(contents[0], embed if len(contents) == 1 else None)
         await self._post_parts(post, contents[1:], embed, first=False)
         return first
