@@ -2,12 +2,14 @@
 
 The whole flow reads top to bottom (in the spirit of jakobdylanc/llmcord):
 
-1. Discord's limits and the pure helpers (escaping, splitting, embeds, the rate limit), which
-   the tests exercise directly.
-2. `NewsqaBot`, the discord.py client: command sync at start-up, the message flow (mentions
+1. Discord's limits and the pure helpers (escaping, splitting, embeds, the rate limit, the
+   streamed draft and the /sources pages), which the tests exercise directly.
+2. `LiveDraft`, the message an LLM answer streams into (edited at a rate-limit-safe cadence, then
+   replaced by the checked answer), and `SourcesPager`, the Previous/Next buttons of /sources.
+3. `NewsqaBot`, the discord.py client: command sync at start-up, the message flow (mentions
    and DMs), the slash commands (`/ask`, `/sources`, `/help`) and the shared answering step,
    which runs the blocking engine in a worker thread under a semaphore so heartbeats never stall.
-3. `run_bot(settings)`, what `newsqa discord` calls: checks the token, opens the index, runs
+4. `run_bot(settings)`, what `newsqa discord` calls: checks the token, opens the index, runs
    the client and turns a rejected token into a one-line `ConfigError`.
 
 Nothing here ever prints or logs the token. Every send passes `AllowedMentions.none()`, and all
