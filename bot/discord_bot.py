@@ -2,12 +2,14 @@
 
 The whole flow reads top to bottom (in the spirit of jakobdylanc/llmcord):
 
-1. Discord's limits and the pure helpers (escaping, splitting, embeds, the rate limit), which
-   the tests exercise directly.
-2. `NewsqaBot`, the discord.py client: command sync at start-up, the message flow (mentions
+1. Discord's limits and the pure helpers (escaping, splitting, embeds, the rate limit, the
+   streamed draft and the /sources pages), which the tests exercise directly.
+2. `LiveDraft`, the message an LLM answer streams into (edited at a rate-limit-safe cadence, then
+   replaced by the checked answer), and `SourcesPager`, the Previous/Next buttons of /sources.
+3. `NewsqaBot`, the discord.py client: command sync at start-up, the message flow (mentions
    and DMs), the slash commands (`/ask`, `/sources`, `/help`) and the shared answering step,
    which runs the blocking engine in a worker thread under a semaphore so heartbeats never stall.
-3. `run_bot(settings)`, what `newsqa discord` calls: checks the token, opens the index, runs
+4. `run_bot(settings)`, what `newsqa discord` calls: checks the token, opens the index, runs
    the client and turns a rejected token into a one-line `ConfigError`.
 
 Nothing here ever prints or logs the token. Every send passes `AllowedMentions.none()`, and all
@@ -43,7 +45,7 @@ log = logging.getLogger("newsqa.discord")
 
 MESSAGE_LIMIT = 2000
 EMBED_TITLE_LIMIT = 256
-EMBED_DESCRIPTION_LIMIT = 4096  # unused: the sources go in fields, and the description stays empty
+EMBED_DESCRIPTION_LIMIT = 4096  # the /sources listing; an answer's sources go in fields
 EMBED_FIELD_NAME_LIMIT = 256
 EMBED_FIELD_VALUE_LIMIT = 1024
 EMBED_FIELD_COUNT_LIMIT = 25
@@ -53,7 +55,14 @@ THREAD_NAME_LIMIT = 100
 QUOTE_CHARS = 280  # the longest quote of a cited passage shown in the sources embed
 ECHO_CHARS = 300  # the longest echo of a question above a slash-command answer
 HISTORY_MESSAGES = 12  # how far back a thread is read for a follow-up
-SOURCES_LISTED = 20  # /sources shows this many articles, newest first
+SOURCES_PER_PAGE = 20  # /sources shows this many articles a page, newest first
+SOURCES_VIEW_TIMEOUT = 600.0  # seconds the Previous/Next buttons work (an interaction token lasts 15 minutes)
+# LLM mode streams: one message is posted at once and edited as the model writes. Discord allows
+# 5 edits per 5 s per channel; one edit every 1.2 s keeps a stream at ~4 per 5 s, leaving room for
+# the final edit and the bot's other sends there (discord.py waits out any 429 that still happens).
+STREAM_EDIT_INTERVAL = 1.2
+STREAM_PLACEHOLDER = "…"  # the first message of a streamed answer, before any text arrives
+STREAM_CURSOR = " …"  # after the streamed text while the model is still writing
 NO_MENTIONS = discord.AllowedMentions.none()
 
 APOLOGY = "Sorry, something went wrong while I was answering that. Please try again in a moment."
@@ -268,7 +277,7 @@ def render_answer(answer: Answer, echo: str | None = None) -> tuple[list[str], d
     """The message texts (each <= 2,000 characters) and the sources embed for the last of them."""
     lines = []
     if echo:
-        lines.append(f"> {shorten(escape(one_line(echo)), ECHO_CHARS)}")
+        lines.append(echo_line(echo))
         lines.append("")
     if answer.abstained:
         lines.append(escape(answer.answer.strip()) or ABSTAIN_TEXT)
@@ -279,6 +288,30 @@ def render_answer(answer: Answer, echo: str | None = None) -> tuple[list[str], d
         for note in public_notes(answer.notes):
             lines.append(f"-# note: {escape(one_line(note))}")
     return split_message("\n".join(lines)), build_embed(answer)
+
+
+def echo_line(question: str) -> str:
+    """The question quoted above a slash-command answer (escaped, at most ECHO_CHARS)."""
+    return f"> {shorten(escape(one_line(question)), ECHO_CHARS)}"
+
+
+_THINKING = re.compile(r"<think>.*?(?:</think>|$)", re.S | re.I)
+
+
+def render_draft(text: str, header: str = "") -> str:
+    """What a streamed answer's message shows while the model writes: the raw text so far, escaped,
+    marked unfinished. Once it outgrows one message only its tail is shown; the final answer is
+    checked and split properly, so nothing is lost."""
+    body = escape(_THINKING.sub("", text).strip())
+    if not body:
+        return header + STREAM_PLACEHOLDER
+    room = MESSAGE_LIMIT - len(header) - len(STREAM_CURSOR) - 1
+    if len(body) > room:
+        cut = len(body) - room
+        space = body.find(" ", cut, cut + 200)  # start at a word: never between a backslash and what it escapes
+        cut = space + 1 if space >= 0 else cut + (body[cut - 1] == "\\")
+        body = "…" + body[cut:]
+    return header + body + STREAM_CURSOR
 
 
 # Anything that locates a server: a URL, an IP address (v4 or bracketed v6), localhost or host:port.
@@ -310,23 +343,42 @@ def public_notes(notes: Iterable[str]) -> list[str]:
     return shown
 
 
-def render_sources(records: dict) -> str:
-    """The /sources listing: newest articles first, at most SOURCES_LISTED of them."""
-    if not records:
-        return "No articles are indexed yet. Ask a question to load the bundled corpus, or run `newsqa ingest`."
-    rows = sorted(records.values(), key=lambda r: (r.date or "", r.doc), reverse=True)
-    lines = [f"**{len(rows)} indexed article{'s' if len(rows) != 1 else ''}**"]
-    for r in rows[:SOURCES_LISTED]:
-        line = f"• {shorten(source_label(r), 200)}"
-        if r.date:
-            line += f" ({escape(r.date)})"
-        url = _safe_url(r.url)
-        if url:
-            line += f" <{url}>"
-        lines.append(line)
-    if len(rows) > SOURCES_LISTED:
-        lines.append(f"…and {len(rows) - SOURCES_LISTED} more (`newsqa sources` lists them all).")
-    return "\n".join(lines)
+NO_SOURCES = "No articles are indexed yet. Ask a question to load the bundled corpus, or run `newsqa ingest`."
+
+
+def newest_first(records: dict) -> list:
+    """The /sources order, sorted once per command (10k records sort in a few milliseconds)."""
+    return sorted(records.values(), key=lambda r: (r.date or "", r.doc), reverse=True)
+
+
+def page_count(total: int, per_page: int = SOURCES_PER_PAGE) -> int:
+    return max(1, -(-total // per_page))
+
+
+def _source_line(record: Any, budget: int) -> str:
+    """One article of the listing: its label linked to the article when it has a URL, and its date."""
+    label = shorten(source_label(record), 100)
+    date = f" · {escape(record.date)}" if record.date else ""
+    url = _safe_url(record.url)
+    if url:
+        # Brackets in a label would end the masked link early.
+        linked = f"• [{label.replace('[', '(').replace(']', ')')}]({url}){date}"
+        if len(linked) <= budget:
+            return linked
+    return shorten(f"• {label}{date}", budget)
+
+
+def sources_embed(rows: Sequence[Any], page: int, per_page: int = SOURCES_PER_PAGE) -> discord.Embed:
+    """Page `page` (1-based, clamped) of the listing as one embed, with "Page X of Y" in its footer."""
+    pages = page_count(len(rows), per_page)
+    page = min(max(1, page), pages)
+    shown = rows[(page - 1) * per_page: page * per_page]
+    budget = (EMBED_DESCRIPTION_LIMIT - 100) // max(1, per_page)  # every line fits, links and all
+    embed = discord.Embed(title=f"{len(rows)} indexed article{'s' if len(rows) != 1 else ''}",
+                          description="\n".join(_source_line(r, budget) for r in shown),
+                          colour=discord.Colour.blurple())
+    embed.set_footer(text=f"Page {page} of {pages} · newest first")
+    return embed
 
 
 def help_text(settings: Settings) -> str:
@@ -398,6 +450,136 @@ def rewrite_followup(engine: Any, history: Sequence[tuple[str, str]], question: 
 
 
 # --------------------------------------------------------------------------------------------
+# A streamed answer, and the /sources pages
+# --------------------------------------------------------------------------------------------
+
+
+class LiveDraft:
+    """One posted message that shows an LLM answer as the model writes it.
+
+    The engine calls `on_token` on its worker thread; each token is handed to the event loop with
+    `call_soon_threadsafe` and appended to a buffer there. A single editor task turns the buffer
+    into edits: never two in flight, and each at least `interval` seconds after the previous one
+    finished (so also apart when they reach Discord), with every token that arrived meanwhile
+    coalesced into the next edit. `finish()` stops the editor, waits out the same interval and
+    makes the last edit, so a late draft can never overwrite the final answer.
+    """
+
+    def __init__(self, message: Any, header: str = "", interval: float = STREAM_EDIT_INTERVAL):
+        self.message = message
+        self.header = header
+        self.interval = interval
+        self.text = ""
+        self.edits = 0  # draft edits made (the final one not counted)
+        self._loop = asyncio.get_running_loop()
+        self._changed = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._last_edit = float("-inf")  # when the last edit finished; the first draft goes out at once
+        self._editor = asyncio.create_task(self._edit_drafts(), name="newsqa-stream-editor")
+
+    def on_token(self, delta: str) -> None:
+        """Called on the engine's worker thread with each streamed text delta."""
+        self._loop.call_soon_threadsafe(self._append, delta)
+
+    def _append(self, delta: str) -> None:
+        if not self._stopped.is_set():
+            self.text += delta
+            self._changed.set()
+
+    async def _edit_drafts(self) -> None:
+        shown = self.header + STREAM_PLACEHOLDER
+        while True:
+            await self._changed.wait()
+            if self._stopped.is_set():
+                return
+            wait = self._last_edit + self.interval - time.monotonic()
+            if wait > 0:
+                try:  # sleep until an edit is allowed, unless the answer is done first
+                    await asyncio.wait_for(self._stopped.wait(), wait)
+                    return
+                except asyncio.TimeoutError:
+                    pass
+            self._changed.clear()
+            draft = render_draft(self.text, self.header)
+            if draft == shown:
+                continue
+            try:
+                await self.message.edit(content=draft, allowed_mentions=NO_MENTIONS)
+                shown = draft
+                self.edits += 1
+            except Exception as exc:  # noqa: BLE001 - a draft can be missed; the final edit still comes
+                log.info("could not edit a streamed draft (%s); waiting for the final answer",
+                         getattr(exc, "status", type(exc).__name__))
+            finally:
+                self._last_edit = time.monotonic()
+
+    def stop(self) -> None:
+        """No more edits; the editor task ends once an edit in flight has landed."""
+        self._stopped.set()
+        self._changed.set()
+
+    async def finish(self, content: str, embed: discord.Embed | None = None) -> Any:
+        """Stop streaming and replace the draft with `content` (the checked answer, or an apology)."""
+        self.stop()
+        await self._editor  # lets an edit already in flight land first
+        wait = self._last_edit + self.interval - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return await self.message.edit(content=content, embed=embed, allowed_mentions=NO_MENTIONS)
+
+
+class SourcesPager(discord.ui.View):
+    """Previous / Next buttons under the /sources listing.
+
+    The records are sorted once when the command runs and kept for the view's lifetime; a button
+    press only slices a page out of them. Only the person who ran the command may turn its pages
+    (the reply is ephemeral anyway, so this only guards against surprises)."""
+
+    def __init__(self, rows: Sequence[Any], owner_id: int, page: int = 1, timeout: float = SOURCES_VIEW_TIMEOUT):
+        super().__init__(timeout=timeout)
+        self.rows = rows
+        self.owner_id = owner_id
+        self.pages = page_count(len(rows))
+        self.page = min(max(1, page), self.pages)
+        self.message: Any = None  # set once sent, to take the buttons away on timeout
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        self.previous_page.disabled = self.page <= 1
+        self.next_page.disabled = self.page >= self.pages
+
+    def embed(self) -> discord.Embed:
+        return sources_embed(self.rows, self.page)
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id == self.owner_id:
+            return True
+        await interaction.response.send_message("Only the person who ran /sources can turn these pages.",
+                                                ephemeral=True, allowed_mentions=NO_MENTIONS)
+        return False
+
+    @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary, custom_id="newsqa:sources:previous")
+    async def previous_page(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        await self._turn(interaction, -1)
+
+    @discord.ui.button(label="Next", style=discord.ButtonStyle.secondary, custom_id="newsqa:sources:next")
+    async def next_page(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        await self._turn(interaction, +1)
+
+    async def _turn(self, interaction: discord.Interaction, step: int) -> None:
+        self.page = min(max(1, self.page + step), self.pages)
+        self._update_buttons()
+        await interaction.response.edit_message(embed=self.embed(), view=self, allowed_mentions=NO_MENTIONS)
+
+    async def on_timeout(self) -> None:
+        if self.message is not None:
+            try:
+                await self.message.edit(view=None)
+            except discord.HTTPException:
+                pass  # the token may have expired; the buttons just stop answering
+
+
+# --------------------------------------------------------------------------------------------
 # The client
 # --------------------------------------------------------------------------------------------
 
@@ -429,8 +611,9 @@ class NewsqaBot(discord.Client):
             await self.on_ask(interaction, question)
 
         @self.tree.command(name="sources", description="List the news articles I answer from")
-        async def sources(interaction: discord.Interaction) -> None:
-            await self.on_sources(interaction)
+        @app_commands.describe(page="Which page of the list to show (20 articles a page, newest first)")
+        async def sources(interaction: discord.Interaction, page: app_commands.Range[int, 1] = 1) -> None:
+            await self.on_sources(interaction, page)
 
         @self.tree.command(name="help", description="How to ask me questions")
         async def help_(interaction: discord.Interaction) -> None:
@@ -506,10 +689,23 @@ class NewsqaBot(discord.Client):
                 return
             place, opened = await self._place_for(message, question)
             history = [] if opened else await self._history(place, before=message)
-            async with place.typing():
-                answer = await self.answer(question, history)
-            contents, embed = render_answer(answer)
-            await self._send_parts(place, contents, embed, reference=None if opened else message)
+            reference = None if opened else message.to_reference(fail_if_not_exists=False)
+
+            async def post(text: str, embed: discord.Embed | None = None, first: bool = False) -> Any:
+                """A message in the thread (or channel, or DM); the first replies to the question."""
+                kwargs: dict[str, Any] = {"allowed_mentions": NO_MENTIONS}
+                if first and reference is not None:
+                    kwargs["reference"] = reference
+                if embed is not None:
+                    kwargs["embed"] = embed
+                return await place.send(text, **kwargs)
+
+            if self.streaming:
+                await self._stream_answer(question, history, post)
+            else:
+                async with place.typing():
+                    answer = await self.answer(question, history)
+                await self._post_parts(post, *render_answer(answer))
         except Exception:  # noqa: BLE001 - the bot keeps running; the user gets an apology
             log.exception("answering message %s in channel %s failed", message.id, message.channel.id)
             try:
@@ -536,18 +732,37 @@ class NewsqaBot(discord.Client):
         await message.channel.send(text, allowed_mentions=NO_MENTIONS,
                                    reference=message.to_reference(fail_if_not_exists=False))
 
-    async def _send_parts(self, place: Any, contents: list[str], embed: discord.Embed | None,
-                          reference: discord.Message | None = None) -> list[discord.Message]:
-        """Send the parts in order; the first replies to the question, the last carries the embed."""
+    async def _post_parts(self, post: Callable[..., Any], contents: list[str], embed: discord.Embed | None,
+                          first: bool = True) -> list[Any]:
+        """Post the parts in order with `post(text, embed, first)`; the last carries the embed."""
         sent = []
         for i, part in enumerate(contents):
-            kwargs: dict[str, Any] = {"allowed_mentions": NO_MENTIONS}
-            if i == 0 and reference is not None:
-                kwargs["reference"] = reference.to_reference(fail_if_not_exists=False)
-            if i == len(contents) - 1 and embed is not None:
-                kwargs["embed"] = embed
-            sent.append(await place.send(part, **kwargs))
+            sent.append(await post(part, embed if i == len(contents) - 1 else None, first and i == 0))
         return sent
+
+    async def _stream_answer(self, question: str, history: Sequence[tuple[str, str]], post: Callable[..., Any],
+                             echo: str | None = None) -> Any:
+        """LLM mode: post a placeholder at once, edit it as the model writes, then make it the
+        checked answer: `render_answer` of the verified `Answer` (unsupported sentences gone or
+        flagged, or the extractive answer when the model failed, even midway), never the raw draft.
+        An answer longer than one message continues in new messages, the last with the sources.
+        Returns the first message, or None when answering failed and the draft became the apology."""
+        header = f"{echo_line(echo)}\n\n" if echo else ""
+        first = await post(header + STREAM_PLACEHOLDER, None, True)
+        draft = LiveDraft(first, header)
+        try:
+            answer = await self.answer(question, history, on_token=draft.on_token)
+            contents, embed = render_answer(answer, echo=echo)
+        except Exception:  # noqa: BLE001 - the user gets an apology in place of the draft
+            log.exception("answering %r failed while streaming", shorten(question, 80))
+            await draft.finish(APOLOGY)
+            return None
+        except BaseException:  # cancelled: the bot is closing, and the editor goes with it
+            draft.stop()
+            raise
+        await draft.finish(contents[0], embed if len(contents) == 1 else None)
+        await self._post_parts(post, contents[1:], embed, first=False)
+        return first
 
     async def _history(self, place: Any, before: Any = None) -> list[tuple[str, str]]:
         """Inside a thread: its recent (question, answer) pairs, oldest first (else nothing).
@@ -599,18 +814,22 @@ class NewsqaBot(discord.Client):
                                                     ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
         await interaction.response.defer(thinking=True)  # within Discord's 3 seconds
+
+        async def post(text: str, embed: discord.Embed | None = None, first: bool = False) -> Any:
+            """A follow-up message (the first replaces "newsqa is thinking…"); `wait` returns it, to edit."""
+            kwargs: dict[str, Any] = {"allowed_mentions": NO_MENTIONS, "wait": True}
+            if embed is not None:
+                kwargs["embed"] = embed
+            return await interaction.followup.send(text, **kwargs)
+
+        channel = interaction.channel
         try:
-            channel = interaction.channel
             history = await self._history(channel)
-            answer = await self.answer(question, history)
-            contents, embed = render_answer(answer, echo=question)
-            first = None
-            for i, part in enumerate(contents):
-                kwargs: dict[str, Any] = {"allowed_mentions": NO_MENTIONS, "wait": True}
-                if i == len(contents) - 1 and embed is not None:
-                    kwargs["embed"] = embed
-                msg = await interaction.followup.send(part, **kwargs)
-                first = first or msg
+            if self.streaming:
+                first = await self._stream_answer(question, history, post, echo=question)
+            else:
+                answer = await self.answer(question, history)
+                first = (await self._post_parts(post, *render_answer(answer, echo=question)))[0]
         except Exception:  # noqa: BLE001
             log.exception("answering /ask (interaction %s) failed", interaction.id)
             try:
@@ -631,16 +850,25 @@ class NewsqaBot(discord.Client):
         except discord.HTTPException as exc:
             log.info("could not open a thread on message %s (%s)", message.id, exc.status)
 
-    async def on_sources(self, interaction: discord.Interaction) -> None:
+    async def on_sources(self, interaction: discord.Interaction, page: int = 1) -> None:
+        """The indexed articles, newest first, a page at a time with Previous/Next buttons (ephemeral)."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            records = await asyncio.to_thread(self.engine.sources)
-            parts = split_message(render_sources(records))
+            rows = newest_first(await asyncio.to_thread(self.engine.sources))
         except Exception:  # noqa: BLE001
             log.exception("listing sources failed")
-            parts = [APOLOGY]
-        for part in parts:
-            await interaction.followup.send(part, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            await interaction.followup.send(APOLOGY, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        if not rows:
+            await interaction.followup.send(NO_SOURCES, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        pager = SourcesPager(rows, owner_id=interaction.user.id, page=page)
+        if pager.pages == 1:
+            await interaction.followup.send(embed=pager.embed(), ephemeral=True, allowed_mentions=NO_MENTIONS)
+            pager.stop()
+            return
+        pager.message = await interaction.followup.send(embed=pager.embed(), view=pager, ephemeral=True,
+                                                        allowed_mentions=NO_MENTIONS, wait=True)
 
     async def on_app_command_error(self, interaction: discord.Interaction,
                                    error: app_commands.AppCommandError) -> None:
@@ -655,16 +883,24 @@ class NewsqaBot(discord.Client):
 
     # -- answering -----------------------------------------------------------------------------
 
-    async def answer(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Answer:
+    @property
+    def streaming(self) -> bool:
+        """LLM answers stream into an edited message; extractive ones are posted whole (they take ~0.1 s)."""
+        return self.settings.mode == "llm"
+
+    async def answer(self, question: str, history: Sequence[tuple[str, str]] = (),
+                     on_token: Callable[[str], None] | None = None) -> Answer:
         """Answer in a worker thread, at most N at a time. A follow-up is rewritten by the LLM in LLM mode;
-        offline, the thread's last turn is handed to the engine, which carries its names into the search."""
+        offline, the thread's last turn is handed to the engine, which carries its names into the search.
+        `on_token` is called on that worker thread with each piece of text the model streams."""
         async with self.slots:
             previous = " ".join(history[-1]) if history else None
             if history and self.settings.mode == "llm":
                 question = await asyncio.to_thread(rewrite_followup, self.engine, history, question)
                 previous = None
+            kwargs: dict[str, Any] = {"on_token": on_token} if on_token is not None else {}
             return await asyncio.to_thread(self.engine.answer, question, k=self.settings.k,
-                                           mode=self.settings.mode, previous=previous)
+                                           mode=self.settings.mode, previous=previous, **kwargs)
 
 
 def build_client(settings: Settings, engine: Any = None, **options: Any) -> NewsqaBot:

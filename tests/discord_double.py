@@ -3,9 +3,11 @@
 discord.py is pointed at it by patching two class attributes (`discord.http.Route.BASE` and
 `discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY`); everything else is discord.py's own code:
 it logs in over HTTP, syncs the slash commands, connects a websocket, identifies, parses the
-READY / GUILD_CREATE / MESSAGE_CREATE / INTERACTION_CREATE payloads we send, dispatches commands,
-builds every request (routes, JSON bodies, headers) and sends it over a real socket. The double
-records each request (method, path, query, JSON) and answers with plausible JSON.
+READY / GUILD_CREATE / MESSAGE_CREATE / INTERACTION_CREATE payloads we send (slash commands and
+button presses), dispatches commands and views, builds every request (routes, JSON bodies,
+headers) and sends it over a real socket. The double records each request (method, path, query,
+JSON, arrival time), keeps the messages it creates and edits (PATCH) up to date, and answers with
+plausible JSON.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import itertools
 import json
 import re
 import threading
+import time
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -114,11 +117,19 @@ class Request:
     query: dict
     json: Any
     authorization: str | None
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
     @property
     def sends_message(self) -> bool:
+        """Posts or edits a message (content or embeds), directly or as an interaction callback."""
+        data = (self.json.get("data") or {}) if isinstance(self.json, dict) else {}
         return isinstance(self.json, dict) and ("content" in self.json or "embeds" in self.json
-                                                or "content" in (self.json.get("data") or {}))
+                                                or "content" in data or "embeds" in data)
+
+    @property
+    def edits_message(self) -> bool:
+        """A PATCH of a channel message or of an interaction's follow-up."""
+        return self.method == "PATCH" and "/messages/" in self.path
 
 
 @dataclass
@@ -129,11 +140,14 @@ class DiscordDouble:
     messages: dict[int, list[dict]] = field(default_factory=dict)  # channel id -> messages, oldest first
     interactions: dict[str, dict] = field(default_factory=dict)  # interaction token -> payload
     fail: dict[str, int] = field(default_factory=dict)  # "METHOD path-regex" -> status to answer with
+    delay: dict[str, float] = field(default_factory=dict)  # "METHOD path-regex" -> seconds before answering
+    most_in_flight: dict[str, int] = field(default_factory=dict)  # method -> most requests open at once
 
     def __post_init__(self):
         self._runner: web.AppRunner | None = None
         self._ws: web.WebSocketResponse | None = None
         self._seq = 0
+        self._in_flight: dict[str, int] = {}
         self.identified = asyncio.Event()
         self.port = 0
 
@@ -206,11 +220,24 @@ class DiscordDouble:
     # -- REST --------------------------------------------------------------------------------
 
     async def _rest(self, request: web.Request) -> web.Response:
+        method = request.method
+        self._in_flight[method] = self._in_flight.get(method, 0) + 1
+        self.most_in_flight[method] = max(self.most_in_flight.get(method, 0), self._in_flight[method])
+        try:
+            return await self._answer(request)
+        finally:
+            self._in_flight[method] -= 1
+
+    async def _answer(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["tail"]
         body = await request.read()
         payload = json.loads(body) if body and request.content_type == "application/json" else None
         rec = Request(request.method, path, dict(request.query), payload, request.headers.get("Authorization"))
         self.requests.append(rec)
+        for key, seconds in self.delay.items():
+            method, pattern = key.split(" ", 1)
+            if method == request.method and re.fullmatch(pattern, path):
+                await asyncio.sleep(seconds)
         for key, status in self.fail.items():
             method, pattern = key.split(" ", 1)
             if method == request.method and re.fullmatch(pattern, path):
@@ -257,8 +284,16 @@ class DiscordDouble:
             thread = self.thread_payload(int(m.group(1)), int(m.group(2) or snowflake()), payload["name"])
             await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
             return _json(thread, status=201)
+        if m := re.fullmatch(r"PATCH /channels/(\d+)/messages/(\d+)", route):
+            return self._edit(int(m.group(1)), m.group(2), payload)
+        if m := re.fullmatch(r"PATCH /webhooks/(\d+)/([^/]+)/messages/(\d+)", route):
+            inter = self.interactions.get(m.group(2), {})
+            return self._edit(int(inter.get("channel_id", CHANNEL_ID)), m.group(3), payload)
         if m := re.fullmatch(r"POST /interactions/(\d+)/([^/]+)/callback", route):
-            data = {"interaction": {"id": m.group(1), "type": 2,
+            inter = self.interactions.get(m.group(2), {})
+            if payload["type"] == 7 and inter.get("message"):  # UPDATE_MESSAGE: a button edits its message
+                self._edit(int(inter["channel_id"]), inter["message"]["id"], payload.get("data") or {})
+            data = {"interaction": {"id": m.group(1), "type": inter.get("type", 2),
                                     "response_message_loading": payload["type"] == 5,
                                     "response_message_ephemeral": bool(((payload.get("data") or {}).get("flags") or 0)
                                                                        & 64)}}
@@ -270,11 +305,27 @@ class DiscordDouble:
                                   guild_id=int(inter["guild_id"]) if inter.get("guild_id") else None,
                                   embeds=(payload or {}).get("embeds"), flags=(payload or {}).get("flags") or 0,
                                   webhook_id=APP_ID)
+            msg["components"] = (payload or {}).get("components") or []
             self.messages.setdefault(channel_id, []).append(msg)
             if request.query.get("wait") in ("true", "1", "True"):
                 return _json(msg)
             return web.Response(status=204)
         return _json({"message": "404: Not Found", "code": 0}, status=404)
+
+    def _edit(self, channel_id: int, message_id: str, payload: dict | None) -> web.Response:
+        found = [x for x in self.messages.get(channel_id, []) if x["id"] == str(message_id)]
+        if not found:
+            return _json({"message": "Unknown Message", "code": 10008}, status=404)
+        msg = found[0]
+        for key in ("content", "embeds", "components", "flags"):
+            if key in (payload or {}):
+                msg[key] = payload[key] if payload[key] is not None else ([] if key != "content" else "")
+        msg["edited_timestamp"] = now_iso()
+        return _json(msg)
+
+    def message(self, channel_id: int, message_id: int | str) -> dict:
+        """A message as it stands now (after its edits)."""
+        return next(x for x in self.messages.get(channel_id, []) if x["id"] == str(message_id))
 
     # -- payloads the tests send -------------------------------------------------------------
 
@@ -306,8 +357,9 @@ class DiscordDouble:
         """An INTERACTION_CREATE payload for a slash command synced to the guild."""
         user = user_payload(user_id, f"user{user_id % 1000}")
         token = f"interaction-token-{snowflake()}"
+        kinds = {bool: 5, int: 4, str: 3}  # BOOLEAN, INTEGER, STRING
         data = {"id": str(snowflake()), "name": name, "type": 1,
-                "options": [{"name": k, "type": 3, "value": v} for k, v in (options or {}).items()]}
+                "options": [{"name": k, "type": kinds[type(v)], "value": v} for k, v in (options or {}).items()]}
         payload = {"id": str(snowflake()), "application_id": str(APP_ID), "type": 2, "data": data, "token": token,
                    "version": 1, "locale": "en-US", "app_permissions": "1071698660929", "entitlements": [],
                    "attachment_size_limit": 10485760, "authorizing_integration_owners": {"0": str(GUILD_ID)}}
@@ -323,6 +375,23 @@ class DiscordDouble:
                            guild={"id": str(GUILD_ID), "locale": "en-US", "features": []},
                            guild_locale="en-US",
                            member={**member_payload(user), "permissions": "1071698660929"})
+        self.interactions[token] = payload
+        return payload
+
+    def button_press(self, message: dict, custom_id: str, *, user_id: int = USER_ID) -> dict:
+        """An INTERACTION_CREATE payload for a click on a button of `message` (a message dict the
+        double holds, e.g. an ephemeral follow-up), as Discord sends it: type 3, the message attached."""
+        user = user_payload(user_id, f"user{user_id % 1000}")
+        token = f"interaction-token-{snowflake()}"
+        channel_id = int(message["channel_id"])
+        payload = {"id": str(snowflake()), "application_id": str(APP_ID), "type": 3, "token": token, "version": 1,
+                   "data": {"custom_id": custom_id, "component_type": 2}, "message": message,
+                   "locale": "en-US", "app_permissions": "1071698660929", "entitlements": [],
+                   "attachment_size_limit": 10485760, "authorizing_integration_owners": {"0": str(GUILD_ID)},
+                   "guild_id": str(GUILD_ID), "channel_id": str(channel_id),
+                   "channel": text_channel_payload(channel_id, "news"), "context": 0,
+                   "guild": {"id": str(GUILD_ID), "locale": "en-US", "features": []}, "guild_locale": "en-US",
+                   "member": {**member_payload(user), "permissions": "1071698660929"}}
         self.interactions[token] = payload
         return payload
 
@@ -343,7 +412,8 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 # -- driving a client against the double -------------------------------------------------------
 
-HANDLER_TASKS = ("discord.py: on_message", "discord.py: on_interaction", "CommandTree-invoker")
+HANDLER_TASKS = ("discord.py: on_message", "discord.py: on_interaction", "CommandTree-invoker",
+                 "discord-ui-view-dispatch")
 
 
 async def settle(timeout: float = 20.0) -> None:

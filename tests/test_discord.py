@@ -30,6 +30,7 @@ from bot.discord_bot import (
     NOT_HERE,
     RateLimiter,
     build_embed,
+    escape,
     history_pairs,
     rewrite_followup,
     run_bot,
@@ -243,6 +244,18 @@ def test_discord_build_embed_labels_sources():
     assert build_embed(make_answer("nothing", [])) is None
     assert build_embed(make_answer("The articles I have don't say.", [source(1)], abstained=True)).title \
         == "Closest passages"
+
+
+def test_discord_render_draft_escapes_and_shows_the_tail():
+    from bot.discord_bot import STREAM_CURSOR, STREAM_PLACEHOLDER, render_draft
+
+    assert render_draft("") == STREAM_PLACEHOLDER and render_draft("<think>hmm", "> q\n\n") == "> q\n\n…"
+    draft = render_draft("Officials told @everyone to **stay calm** [1", "> q\n\n")
+    assert draft == "> q\n\nOfficials told @\u200beveryone to \\*\\*stay calm\\*\\* [1" + STREAM_CURSOR
+    words = " ".join(f"w{i}_x_" for i in range(1200))  # escaped underscores: a cut could orphan one
+    tail = render_draft(words, "> q\n\n")
+    assert len(tail) <= MESSAGE_LIMIT and tail.startswith("> q\n\n…w") and tail.endswith("w1199\\_x\\_" + STREAM_CURSOR)
+    assert len(tail) > MESSAGE_LIMIT - 200  # the tail fills the message
 
 
 def test_discord_rate_limiter_is_a_sliding_window():
@@ -547,9 +560,11 @@ def test_discord_sources_and_help_commands(monkeypatch, shared_engine, seeded_di
 
     sources, help_ = run(scenario())
     assert sources[0].json["type"] == 5 and sources[0].json["data"]["flags"] == 64
-    listing = sources[1].json["content"]
-    assert "2 indexed articles" in listing and "Euromaidan Press" in listing
-    assert "003\\_c7d2b25bb0186fa3.txt" in listing or "003_c7d2b25bb0186fa3.txt" in listing  # no title: doc id
+    listing = sources[1].json["embeds"][0]
+    assert listing["title"] == "2 indexed articles" and "Euromaidan Press" in listing["description"]
+    assert "003\\_c7d2b25bb0186fa3.txt" in listing["description"]  # no title: the doc id, escaped
+    assert listing["footer"]["text"].startswith("Page 1 of 1")
+    assert not sources[1].json.get("components")  # one page: no buttons
     assert help_[0].json["type"] == 4 and "/ask" in help_[0].json["data"]["content"]
     assert len(help_[0].json["data"]["content"].splitlines()) <= 8
 
@@ -678,6 +693,379 @@ def test_discord_llm_followup_in_thread_is_rewritten(monkeypatch, seeded_dir):
     assert calls == [] and engine.questions[-1] == "and who denied it?"
     assert engine.previous[-1] == f"{CITED_Q} {first_answer}"
     assert [r.path for r in reqs if r.method == "GET"] == [f"/channels/{thread_id}/messages"]
+
+
+# --------------------------------------------------------------------------------------------
+# LLM mode: the answer streams into one message, edited as the model writes
+# --------------------------------------------------------------------------------------------
+
+INVENTED = "The moon is made of green cheese according to the Kremlin"
+
+
+def first_source_sentence(body: dict) -> str:
+    """The first sentence of source 1 in a chat request (what the model is asked to answer from)."""
+    prompt = body["messages"][-1]["content"]
+    text = re.search(r'<source n="1"[^>]*>\s*(.*?)\s*</source>', prompt, re.S).group(1)
+    return re.split(r"(?<=[.!?])\s+", " ".join(text.split()))[0].rstrip(".")
+
+
+def llm_reply(body: dict) -> str:
+    """A completion with one sentence its source supports and one it doesn't (verification drops it)."""
+    return f"{first_source_sentence(body)} [1]. {INVENTED} [1]."
+
+
+@pytest.fixture(scope="module")
+def linked_dir(tmp_path_factory) -> Path:
+    """The bundled corpus indexed with article URLs in its manifest (the bundled one has none)."""
+    import json
+    import shutil
+
+    from retrieval.api import Engine
+
+    src = ROOT / "corpus" / "articles"
+    articles = tmp_path_factory.mktemp("linked-articles")
+    for f in src.iterdir():
+        shutil.copy(f, articles / f.name)
+    manifest = json.loads((src / "manifest.json").read_text())
+    for a in manifest["articles"]:
+        a["url"] = f"https://news.example/{a['doc'].split('_')[0]}"
+    (articles / "manifest.json").write_text(json.dumps(manifest))
+    data = tmp_path_factory.mktemp("linked-data")
+    Engine(Settings(_env_file=None, data_dir=data)).ingest([articles])
+    return data
+
+
+def llm_settings(data_dir, url: str, **kw) -> Settings:
+    kw.setdefault("llm_retries", 0)
+    return make_settings(data_dir, mode="llm", openai_base_url=url, llm_model="x", openai_api_key=None, **kw)
+
+
+class PacedEngine:
+    """The real engine, with the model's tokens reaching the bot `pace` seconds apart (a slow model)."""
+
+    def __init__(self, engine, pace: float):
+        self.engine = engine
+        self.pace = pace
+        self.tokens: list[str] = []
+
+    def answer(self, question, on_token=None, **kw):
+        def paced(delta: str) -> None:
+            time.sleep(self.pace)  # on the engine's worker thread, as a real stream blocks there
+            self.tokens.append(delta)
+            on_token(delta)
+
+        return self.engine.answer(question, on_token=paced if on_token else None, **kw)
+
+    def sources(self):
+        return self.engine.sources()
+
+
+def stream_edits(reqs, path_prefix: str):
+    edits = [r for r in reqs if r.edits_message and r.path.startswith(path_prefix)]
+    return edits[:-1], edits[-1]
+
+
+DISCORD_EDIT_SPACING = 1.0  # Discord allows 5 edits per 5 s per channel: a stream must not go faster
+
+
+def assert_cadence(edits, at_least: float) -> None:
+    """Consecutive edits of one message arrived at least `at_least` seconds apart (and never faster
+    than Discord's sustained edit rate, whatever the bot's constant says)."""
+    gaps = [b.at - a.at for a, b in zip(edits, edits[1:])]
+    assert gaps and all(g >= max(at_least, DISCORD_EDIT_SPACING) for g in gaps), gaps
+
+
+def test_discord_llm_mention_streams_edits_then_shows_the_verified_answer(monkeypatch, linked_dir):
+    from bot.discord_bot import STREAM_CURSOR, STREAM_EDIT_INTERVAL, STREAM_PLACEHOLDER, build_embed, render_answer
+    from retrieval.api import Engine
+
+    from llm_double import ScriptedLLM
+
+    with ScriptedLLM([llm_reply]) as llm:
+        settings = llm_settings(linked_dir, llm.url)
+        engine = Engine(settings)
+        expected = engine.answer(CITED_Q, k=settings.k, mode="llm")  # the same reply, outside the bot
+        paced = PacedEngine(engine, pace=0.07)
+
+        async def scenario():
+            async with running_bot(monkeypatch, settings, paced) as h:
+                h.double.delay["PATCH /channels/\\d+/messages/\\d+"] = 0.3  # a slow edit must not overlap the next
+                msg = h.double.guild_message(CITED_Q)
+                reqs = await h.message(msg)
+                return msg, reqs, h.double.most_in_flight.get("PATCH")
+
+        msg, reqs, most_patches = run(scenario())
+
+    assert expected.mode == "llm" and INVENTED not in expected.answer  # verification dropped the invention
+    thread_id = int(msg["id"])
+    posts = [r for r in reqs if r.method == "POST" and r.path == f"/channels/{thread_id}/messages"]
+    assert [p.json["content"] for p in posts] == [STREAM_PLACEHOLDER]  # one message, posted at once...
+    assert not any(r.path.endswith("/typing") for r in reqs)  # ...instead of "typing"
+    drafts, final = stream_edits(reqs, f"/channels/{thread_id}/messages/")
+    assert len({r.path for r in drafts + [final]}) == 1  # ...and only ever edited
+    # The drafts grow as the model writes, each showing everything so far, marked unfinished.
+    assert len(drafts) >= 2
+    texts = [d.json["content"] for d in drafts]
+    assert all(t.endswith(STREAM_CURSOR) for t in texts)
+    bodies = [t[: -len(STREAM_CURSOR)] for t in texts]
+    assert all(len(a) < len(b) and b.startswith(a) for a, b in zip(bodies, bodies[1:])), bodies
+    streamed = escape("".join(paced.tokens).strip())  # the model's raw reply, invention and all
+    assert INVENTED in streamed and all(streamed.startswith(b) for b in bodies)
+    assert all(not d.json.get("embeds") for d in drafts)
+    assert all(no_pings(d.json.get("allowed_mentions")) for d in drafts + [final])
+    # Rate-limit safe: edits at least STREAM_EDIT_INTERVAL apart, counted from when the previous edit
+    # finished (0.3 s here), so never two in flight.
+    assert_cadence(drafts + [final], STREAM_EDIT_INTERVAL + 0.3)
+    assert most_patches == 1
+    # The final edit is the verified answer as the bot renders it, with its sources embed, linked.
+    contents, embed = render_answer(expected)
+    assert len(contents) == 1
+    assert final.json["content"] == contents[0]
+    assert INVENTED not in final.json["content"] and "dropped 1 sentence" in final.json["content"]
+    assert final.json["embeds"] == [build_embed(expected).to_dict()]
+    assert "[link](https://news.example/000)" in final.json["embeds"][0]["fields"][0]["value"]
+
+
+def test_discord_llm_dying_mid_stream_ends_with_the_extractive_answer(monkeypatch, linked_dir):
+    from bot.discord_bot import LLM_UNAVAILABLE_NOTE, STREAM_EDIT_INTERVAL, render_answer
+    from retrieval.api import Engine
+
+    from llm_double import ScriptedLLM, Step
+
+    partial = "Kursk was never entered by anyone, says a source that was cut off midway"
+    # The stream stops without the model saying it has finished: the connection was cut.
+    with ScriptedLLM([Step(text=partial, finish_reason=None)]) as llm:
+        settings = llm_settings(linked_dir, llm.url, llm_retries=2)
+        engine = Engine(settings)
+        expected = engine.answer(CITED_Q, k=settings.k, mode="llm", on_token=lambda _: None)  # streamed, as the bot does
+        paced = PacedEngine(engine, pace=0.25)
+
+        async def scenario():
+            async with running_bot(monkeypatch, settings, paced) as h:
+                msg = h.double.dm_message(CITED_Q)
+                return msg, await h.message(msg), h.double
+
+        msg, reqs, double = run(scenario())
+        asked = len(llm.requests)
+
+    assert asked == 2  # once for `expected`, once for the bot: a stream that broke after showing text is not retried
+    assert "".join(paced.tokens) == partial  # the bot was streamed the partial answer
+    assert expected.mode == "extractive" and "August 2024" in expected.answer
+    drafts, final = stream_edits(reqs, f"/channels/{DM_CHANNEL_ID}/messages/")
+    assert "never entered" in drafts[-1].json["content"]  # the user saw the partial draft...
+    contents, embed = render_answer(expected)
+    assert final.json["content"] == contents[0]  # ...and then the extractive answer replaced it
+    assert "never entered" not in final.json["content"] and "August 2024" in final.json["content"]
+    assert "stream ended before the model finished" in final.json["content"]  # says why it isn't the model's
+    assert LLM_UNAVAILABLE_NOTE not in final.json["content"]  # that generic note is for notes naming an endpoint
+    assert final.json["embeds"][0]["fields"] and "news.example" in str(final.json["embeds"])
+    assert_cadence(drafts + [final], STREAM_EDIT_INTERVAL)
+    reply = next(r for r in reqs if r.method == "POST" and r.path == f"/channels/{DM_CHANNEL_ID}/messages")
+    assert str(reply.json["message_reference"]["message_id"]) == msg["id"]  # the draft replies to the DM
+    assert double.message(DM_CHANNEL_ID, final.path.rsplit("/", 1)[1])["content"] == contents[0]
+
+
+def test_discord_llm_slash_ask_streams_into_its_followup(monkeypatch, linked_dir):
+    from bot.discord_bot import STREAM_CURSOR, STREAM_EDIT_INTERVAL, build_embed, render_answer
+    from retrieval.api import Engine
+
+    from llm_double import ScriptedLLM
+
+    with ScriptedLLM([llm_reply]) as llm:
+        settings = llm_settings(linked_dir, llm.url)
+        engine = Engine(settings)
+        expected = engine.answer(CITED_Q, k=settings.k, mode="llm")
+        paced = PacedEngine(engine, pace=0.07)
+
+        async def scenario():
+            async with running_bot(monkeypatch, settings, paced) as h:
+                inter = h.double.slash("ask", {"question": CITED_Q})
+                return inter, await h.interaction(inter)
+
+        inter, reqs = run(scenario())
+
+    assert reqs[0].json["type"] == 5  # deferred: "newsqa is thinking…"
+    webhook = f"/webhooks/{APP_ID}/{inter['token']}"
+    posts = [r for r in reqs if r.method == "POST" and r.path == webhook]
+    assert len(posts) == 1 and posts[0].json["content"] == f"> {CITED_Q}\n\n…"  # the question, then the draft
+    drafts, final = stream_edits(reqs, f"{webhook}/messages/")
+    assert len(drafts) >= 2 and all(d.json["content"].startswith(f"> {CITED_Q}\n\n") for d in drafts)
+    assert all(d.json["content"].endswith(STREAM_CURSOR) for d in drafts)
+    assert len(drafts[-1].json["content"]) > len(drafts[0].json["content"])
+    assert_cadence(drafts + [final], STREAM_EDIT_INTERVAL)
+    contents, embed = render_answer(expected, echo=CITED_Q)
+    assert final.json["content"] == contents[0] and final.json["embeds"] == [build_embed(expected).to_dict()]
+    # The thread for follow-ups hangs off the edited message.
+    message_id = final.path.rsplit("/", 1)[1]
+    threads = thread_requests(reqs)
+    assert [t.path for t in threads] == [f"/channels/{CHANNEL_ID}/messages/{message_id}/threads"]
+    assert threads[0].at > final.at
+
+
+class StreamingFixedEngine(FixedEngine):
+    """Streams `tokens` (paced) and then gives a fixed answer, or raises."""
+
+    def __init__(self, answer: Answer | None, tokens: list[str], pace: float = 0.2):
+        super().__init__(answer)
+        self.tokens = tokens
+        self.pace = pace
+
+    def answer(self, question, on_token=None, **kw):
+        for t in self.tokens:
+            time.sleep(self.pace)
+            on_token(t)
+        if self._answer is None:
+            raise RuntimeError("the engine broke on purpose")
+        return super().answer(question, **kw)
+
+
+def test_discord_llm_long_stream_shows_its_tail_and_final_is_split(monkeypatch, seeded_dir):
+    from bot.discord_bot import render_answer
+
+    text = long_answer_text()
+    answer = make_answer(text, [source(i, url=f"https://news.example/{i}") for i in range(1, 13)])
+    chunks = [text[i:i + 900] for i in range(0, len(text), 900)]
+    engine = StreamingFixedEngine(answer, chunks, pace=0.2)
+
+    async def scenario():
+        async with running_bot(monkeypatch, make_settings(seeded_dir, mode="llm"), engine) as h:
+            msg = h.double.guild_message("tell me everything about kursk")
+            await h.message(msg)
+            return int(msg["id"]), h.double.requests
+
+    thread_id, reqs = run(scenario())
+    drafts, final = stream_edits(reqs, f"/channels/{thread_id}/messages/")
+    assert drafts and all(len(d.json["content"]) <= MESSAGE_LIMIT for d in drafts)
+    assert drafts[-1].json["content"].startswith("…")  # past 2,000 characters: the tail, not the start
+    assert "Paragraph 3" in drafts[-1].json["content"]
+    contents, embed = render_answer(answer)
+    assert len(contents) >= 4
+    # The first message becomes the first part; the rest are new messages, the last with the sources.
+    assert final.json["content"] == contents[0] and final.json["embeds"] == []
+    posts = [r for r in reqs if r.method == "POST" and r.path == f"/channels/{thread_id}/messages"]
+    assert [p.json["content"] for p in posts[1:]] == contents[1:]
+    assert posts[-1].json["embeds"] == [embed.to_dict()] and all(not p.json.get("embeds") for p in posts[:-1])
+    assert all(p.at > final.at for p in posts[1:])
+
+
+def test_discord_llm_failure_while_streaming_turns_the_draft_into_an_apology(monkeypatch, seeded_dir, caplog):
+    engine = StreamingFixedEngine(None, ["Kursk was ", "retaken by "], pace=0.1)
+
+    async def scenario():
+        async with running_bot(monkeypatch, make_settings(seeded_dir, mode="llm"), engine) as h:
+            msg = h.double.dm_message(CITED_Q)
+            reqs = await h.message(msg)
+            inter = h.double.slash("ask", {"question": CITED_Q})
+            return reqs, await h.interaction(inter)
+
+    dm, slash = run(scenario())
+    for reqs in (dm, slash):
+        posts = [r for r in reqs if r.sends_message and r.method == "POST" and "callback" not in r.path]
+        assert len(posts) == 1  # the draft, and no separate apology
+        assert [r for r in reqs if r.edits_message][-1].json["content"] == APOLOGY
+    assert not thread_requests(slash)  # no thread on an apology
+    assert any("broke on purpose" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
+
+
+# --------------------------------------------------------------------------------------------
+# /sources pages through large indexes
+# --------------------------------------------------------------------------------------------
+
+
+class ListingEngine:
+    """An index of `n` articles (only `sources()` is used): article i is dated i days into 2025."""
+
+    def __init__(self, n: int):
+        from datetime import date, timedelta
+
+        self.records = {}
+        for i in range(1, n + 1):
+            d = (date(2025, 1, 1) + timedelta(days=i)).isoformat()
+            self.records[f"doc{i:03d}.txt"] = SimpleNamespace(doc=f"doc{i:03d}.txt", title=f"Story {i:03d}",
+                                                              outlet="Wire", date=d,
+                                                              url=f"https://news.example/{i}" if i % 2 else "")
+
+    def sources(self):
+        return dict(self.records)
+
+
+def listed(embed: dict) -> list[str]:
+    return re.findall(r"Story (\d{3})", embed["description"])
+
+
+def buttons(body: dict) -> dict[str, dict]:
+    return {b["custom_id"]: b for row in body.get("components") or [] for b in row["components"]}
+
+
+def test_discord_sources_pages_with_buttons(monkeypatch, seeded_dir):
+    from bot.discord_bot import SOURCES_PER_PAGE
+
+    engine = ListingEngine(45)
+    newest = [f"{i:03d}" for i in range(45, 0, -1)]
+
+    async def scenario():
+        async with running_bot(monkeypatch, make_settings(seeded_dir), engine) as h:
+            d = h.double
+            first = await h.interaction(d.slash("sources"))
+            shown = d.messages[CHANNEL_ID][-1]  # the ephemeral listing, with its buttons
+            nxt = await h.interaction(d.button_press(shown, "newsqa:sources:next"))
+            again = await h.interaction(d.button_press(d.message(CHANNEL_ID, shown["id"]), "newsqa:sources:next"))
+            back = await h.interaction(d.button_press(d.message(CHANNEL_ID, shown["id"]), "newsqa:sources:previous"))
+            stranger = await h.interaction(d.button_press(shown, "newsqa:sources:next", user_id=USER_ID + 9))
+            direct = await h.interaction(d.slash("sources", {"page": 3}))
+            return first, nxt, again, back, stranger, direct, d.message(CHANNEL_ID, shown["id"])
+
+    first, nxt, again, back, stranger, direct, final_state = run(scenario())
+    assert SOURCES_PER_PAGE == 20
+    page1 = first[1].json
+    assert page1["flags"] == 64  # only the asker sees it
+    assert page1["embeds"][0]["title"] == "45 indexed articles"
+    assert page1["embeds"][0]["footer"]["text"].startswith("Page 1 of 3")
+    assert listed(page1["embeds"][0]) == newest[:20]
+    lines = page1["embeds"][0]["description"].splitlines()
+    assert lines[0] == "• [Wire — Story 045](https://news.example/45) · 2025-02-15"  # linked when it has a URL
+    assert lines[1] == "• Wire — Story 044 · 2025-02-14"  # plain when it hasn't
+    b = buttons(page1)
+    assert set(b) == {"newsqa:sources:previous", "newsqa:sources:next"}
+    assert b["newsqa:sources:previous"].get("disabled") and not b["newsqa:sources:next"].get("disabled")
+    # A press on Next: discord.py dispatches it to the view, which updates the message (type 7).
+    (update,) = [r for r in nxt if r.path.endswith("/callback")]
+    assert update.json["type"] == 7
+    page2 = update.json["data"]
+    assert page2["embeds"][0]["footer"]["text"].startswith("Page 2 of 3")
+    assert listed(page2["embeds"][0]) == newest[20:40]
+    assert not any(x.get("disabled") for x in buttons(page2).values())
+    assert no_pings(page2.get("allowed_mentions"))
+    page3 = again[0].json["data"]
+    assert listed(page3["embeds"][0]) == newest[40:] and page3["embeds"][0]["footer"]["text"].startswith("Page 3 of 3")
+    assert buttons(page3)["newsqa:sources:next"].get("disabled")
+    assert back[0].json["data"]["embeds"][0]["footer"]["text"].startswith("Page 2 of 3")
+    # Someone else's press is refused, ephemerally, and the listing stays on its page.
+    assert stranger[0].json["type"] == 4 and stranger[0].json["data"]["flags"] == 64
+    assert "Only the person who ran /sources" in stranger[0].json["data"]["content"]
+    assert final_state["embeds"][0]["footer"]["text"].startswith("Page 2 of 3")
+    # `/sources page:3` opens at that page.
+    assert listed(direct[1].json["embeds"][0]) == newest[40:]
+
+
+def test_discord_sources_embed_fits_for_10k_articles():
+    from bot.discord_bot import EMBED_DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT, SourcesPager, newest_first
+
+    records = {f"d{i}": SimpleNamespace(doc=f"d{i}", title="T" * 300 + f" {i}", outlet="O" * 300,
+                                        date=f"2024-{i % 12 + 1:02d}-{i % 28 + 1:02d}",
+                                        url=f"https://news.example/{'x' * 150}/{i}")
+               for i in range(10_000)}
+    rows = newest_first(records)
+    assert rows[0].date == "2024-12-28"
+
+    async def pages():
+        pager = SourcesPager(rows, owner_id=USER_ID, page=9999)
+        return pager.pages, pager.page, pager.embed()
+
+    count, page, embed = run(pages())
+    assert count == page == 500  # clamped to the last page
+    assert len(embed.description) <= EMBED_DESCRIPTION_LIMIT and len(embed) <= EMBED_TOTAL_LIMIT
+    assert len(embed.description.splitlines()) == 20
 
 
 # --------------------------------------------------------------------------------------------
