@@ -237,6 +237,9 @@ def _source_field(source: Source, quote_chars: int, name_chars: int) -> tuple[st
     url = _safe_url(source.url)
     link = f"[link]({url})" if url else ""
     lines = [" · ".join(head)] if head else []
+    also = list(dict.fromkeys(one_line(c.outlet) for c in source.copies if c.outlet and c.outlet != source.outlet))
+    if also:  # a wire story other outlets ran too (retrieval/copies.py)
+        lines.append(shorten("also ran in: " + escape(", ".join(also)), 300))
     budget = EMBED_FIELD_VALUE_LIMIT - sum(len(x) + 1 for x in lines) - len(link) - 4
     quote = escape(one_line(source.text))
     if quote_chars > 0 and quote and budget > 8:
@@ -463,7 +466,12 @@ class LiveDraft:
     finished (so also apart when they reach Discord), with every token that arrived meanwhile
     coalesced into the next edit. `finish()` stops the editor, waits out the same interval and
     makes the last edit, so a late draft can never overwrite the final answer.
+
+    Discord's edit limit is per channel, so two answers streaming in one channel (two DMs, two
+    /ask) share it: each edit first reserves the channel's next slot, `interval` after the last one.
     """
+
+    _channel_slots: dict[Any, float] = {}  # channel -> when its next edit may start (event loop only)
 
     def __init__(self, message: Any, header: str = "", interval: float = STREAM_EDIT_INTERVAL):
         self.message = message
@@ -475,6 +483,7 @@ class LiveDraft:
         self._changed = asyncio.Event()
         self._stopped = asyncio.Event()
         self._last_edit = float("-inf")  # when the last edit finished; the first draft goes out at once
+        self._channel = getattr(getattr(message, "channel", None), "id", None) or id(message)
         self._editor = asyncio.create_task(self._edit_drafts(), name="newsqa-stream-editor")
 
     def on_token(self, delta: str) -> None:
@@ -492,13 +501,8 @@ class LiveDraft:
             await self._changed.wait()
             if self._stopped.is_set():
                 return
-            wait = self._last_edit + self.interval - time.monotonic()
-            if wait > 0:
-                try:  # sleep until an edit is allowed, unless the answer is done first
-                    await asyncio.wait_for(self._stopped.wait(), wait)
-                    return
-                except asyncio.TimeoutError:
-                    pass
+            if not await self._take_slot(until_stopped=True):
+                return
             self._changed.clear()
             draft = render_draft(self.text, self.header)
             if draft == shown:
@@ -513,6 +517,25 @@ class LiveDraft:
             finally:
                 self._last_edit = time.monotonic()
 
+    async def _take_slot(self, until_stopped: bool) -> bool:
+        """Wait until both this message and its channel may be edited, then reserve the channel's slot
+        (no await between the check and the reservation, so two drafts never take one slot). With
+        `until_stopped`, give up (False) if the answer is finished meanwhile."""
+        while True:
+            now = time.monotonic()
+            ready = max(self._last_edit + self.interval, self._channel_slots.get(self._channel, now))
+            if ready <= now:
+                self._channel_slots[self._channel] = now + self.interval
+                return True
+            if not until_stopped:
+                await asyncio.sleep(ready - now)
+                continue
+            try:  # sleep until an edit is allowed, unless the answer is done first
+                await asyncio.wait_for(self._stopped.wait(), ready - now)
+                return False
+            except asyncio.TimeoutError:
+                pass
+
     def stop(self) -> None:
         """No more edits; the editor task ends once an edit in flight has landed."""
         self._stopped.set()
@@ -522,9 +545,7 @@ class LiveDraft:
         """Stop streaming and replace the draft with `content` (the checked answer, or an apology)."""
         self.stop()
         await self._editor  # lets an edit already in flight land first
-        wait = self._last_edit + self.interval - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
+        await self._take_slot(until_stopped=False)
         return await self.message.edit(content=content, embed=embed, allowed_mentions=NO_MENTIONS)
 
 

@@ -258,6 +258,53 @@ def test_discord_render_draft_escapes_and_shows_the_tail():
     assert len(tail) > MESSAGE_LIMIT - 200  # the tail fills the message
 
 
+def test_discord_two_streams_in_one_channel_share_its_edit_pace():
+    """Discord limits edits per channel: two answers streaming side by side never edit closer than the
+    interval, while a stream in another channel is not slowed by them."""
+    from bot.discord_bot import LiveDraft
+
+    edits: list[tuple[int, float]] = []
+
+    class Message:
+        def __init__(self, channel_id: int):
+            self.channel = SimpleNamespace(id=channel_id)
+
+        async def edit(self, **kwargs):
+            edits.append((self.channel.id, time.monotonic()))
+            await asyncio.sleep(0.01)
+
+    async def stream(draft: LiveDraft, tokens: int) -> None:
+        for i in range(tokens):
+            draft.on_token(f"w{i} ")
+            await asyncio.sleep(0.02)
+        await draft.finish("done")
+
+    async def main() -> None:
+        a, b, c = LiveDraft(Message(771), interval=0.25), LiveDraft(Message(771), interval=0.25), \
+            LiveDraft(Message(772), interval=0.25)
+        await asyncio.gather(stream(a, 40), stream(b, 40), stream(c, 40))
+
+    asyncio.run(main())
+    shared = [t for ch, t in edits if ch == 771]
+    other = [t for ch, t in edits if ch == 772]
+    assert len(shared) >= 4 and len(other) >= 3
+    assert min(b - a for a, b in zip(shared, shared[1:])) >= 0.24  # one pace for the channel, not one per draft
+    assert len(other) > len(shared) / 2  # the other channel kept its own pace
+
+
+def test_discord_embed_lists_the_outlets_that_ran_a_wire_story():
+    from retrieval.types import Copy
+
+    src = Source(n=1, doc="wire-1", title="Floods", outlet="Wire Service", date="2025-03-04", text="Flood water rose.",
+                 start=0, end=17, url="https://wire.example/a",
+                 copies=[Copy("c", "Daily Courier"), Copy("h", "Metro *Herald*"), Copy("w2", "Wire Service")])
+    embed = build_embed(Answer(question="q", answer="Flood water rose [1].", abstained=False, sources=[src],
+                               sentences=[Sentence("Flood water rose.", [1], True)]))
+    assert embed is not None
+    value = embed.fields[0].value
+    assert "also ran in: Daily Courier, Metro \\*Herald\\*" in value and value.count("Wire Service") == 0
+
+
 def test_discord_rate_limiter_is_a_sliding_window():
     now = [1000.0]
     rl = RateLimiter(5, clock=lambda: now[0])
