@@ -59,6 +59,7 @@ def ingest_articles(articles: Iterable[Article], settings: Settings, store: Stor
 
     annotate = annotate or default_annotate
     report = report or IngestReport()
+    store.lexical.find_copies()  # articles indexed before copies were found (an upgrade) are filed once, here
     group: list[Article] = []
     state = {"embedder": embedder, "done": 0}
     for art in articles:

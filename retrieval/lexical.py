@@ -119,8 +119,6 @@ class LexicalIndex:
                 self.reanalyse()
             if self.get_meta("analyzer") is None:
                 self.set_meta("analyzer", ANALYZER_VERSION)
-            if self.get_meta("copies") != COPIES_VERSION:
-                self.find_copies(redo=True)
 
     # -- connection per thread: sqlite3 connections are not shared across threads ------------------
     @property
@@ -225,11 +223,12 @@ class LexicalIndex:
     def _text_of(db: sqlite3.Connection, doc: str) -> str:
         return "\n".join(t for (t,) in db.execute("SELECT text FROM chunks WHERE doc=? ORDER BY start", (doc,)))
 
-    def find_copies(self, redo: bool = False) -> int:
-        """File every article not yet filed (after a bulk build), or all of them again (`redo`, on an
-        upgrade), oldest commit first; returns how many were filed. One transaction per page."""
+    def find_copies(self) -> int:
+        """File every article not yet filed (after a bulk build or an upgrade), oldest commit first, and all
+        of them again if the way copies are found changed; returns how many were filed. Ingest calls it
+        (cheap when nothing is missing), so a question never waits for a backlog. One transaction a page."""
         with self.write_lock, self.db as db:
-            if redo:
+            if self.get_meta("copies") != COPIES_VERSION:
                 db.execute("DELETE FROM copies")
                 db.execute("DELETE FROM copy_bands")
         done = 0

@@ -217,3 +217,22 @@ def test_a_copy_that_changed_the_figure_is_answered_as_the_other_side(wire_dir):
     assert {"Valley News"} in groups and {"Wire Service", "Daily Courier", "Metro Herald"} in groups
     assert "Valley News" in result.answer and "Wire Service" in result.answer  # who claims what
     assert "Forty-one" in result.answer and "Fourteen" in result.answer
+
+
+def test_an_index_from_before_copies_files_them_at_the_next_ingest_not_at_a_question(wire_dir, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(wire_dir, data)
+    lexical = Engine(Settings(data_dir=data)).store.lexical
+    with lexical.db as db:  # as an index written by the version before copies were found
+        db.execute("DELETE FROM copies")
+        db.execute("DELETE FROM copy_bands")
+        db.execute("DELETE FROM meta WHERE key = 'copies'")
+    eng = Engine(Settings(data_dir=data))
+    eng.answer("How many residents were forced from their homes in Marlow Creek?")
+    assert eng.store.lexical.copies_of(["herald-1"]) == {}  # a question does not pay for the backlog
+    report = eng.ingest([feed(tmp_path, [article("herald-1", "Metro Herald", WIRE)])])
+    assert report.unchanged == ["herald-1"]
+    assert {r.doc for r in eng.store.lexical.copies_of(["herald-1"])["herald-1"]} == {"wire-1", "courier-1"}
+    assert eng.store.lexical.get_meta("copies") is not None
