@@ -42,6 +42,7 @@ class Engine:
         self._loader: threading.Thread | None = None
         self._lock = threading.RLock()
         self._open_lock = threading.Lock()
+        self._notes_lock = threading.Lock()
         self.notes: list[str] = []  # one-off notes, e.g. "ingested the bundled corpus"
 
     @property
@@ -140,7 +141,8 @@ class Engine:
             from .loading import bundled_corpus
 
             self.ingest([bundled_corpus()])
-            self.notes.append("the index was empty: ingested the bundled corpus first")
+            with self._notes_lock:
+                self.notes.append("the index was empty: ingested the bundled corpus first")
             return True
 
     def retrieve(self, question: str, k: int | None = None, outlet: str | None = None,
@@ -183,7 +185,8 @@ class Engine:
         timings["load"] = time.perf_counter() - t
         query = contextual_query(q, previous)
         passages, q_vec, corpus = self.retrieve(query, k, outlet, date_from, date_to, timings, sync=False)
-        notes, self.notes = self.notes, []
+        with self._notes_lock:  # a one-off note goes to exactly one answer, whichever thread asks first
+            notes, self.notes = self.notes, []
         if query != q:
             notes.append(f"read as a follow-up: searched for {query!r}")
         t = time.perf_counter()

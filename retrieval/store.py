@@ -47,6 +47,7 @@ class Store:
         except Exception as exc:  # chromadb raises many types for a damaged sqlite/segment
             raise self._wrap(exc) from None
         self._sync_lock = threading.Lock()
+        self._synced_lock = threading.Lock()  # commits (ingest) and sync (questions) both advance _synced
         self._synced = 0
         try:
             self.lexical = LexicalIndex(self.lexical_path())
@@ -200,9 +201,11 @@ class Store:
 
     # -- keeping the lexical index in step with Chroma -------------------------------------------
     def _note_synced(self, seq: int) -> None:
-        if seq > self._synced:
-            self._synced = seq
-            self.lexical.set_meta("synced_seq", seq)
+        """Only ever forward: an ingest's commit and a question's sync may report out of order."""
+        with self._synced_lock:
+            if seq > self._synced:
+                self._synced = seq
+                self.lexical.set_meta("synced_seq", seq)
 
     def _generation(self) -> int:
         got = self._call(self.docs.get, ids=[GENERATION], include=["metadatas"])
