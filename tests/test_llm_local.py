@@ -33,7 +33,7 @@ pytestmark = [
 
 SERVER_START_TIMEOUT = 180  # seconds for the server to load the model and answer /v1/models
 ANSWER_KEYS = {"question", "answer", "abstained", "sources", "sentences", "mode", "confidence", "notes", "timings"}
-SOURCE_KEYS = {"n", "doc", "title", "outlet", "date", "text", "start", "end", "url", "chunk_id", "kind"}
+SOURCE_KEYS = {"n", "doc", "title", "outlet", "date", "text", "start", "end", "url", "chunk_id", "kind", "copies"}
 
 
 def gguf_path() -> Path:
