@@ -21,10 +21,14 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from evals.metrics import answer_contains
+
+if TYPE_CHECKING:
+    from retrieval.answering import AnswerModel
 
 
 def states_answer(sentence: str, answers: list[str]) -> bool:
@@ -45,10 +49,28 @@ def states_answer(sentence: str, answers: list[str]) -> bool:
     return False
 
 
-def collect(gold: list[dict], data_dir: Path, k: int):
+def as_yes_no(question: str, answer: str) -> str | None:
+    """A yes/no form of a wh-question with its answer put in: "Which team won the 2022 Stanley Cup?" and
+    "Colorado Avalanche" give "Is it true that Colorado Avalanche won the 2022 Stanley Cup?". The quiz has no
+    yes/no questions; these teach a separate model what answers one (a sentence that states the claim)."""
+    import re
+
+    q = question.strip().rstrip("?").strip()
+    m = re.match(r"(?i)(who|(?:which|what) [\w'-]+)\s+(.+)$", q)
+    if not m or not answer.strip():
+        return None
+    return f"Is it true that {answer.strip()} {m.group(2)}?"
+
+
+POLAR = {"yes_no": "asked", "yes_no_removed": "removed"}  # yes/no instance kinds, as the policy reads them
+
+
+def collect(gold: list[dict], data_dir: Path, k: int, yes_no: bool = False):
     """Rows for every sentence of every instance. An instance is a question as asked, and, for an answerable
     one, the same question with its own articles left out of the search (as if never indexed): the model
-    learns what an answer looks like and what a topical sentence without the answer looks like."""
+    learns what an answer looks like and what a topical sentence without the answer looks like. A question
+    whose answer fits `as_yes_no` is also asked in that yes/no form, with and without its articles, when
+    `yes_no` is set."""
     from retrieval.answering import candidates
     from retrieval.api import Engine
     from retrieval.config import Settings
@@ -61,7 +83,11 @@ def collect(gold: list[dict], data_dir: Path, k: int):
         has_answer = item["type"] not in ("unanswerable", "false_premise")
         variants = [("asked", (), item["question"])]
         if has_answer and item.get("docs"):
-            variants.append(("removed", tuple(item["docs"]) + (f"evidence-{item['id']}",), item["question"]))
+            removed = tuple(item["docs"]) + (f"evidence-{item['id']}",)
+            variants.append(("removed", removed, item["question"]))
+            polar = as_yes_no(item["question"], item["answers"][0]) if yes_no else None
+            if polar:
+                variants += [("yes_no", (), polar), ("yes_no_removed", removed, polar)]
         elif not has_answer:
             variants = [("held_out", (), item["question"])]
         for kind, exclude, question in variants:
@@ -178,6 +204,9 @@ def main(argv=None) -> None:
     ap.add_argument("--cache", help="keep the collected rows in this .npz and reuse them (refitting only)")
     ap.add_argument("--min-abstain", type=float, default=0.8,
                     help="the share of questions without their articles the answerer must abstain on")
+    ap.add_argument("--yes-no", action="store_true",
+                    help="also fit a separate model for yes/no questions on yes/no forms of the tuning questions "
+                         "(measured, not shipped: see README)")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "retrieval" / "data" / "answerer.json"))
     args = ap.parse_args(argv)
     d = Path(args.dir)
@@ -195,41 +224,61 @@ def main(argv=None) -> None:
             raise SystemExit(f"evals.fit: {cache} lacks features {sorted(set(FEATURES) - set(names))}; collect again")
         x = x[:, [names.index(f) for f in FEATURES]]  # a cache collected with more features is still usable
     else:
-        x, y, groups, instances, kinds = collect(gold, Path(args.data_dir or d / "index"), args.k)
+        x, y, groups, instances, kinds = collect(gold, Path(args.data_dir or d / "index"), args.k, args.yes_no)
         if cache:
             np.savez(cache, x=x, y=y, groups=groups, instances=instances, kinds=kinds, features=np.array(FEATURES))
-    n = len(kinds)
+    polar = np.isin(kinds, list(POLAR))[instances]  # rows of yes/no forms (a cache may hold them)
+    model, info = fit_part(x[~polar], y[~polar], groups[~polar], instances[~polar], kinds, args.C, args.min_abstain)
+    info["fitted_on"].update({"split": "tuning", "years": split.get("years"), "weeks": split.get("weeks"),
+                              "seed": split.get("seed"), "questions": len(gold), "k": args.k})
+    info["script"] = "python -m evals.fit"
+    out = model.to_json()
+    if args.yes_no and polar.any():
+        yes_no, yn_info = fit_part(x[polar], y[polar], groups[polar], instances[polar],
+                                   np.array([POLAR.get(str(k), str(k)) for k in kinds]), args.C, args.min_abstain)
+        yn_info["fitted_on"]["forms"] = "Is it true that <gold answer> <rest of the wh-question>?"
+        out["yes_no"] = {**yes_no.to_json(), "info": yn_info}
+        info["yes_no"] = yn_info
+    Path(args.out).write_text(json.dumps({**out, "info": info}, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(info, indent=1))
+    print(f"threshold {model.threshold:.3f}" + (f", yes/no {out['yes_no']['threshold']:.3f}" if "yes_no" in out else "")
+          + f"; wrote {args.out}")
+
+
+def fit_part(x: np.ndarray, y: np.ndarray, groups: np.ndarray, instances: np.ndarray, kinds: np.ndarray, c: float,
+             min_abstain: float) -> tuple[AnswerModel, dict]:
+    """One model and its threshold from the rows of some instances (`kinds` is indexed by instance id)."""
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import GroupKFold
 
+    from retrieval.answering import AnswerModel
+    from retrieval.features import FEATURES
+
+    ids, inst = np.unique(instances, return_inverse=True)  # this part's instances, numbered from 0
+    part_kinds = kinds[ids]
+    n = len(ids)
     oof = np.zeros(len(y))
     for train, test in GroupKFold(n_splits=5).split(x, y, groups):
-        mean, scale, m = fit(x[train], y[train], groups[train], args.C)
+        mean, scale, m = fit(x[train], y[train], groups[train], c)
         oof[test] = m.predict_proba((x[test] - mean) / scale)[:, 1]
-    best_p, best_ok = per_instance_best(oof, y, instances, n)
-    tau, curve = policy_threshold(best_p, best_ok, kinds, args.min_abstain)
-    at = next(c for c in curve if c["threshold"] == tau)
-    asked = kinds == "asked"
-    mean, scale, m = fit(x, y, groups, args.C)
+    best_p, best_ok = per_instance_best(oof, y, inst, n)
+    tau, curve = policy_threshold(best_p, best_ok, part_kinds, min_abstain)
+    at = next(row for row in curve if row["threshold"] == tau)
+    asked = part_kinds == "asked"
+    mean, scale, m = fit(x, y, groups, c)
     info = {
-        "fitted_on": {"split": "tuning", "years": split.get("years"), "weeks": split.get("weeks"),
-                      "seed": split.get("seed"), "questions": len(gold), "instances": n,
-                      "instances_without_their_articles": int(np.isin(kinds, ("removed", "held_out")).sum()),
-                      "sentences": int(len(y)), "positive_sentences": int(y.sum()), "k": args.k, "C": args.C},
-        "policy": f"answer as often as possible while abstaining on >= {args.min_abstain:.0%} of questions whose "
+        "fitted_on": {"instances": n,
+                      "instances_without_their_articles": int(np.isin(part_kinds, ("removed", "held_out")).sum()),
+                      "sentences": int(len(y)), "positive_sentences": int(y.sum()), "C": c},
+        "policy": f"answer as often as possible while abstaining on >= {min_abstain:.0%} of questions whose "
                   "articles are absent (out-of-fold)",
         "out_of_fold": {"sentence_auc": round(float(roc_auc_score(y, oof)), 4),
                         "best_sentence_right": round(float(best_ok[asked].mean()), 4),
                         "accuracy": round(at["accuracy"], 4), "abstain_absent": round(at["abstain_absent"], 4),
                         "crag_asked": round(at["crag_asked"], 4)},
-        "script": "python -m evals.fit",
     }
-    from retrieval.answering import AnswerModel
-
     model = AnswerModel(list(FEATURES), mean, scale, m.coef_[0], float(m.intercept_[0]), tau, info)
-    Path(args.out).write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
-    print(json.dumps(info, indent=1))
-    print(f"threshold {tau:.3f}; wrote {args.out}")
+    return model, info
 
 
 if __name__ == "__main__":

@@ -60,6 +60,12 @@ class AnswerModel:
     intercept: float
     threshold: float  # answer when the best sentence's probability reaches it (fitted for CRAG)
     info: dict[str, Any] = field(default_factory=dict)
+    # Yes/no questions get a model of their own, fitted on yes/no forms of the tuning questions: what
+    # answers "Is it true that X won?" (a sentence stating the claim) is not what answers "Who won?".
+    yes_no: AnswerModel | None = None
+
+    def for_question(self, q: QuestionInfo) -> AnswerModel:
+        return self.yes_no if q.qtype == "yesno" and self.yes_no is not None else self
 
     def probabilities(self, rows: list[dict[str, float]]) -> np.ndarray:
         if not rows:
@@ -70,14 +76,18 @@ class AnswerModel:
         return p
 
     def to_json(self) -> dict[str, Any]:
-        return {"features": self.features, "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-                "coef": self.coef.tolist(), "intercept": self.intercept, "threshold": self.threshold,
-                "info": self.info}
+        out = {"features": self.features, "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+               "coef": self.coef.tolist(), "intercept": self.intercept, "threshold": self.threshold,
+               "info": self.info}
+        if self.yes_no is not None:
+            out["yes_no"] = self.yes_no.to_json()
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> AnswerModel:
         return cls(list(d["features"]), np.array(d["mean"]), np.array(d["scale"]), np.array(d["coef"]),
-                   float(d["intercept"]), float(d["threshold"]), d.get("info", {}))
+                   float(d["intercept"]), float(d["threshold"]), d.get("info", {}),
+                   cls.from_json(d["yes_no"]) if d.get("yes_no") else None)
 
 
 @lru_cache(maxsize=1)
@@ -159,8 +169,8 @@ def extract(question: str, passages: list[Passage], stats: TermStats, model: Ans
             side_passages: Sequence[Passage] = ()) -> Draft:
     """Choose the answer sentences from the retrieved passages, or decide to abstain. Sentences of
     `side_passages` (none of them among `passages`) may only serve as the other side of a disagreement."""
-    model = model or default_model()
     q = analyse_question(question)
+    model = (model or default_model()).for_question(q)
     closest = passages[:3]
     if not passages:
         return Draft(True, ABSTAIN_TEXT, [], ["nothing is indexed that matches the filters"], [])

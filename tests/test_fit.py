@@ -51,3 +51,29 @@ def test_the_shipped_model_matches_the_features_and_records_how_it_was_fitted():
     row = {f: float(mu) for f, mu in zip(m.features, m.mean)}
     more = dict(row, cov_sentence=row["cov_sentence"] + 0.3)
     assert m.probabilities([more])[0] != m.probabilities([row])[0]
+
+
+def test_yes_no_forms_put_the_answer_into_the_question():
+    from evals.fit import as_yes_no
+
+    assert as_yes_no("Which team won the 2022 Stanley Cup?", "Colorado Avalanche") == \
+        "Is it true that Colorado Avalanche won the 2022 Stanley Cup?"
+    assert as_yes_no("Who was named Time's Person of the Year?", "Taylor Swift") == \
+        "Is it true that Taylor Swift was named Time's Person of the Year?"
+    assert as_yes_no("How many people attended?", "5,000") is None  # no "who/which X" to replace
+    assert as_yes_no("Who won?", "") is None
+
+
+def test_a_yes_no_question_is_answered_by_its_own_model_when_one_was_fitted():
+    from retrieval.features import analyse_question
+
+    def model(shift: float, threshold: float) -> AnswerModel:
+        k = len(FEATURES)
+        return AnswerModel(list(FEATURES), np.zeros(k), np.ones(k), np.full(k, 0.1), shift, threshold, {})
+
+    wh, polar = model(-1.0, 0.3), model(2.0, 0.9)
+    both = AnswerModel.from_json({**wh.to_json(), "yes_no": polar.to_json()})
+    assert both.for_question(analyse_question("Did Ukraine capture Moscow?")).threshold == 0.9
+    assert both.for_question(analyse_question("Who captured Moscow?")).threshold == 0.3
+    assert wh.for_question(analyse_question("Did Ukraine capture Moscow?")) is wh  # none fitted: the one model
+    assert AnswerModel.from_json(both.to_json()).yes_no is not None
