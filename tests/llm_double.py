@@ -53,9 +53,11 @@ Script = list[Step | Callable[[dict], str]]
 
 
 class ScriptedLLM:
-    def __init__(self, script: Script):
+    def __init__(self, script: Script, pace: float = 0.0):
         self.script = list(script)
+        self.pace = pace  # seconds between streamed deltas: a model that writes at a human-visible speed
         self.requests: list[dict] = []
+        self.streamed: list[str] = []  # the full text of each streamed completion
         self._lock = threading.Lock()
         outer = self
 
@@ -114,9 +116,12 @@ class ScriptedLLM:
                 events = [_chunk({"role": "assistant", "content": ""}, None)]
                 events += [_chunk({"content": p}, None) for p in pieces]
                 events.append(_chunk({}, step.finish_reason))
+                outer.streamed.append(text)
                 for e in events:
                     self.wfile.write(b"data: " + json.dumps(e).encode() + b"\n\n")
                     self.wfile.flush()
+                    if outer.pace:
+                        time.sleep(outer.pace)
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
                 self.close_connection = True

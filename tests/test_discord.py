@@ -828,14 +828,13 @@ def test_discord_llm_mention_streams_edits_then_shows_the_verified_answer(monkey
 
     from llm_double import ScriptedLLM
 
-    with ScriptedLLM([llm_reply]) as llm:
+    with ScriptedLLM([llm_reply], pace=0.07) as llm:  # a real server streaming at a model's pace
         settings = llm_settings(linked_dir, llm.url)
         engine = Engine(settings)
         expected = engine.answer(CITED_Q, k=settings.k, mode="llm")  # the same reply, outside the bot
-        paced = PacedEngine(engine, pace=0.07)
 
         async def scenario():
-            async with running_bot(monkeypatch, settings, paced) as h:
+            async with running_bot(monkeypatch, settings, engine) as h:
                 h.double.delay["PATCH /channels/\\d+/messages/\\d+"] = 0.3  # a slow edit must not overlap the next
                 msg = h.double.guild_message(CITED_Q)
                 reqs = await h.message(msg)
@@ -856,7 +855,7 @@ def test_discord_llm_mention_streams_edits_then_shows_the_verified_answer(monkey
     assert all(t.endswith(STREAM_CURSOR) for t in texts)
     bodies = [t[: -len(STREAM_CURSOR)] for t in texts]
     assert all(len(a) < len(b) and b.startswith(a) for a, b in zip(bodies, bodies[1:])), bodies
-    streamed = escape("".join(paced.tokens).strip())  # the model's raw reply, invention and all
+    streamed = escape(llm.streamed[-1].strip())  # the model's raw reply, invention and all
     assert INVENTED in streamed and all(streamed.startswith(b) for b in bodies)
     assert all(not d.json.get("embeds") for d in drafts)
     assert all(no_pings(d.json.get("allowed_mentions")) for d in drafts + [final])
