@@ -256,7 +256,8 @@ def render(result) -> None:
         table.add_column("passage", ratio=3)
         for s in result.sources:
             also = list(dict.fromkeys(c.outlet or c.doc for c in s.copies if (c.outlet or c.doc) != s.outlet))
-            ran = f"also ran in: {', '.join(also)}" if also else ""
+            more = f" and {len(also) - 8} more" if len(also) > 8 else ""
+            ran = f"also ran in: {', '.join(also[:8])}{more}" if also else ""
             where = "\n".join(x for x in (s.outlet, s.title, s.date, f"{s.doc} @{s.start}-{s.end}", ran) if x)
             passage = s.text if s.kind not in ("caption", "meta") else f"({'photo caption' if s.kind == 'caption' else 'byline'}) {s.text}"
             table.add_row(str(s.n), escape(where), escape(passage))

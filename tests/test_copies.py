@@ -236,3 +236,19 @@ def test_an_index_from_before_copies_files_them_at_the_next_ingest_not_at_a_ques
     assert report.unchanged == ["herald-1"]
     assert {r.doc for r in eng.store.lexical.copies_of(["herald-1"])["herald-1"]} == {"wire-1", "courier-1"}
     assert eng.store.lexical.get_meta("copies") is not None
+
+
+def test_the_cli_shows_where_else_a_cited_story_ran(wire_dir):
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    result = CliRunner().invoke(app, ["ask", "How far did the Tamsin River rise above its normal level?",
+                                      "--data-dir", str(wire_dir)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    line = next(ln for ln in result.output.splitlines() if "also ran in:" in ln)
+    named = {o for o in ("Wire Service", "Daily Courier", "Metro Herald") if o in line}
+    assert len(named) == 2 and "Valley News" not in line  # the two other outlets, not the changed copy
+    data = json.loads(CliRunner().invoke(app, ["ask", "How far did the Tamsin River rise above its normal level?",
+                                               "--data-dir", str(wire_dir), "--json"]).output)
+    assert any(len(s["copies"]) == 2 for s in data["sources"])
