@@ -16,7 +16,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-from collections.abc import Iterable
 
 import numpy as np
 
@@ -75,11 +74,6 @@ def same_facts(a: str, b: str) -> bool:
 def names(text: str) -> set[str]:
     """Capitalised words not at a sentence start: the names a text mentions, by their shape."""
     return {fold(w) for w in re.findall(r"(?<=[\w,] )[^\W\d_][\w'’-]*", text) if w[0].isupper()}
-
-
-def outlets(records: Iterable[tuple[str, str]]) -> list[str]:
-    """Distinct outlet names in order, from (doc, outlet) pairs; a nameless copy is left out."""
-    return list(dict.fromkeys(o for _, o in records if o))
 
 
 def _sentences(text: str) -> list[str]:

@@ -85,10 +85,6 @@ class ChunkRow:
     ann: str = ""  # per-sentence annotations computed at ingest (JSON), see retrieval/annotate.py
 
 
-def _article_text(rows: list[ChunkRow]) -> str:
-    return "\n".join(r.text for r in sorted(rows, key=lambda r: r.start))
-
-
 def date_int(date: str) -> int:
     digits = "".join(ch for ch in date[:10] if ch.isdigit())
     return int(digits) if len(digits) == 8 else 0
@@ -164,7 +160,7 @@ class LexicalIndex:
                     self._insert(db, r)
                 delta += len(rows)
                 if rows:
-                    self._index_copy(db, rec.doc, _article_text(rows))
+                    self._index_copy(db, rec.doc)
             self._bump(db, delta)
 
     def add_rows(self, rows: list[ChunkRow]) -> None:
@@ -197,10 +193,12 @@ class LexicalIndex:
         return len(old)
 
     # -- syndicated copies (retrieval/copies.py) ------------------------------------------------
-    def _index_copy(self, db: sqlite3.Connection, doc: str, text: str) -> None:
-        """File the article under the story of an earlier copy it repeats, else under its own."""
+    def _index_copy(self, db: sqlite3.Connection, doc: str) -> None:
+        """File the article (its chunks already stored) under the story of an earlier copy it repeats,
+        else under its own."""
         from . import copies
 
+        text = self._text_of(db, doc)
         sig = copies.signature(text)
         story = doc
         if sig is not None:
@@ -237,7 +235,7 @@ class LexicalIndex:
                 todo = db.execute("SELECT d.doc FROM docs d LEFT JOIN copies c ON c.doc = d.doc WHERE c.doc IS NULL "
                                   "ORDER BY d.seq, d.doc LIMIT 500").fetchall()
                 for (doc,) in todo:
-                    self._index_copy(db, doc, self._text_of(db, doc))
+                    self._index_copy(db, doc)
                 if not todo:
                     db.execute("INSERT OR REPLACE INTO meta VALUES('copies', ?)", (COPIES_VERSION,))
             done += len(todo)

@@ -83,12 +83,11 @@ def _duplicate(ws: set[str], p: Passage, other: set[str], q: Passage, stories: d
     """Near-identical passages stating the same facts. Passages of two copies of one story (see
     retrieval/copies.py) are cut at different places when one copy has an extra line, so there one
     mostly holding the other's words is enough."""
-    if not same_facts(p.text, q.text):
-        return False
-    if _jaccard(ws, other) >= DUPLICATE_JACCARD:
-        return True
-    story = stories.get(p.doc)
-    return story is not None and story == stories.get(q.doc) and _overlap(ws, other) >= DUPLICATE_JACCARD
+    if _jaccard(ws, other) < DUPLICATE_JACCARD:
+        story = stories.get(p.doc)
+        if story is None or story != stories.get(q.doc) or _overlap(ws, other) < DUPLICATE_JACCARD:
+            return False
+    return same_facts(p.text, q.text)  # the costlier check last: most pairs share few words
 
 
 def _with_copies(passages: list[Passage], store: Store, exclude: set[str]) -> list[Passage]:
