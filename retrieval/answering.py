@@ -211,7 +211,8 @@ def extract(question: str, passages: list[Passage], stats: TermStats, model: Ans
 
 def other_side(q: QuestionInfo, best: Candidate, cands: list[Candidate], model: AnswerModel) -> Candidate | None:
     """A sentence from another article that answers differently: a figure or date the best one lacks
-    while lacking one it states (a shared incidental "six hours" aside), or wholly other names; or the denial of what the best one states. It must itself be on the question (half the threshold)."""
+    while lacking one it states (a shared incidental "six hours" aside), or wholly other names; or the
+    denial of what the best one states. It must itself be on the question (half the threshold)."""
     values = typed_values(q, best.text)
     negated = _negated(best.text)
     for c in cands:
