@@ -35,7 +35,7 @@ from retrieval.answering import ABSTAIN_TEXT
 from retrieval.api import Engine, validate_question
 from retrieval.config import Settings
 from retrieval.errors import BadInput, ConfigError, NewsqaError
-from retrieval.types import Answer, Source
+from retrieval.types import Answer, Source, other_outlets
 
 log = logging.getLogger("newsqa.discord")
 
@@ -237,7 +237,7 @@ def _source_field(source: Source, quote_chars: int, name_chars: int) -> tuple[st
     url = _safe_url(source.url)
     link = f"[link]({url})" if url else ""
     lines = [" · ".join(head)] if head else []
-    also = list(dict.fromkeys(one_line(c.outlet) for c in source.copies if c.outlet and c.outlet != source.outlet))
+    also = list(dict.fromkeys(one_line(o) for o in other_outlets(source.outlet, source.copies)))
     if also:  # a wire story other outlets ran too (retrieval/copies.py)
         lines.append(shorten("also ran in: " + escape(", ".join(also)), 300))
     budget = EMBED_FIELD_VALUE_LIMIT - sum(len(x) + 1 for x in lines) - len(link) - 4

@@ -39,7 +39,7 @@ from .features import (
 )
 from .sentences import split_spans
 from .text import NEGATIONS, STOPWORDS, content_terms, fold, stem, words
-from .types import Passage, Sentence, Source
+from .types import Passage, Sentence, Source, other_outlets
 
 if TYPE_CHECKING:
     from .search import TermStats
@@ -244,7 +244,7 @@ def source_label(p: Passage) -> str:
     """How an answer names a source when it attributes: the outlet (with the outlets that ran the same
     story), else "one report" and its title."""
     if p.outlet:
-        names = list(dict.fromkeys([p.outlet, *(c.outlet for c in p.copies if c.outlet)]))
+        names = [p.outlet, *other_outlets(p.outlet, p.copies)]
         if len(names) == 1:
             return p.outlet
         if len(names) > NAMED_OUTLETS:

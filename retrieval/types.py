@@ -44,6 +44,11 @@ class Copy:
     url: str = ""
 
 
+def other_outlets(outlet: str, copies: list[Copy]) -> list[str]:
+    """The other outlets that ran an article, each once, in the copies' order (nameless copies left out)."""
+    return list(dict.fromkeys(c.outlet for c in copies if c.outlet and c.outlet != outlet))
+
+
 @dataclass
 class Passage:
     """A chunk returned by search, with its article's metadata and its scores."""
