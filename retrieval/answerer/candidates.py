@@ -1,0 +1,50 @@
+"""Candidate answer sentences: every sentence of the retrieved passages that could be quoted as an answer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ..features import instruction_spans, is_instruction
+from ..sentences import split_spans
+from ..text import words
+from ..types import Passage
+
+MIN_WORDS = 3
+
+
+@dataclass
+class Candidate:
+    """A sentence of a retrieved passage; `start`/`end` index into the article, `prev` is the sentence
+    before it in the same passage ("" for the first)."""
+
+    passage: Passage
+    start: int
+    end: int
+    text: str
+    prev: str = ""
+    position: int = 0  # the sentence's index in its passage
+    side_only: bool = False  # from a passage fetched only to find the other side of a claim
+    cosine: float = 0.0  # the scorer's similarity to the question
+    features: dict[str, float] = field(default_factory=dict)
+    score: float = 0.0  # the answer model's probability that it states the answer
+
+
+def split_candidates(passages: Sequence[Passage], side_passages: Sequence[Passage] = ()) -> list[Candidate]:
+    """The usable sentences of the passages, in passage order. Left out: very short ones, questions (a
+    quiz or a headline that asks never answers one), and text addressed to an AI model rather than to
+    readers (marked at ingest in each chunk's annotations)."""
+    side_ids = {p.id for p in side_passages}
+    out: list[Candidate] = []
+    for p in list(passages) + [p for p in side_passages if p.id not in {q.id for q in passages}]:
+        marked = instruction_spans(p)
+        prev = ""
+        for i, (s, e) in enumerate(split_spans(p.text)):
+            text = p.text[s:e]
+            bad = (s, e) in marked if marked is not None else is_instruction(text)
+            if len(words(text)) < MIN_WORDS or bad or text.rstrip("\"'”’)] ").endswith("?"):
+                prev = text
+                continue
+            out.append(Candidate(p, p.start + s, p.start + e, text, prev, i, side_only=p.id in side_ids))
+            prev = text
+    return out

@@ -1,0 +1,104 @@
+"""The sentence scorer: all-MiniLM-L6-v2 fine-tuned here as a question -> answer-sentence bi-encoder
+(`python -m evals.train_scorer`), int8 ONNX under retrieval/data/, run with onnxruntime only.
+
+Its cosine between a question and a candidate sentence is the answerer's main signal. Sentence vectors
+are kept in a bounded in-process cache, since a chat or a bot session sees the same passages again.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from ..embedding import OnnxEncoder
+from ..errors import ModelUnavailable
+
+CACHE_SIZE = 50_000  # sentence vectors (1.5 KB each): ~75 MB at most
+SCORER_MAX_TOKENS = 128  # what it was trained with
+
+
+def scorer_text(sentence: str, title: str = "", prev: str = "", context: str = "none") -> str:
+    """What the scorer reads for a candidate sentence: the sentence alone, or with its article's title or
+    the sentence before it (the card records which one the shipped model was trained with)."""
+    if context == "title" and title.strip():
+        return f"{title.strip()}: {sentence}"
+    if context == "prev" and prev.strip():
+        return f"{prev.strip()} {sentence}"
+    return sentence
+
+
+class SentenceScorer:
+    """Cosine similarity of a question to candidate sentences under the fine-tuned encoder."""
+
+    def __init__(self, model: Path, sha256: str | None, context: str = "none", threads: int = 2,
+                 model_id: str = "scorer"):
+        self.encoder = OnnxEncoder(model, sha256, "the answerer's sentence scorer", batch_size=16, threads=threads,
+                                   max_tokens=SCORER_MAX_TOKENS)
+        self.context = context
+        self.model_id = model_id
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            fresh = self.encoder.embed(missing)
+            with self._lock:
+                for t, v in zip(missing, fresh):
+                    self._cache[t] = v
+                while len(self._cache) > CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        with self._lock:
+            out = np.zeros((len(texts), self.encoder.dim), dtype=np.float32)
+            for i, t in enumerate(texts):
+                v = self._cache.get(t)
+                if v is None:  # evicted by another thread meanwhile
+                    v = self.encoder.embed([t])[0]
+                else:
+                    self._cache.move_to_end(t)
+                out[i] = v
+        return out
+
+    def scores(self, question: str, texts: Sequence[str]) -> np.ndarray:
+        """Cosine of the question to each text (already in the form `scorer_text` gives)."""
+        if not texts:
+            return np.zeros(0, dtype=np.float32)
+        q = self.encoder.embed([question])[0]
+        out: np.ndarray = self.vectors(texts) @ q
+        return out
+
+
+def _data(name: str) -> Path:
+    return Path(str(resources.files("retrieval") / "data" / name))
+
+
+@lru_cache(maxsize=1)
+def card() -> dict:
+    path = _data("scorer.json")
+    if not path.is_file():
+        raise ModelUnavailable(f"the answerer's scorer card is missing at {path}; reinstall newsqa (pip install -e .)")
+    data: dict = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+_DEFAULT: SentenceScorer | None = None
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_scorer(threads: int = 2) -> SentenceScorer:
+    """The shipped scorer (retrieval/data/scorer.onnx), its sha256 checked against its card; loaded once."""
+    global _DEFAULT
+    with _DEFAULT_LOCK:
+        if _DEFAULT is None:
+            c = card()
+            _DEFAULT = SentenceScorer(_data("scorer.onnx"), c["export"]["sha256"], c["training"]["context"], threads,
+                                      model_id=f"newsqa-scorer/{c['export']['sha256'][:12]}")
+        return _DEFAULT
