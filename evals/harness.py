@@ -17,7 +17,7 @@ from .report_html import write_report_html
 REQUIRED = {"id": str, "question": str, "answers": list, "evidence": list, "type": str}
 SHOWN = ("answer_contains", "first_sentence_contains", "evidence_doc", "f1", "exact_match", "recall_at_k", "mrr", "citation_recall", "citation_precision",
          "citation_recall_judge", "citation_precision_judge", "evidence_cited", "both_sides_cited",
-         "abstain_accuracy", "answered", "crag")
+         "abstain_accuracy", "answered", "wrongful_abstention", "crag")
 
 
 def default_gold() -> list[Path]:

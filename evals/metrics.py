@@ -81,6 +81,43 @@ def first_sentence(answer: str) -> str:
     return sentences[0][0] if sentences else strip_markers(answer or "")
 
 
+def states_answer(sentence: str, answers: list[str]) -> bool:
+    """The fitting label: the sentence states a gold answer, verbatim or with all of its words (stemmed)
+    present ("Nyota Uhura" for "Lt. Nyota Uhura" is still missed; "al-Qaida" for "al Qaeda" too)."""
+    from retrieval.text import content_terms, numbers
+
+    if answer_contains(sentence, answers):
+        return True
+    have, have_numbers = set(content_terms(sentence)), numbers(sentence)
+    for a in answers:
+        need = set(content_terms(a))
+        if need and need <= have:
+            return True
+        # A figure is the same figure however it is written: "60%" and "60 percent", "$3.99" and "3.99 dollars".
+        if numbers(a) and numbers(a) <= have_numbers and not (set(content_terms(a)) - numbers(a)) - have:
+            return True
+    return False
+
+
+def answer_bearing(sentence: str, question: str, answers: list[str]) -> bool:
+    """The sentence answers the question: it states a gold answer and shares a content word with the question
+    besides the answer's own words (a sentence that merely mentions "New York" does not answer "found liable for
+    fraud in which state?"). The scorer's training positives and the answer model's labels are defined so too."""
+    from retrieval.text import content_terms
+
+    if not states_answer(sentence, answers):
+        return False
+    answer_terms = {t for a in answers for t in content_terms(a)}
+    return bool((set(content_terms(question)) - answer_terms) & set(content_terms(sentence)))
+
+
+def answer_in_passages(passages: Sequence[dict], question: str, answers: list[str]) -> bool:
+    """Some sentence of the retrieved passages answers the question (so abstaining would be wrongful)."""
+    from retrieval.sentences import split
+
+    return any(answer_bearing(s, question, answers) for p in passages for s in split(p.get("text") or ""))
+
+
 def first_sentence_contains(answer: str, ground_truths: Iterable[str]) -> float:
     """answer_contains on the answer's first sentence alone: is the answer stated up front?"""
     return answer_contains(first_sentence(answer), ground_truths)
@@ -147,6 +184,8 @@ def score_item(gold: dict, answer: str, abstained: bool, sources: Sequence[dict]
         m["first_sentence_contains"] = 0.0 if abstained else first_sentence_contains(answer or "", golds)
     if retrieved is not None and gold["evidence"]:
         m.update(retrieval_scores(retrieved, gold["evidence"], articles, k))
+    if retrieved is not None and not should_abstain and answer_in_passages(list(retrieved)[:k], gold["question"], gold["answers"]):
+        m["wrongful_abstention"] = float(abstained)  # the passages hold an answer, and it declined
     by_n = {int(s["n"]): s for s in sources if "n" in s}
     if not abstained and answer:
         sentences = split_cited(answer)
@@ -205,7 +244,7 @@ def crag(kind: str, abstained: bool, m: dict) -> float:
 # --- aggregation ----------------------------------------------------------------
 METRICS = ("exact_match", "f1", "answer_contains", "first_sentence_contains", "evidence_doc", "recall_at_k", "mrr", "citation_recall", "citation_precision",
            "citation_recall_judge", "citation_precision_judge", "evidence_cited", "both_sides_cited",
-           "abstain_accuracy", "answered", "crag")
+           "abstain_accuracy", "answered", "wrongful_abstention", "crag")
 
 
 def aggregate(items: Sequence[dict]) -> dict:

@@ -278,7 +278,7 @@ def article_files(d: Path) -> list[Path]:
 # --- run ----------------------------------------------------------------------------------------
 COLUMNS = (("answer acc", "answer_contains", None), ("first-sent acc", "first_sentence_contains", None),
            ("evidence doc", "evidence_doc", None), ("abstain acc (held-out)", "abstain_accuracy", "unanswerable"),
-           ("answered", "answered", None), ("CRAG", "crag", None))
+           ("answered", "answered", None), ("wrongful abstention", "wrongful_abstention", None), ("CRAG", "crag", None))
 
 
 def summary_row(res: dict) -> dict:
@@ -292,7 +292,7 @@ def summary_row(res: dict) -> dict:
 
 def run(d: Path, data_dir: Path | None = None, limit: int | None = None, k: int | None = None,
         extra: list[str] | None = None, log=None) -> dict:
-    """Ingest, score newsqa (extractive) and the bm25-sentence baseline (plus any extra predictions), print one
+    """Ingest, score newsqa (extractive) and the baselines of evals/baselines.py (plus any extra predictions), print one
     table to stdout (progress to stderr) and write d/summary.json and d/runs/<system>/."""
     from retrieval.api import Engine
     from retrieval.config import load_settings
@@ -330,11 +330,12 @@ def run(d: Path, data_dir: Path | None = None, limit: int | None = None, k: int 
 
     log(f"realtimeqa: newsqa (extractive) on {len(gold)} questions")
     results["newsqa"] = evaluate(gold, engine=engine, k=k, articles=articles, progress=progress("newsqa"))
-    log("realtimeqa: bm25-sentence baseline")
-    preds = baselines.bm25_sentence(engine, gold, k=k)
-    (runs_dir / "bm25-sentence").mkdir(parents=True, exist_ok=True)
-    baselines.write_predictions(preds, runs_dir / "bm25-sentence" / "predictions.jsonl")
-    results["bm25-sentence"] = evaluate(gold, predictions={p["id"]: p for p in preds}, k=k, articles=articles)
+    for name, baseline in baselines.BASELINES.items():
+        log(f"realtimeqa: {name} baseline")
+        preds = baseline(engine, gold, k=k)
+        (runs_dir / name).mkdir(parents=True, exist_ok=True)
+        baselines.write_predictions(preds, runs_dir / name / "predictions.jsonl")
+        results[name] = evaluate(gold, predictions={p["id"]: p for p in preds}, k=k, articles=articles)
     for name, path in extras:
         results[name] = evaluate(gold, predictions=load_predictions(path), k=k, articles=articles)
     for name, res in results.items():
@@ -383,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--exclude-weeks", metavar="SPLIT_JSON", action="append", default=[],
                    help="leave out the weeks of an earlier split.json (a fresh sample disjoint from it)")
     c.add_argument("--out", required=True)
-    r = sub.add_parser("run", help="ingest, run newsqa and the bm25-sentence baseline, print one table")
+    r = sub.add_parser("run", help="ingest, run newsqa and the baselines, print one table")
     r.add_argument("--dir", required=True, help="a folder written by convert")
     r.add_argument("--data-dir", help="the index folder [DIR/index]")
     r.add_argument("--limit", type=int, help="only the first N gold questions")

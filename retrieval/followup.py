@@ -6,7 +6,7 @@ Only general English is used: personal and demonstrative pronouns, and the shape
 
 from __future__ import annotations
 
-from .features import answer_spans
+from .answerer.question import answer_spans
 from .text import words
 
 PRONOUNS = frozenset("he she they him her them his hers their theirs it its this that these those there then "

@@ -576,7 +576,7 @@ def evidence_text(text: str) -> tuple[str, bool]:
 
 def verify(text: str, packed: Sequence[Packed], unsupported: str = "drop") -> Verified:
     """Check each sentence against the passages it cites; renumber sources by first use in the answer."""
-    from .answering import _as_sentence, _end_marker, make_source
+    from .answerer.compose import as_sentence, end_marker, make_source
     from .citations import Evidence, label_words, split_cited, supports
 
     if unsupported not in UNSUPPORTED_CHOICES:
@@ -624,14 +624,14 @@ def verify(text: str, packed: Sequence[Packed], unsupported: str = "drop") -> Ve
     written: list[tuple[Sentence, str]] = []
     for row in rows:
         body, valid, ok, hedge = row
-        s = Sentence(text=_as_sentence(body), citations=[number[c] for c in valid], supported=ok)
+        s = Sentence(text=as_sentence(body), citations=[number[c] for c in valid], supported=ok)
         sentences.append(s)
         if not shown(row):
             continue
         if hedge:
             written.append((s, s.text))
         elif ok or unsupported == "keep":
-            written.append((s, _end_marker(s.text, s.citations) if s.citations else s.text))
+            written.append((s, end_marker(s.text, s.citations) if s.citations else s.text))
         else:
             written.append((s, _flagged(s.text, s.citations)))
     sources = []
@@ -677,7 +677,7 @@ def llm_answer(engine: Engine, question: str, passages: Sequence[Passage], extra
 def _llm_answer(settings: Settings, question: str, passages: Sequence[Passage], extractive: Answer,
                 timings: dict[str, float], on_token: Callable[[str], None] | None,
                 deadline: float | None = None) -> Answer:
-    from .answering import ABSTAIN_TEXT
+    from .answerer.policy import ABSTAIN_TEXT
 
     budget = source_budget(settings, question)
     if budget < MIN_SOURCE_TOKENS:

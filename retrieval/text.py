@@ -66,3 +66,19 @@ def content_terms(text: str) -> list[str]:
 
 def numbers(text: str) -> set[str]:
     return {n.replace(",", "") for n in re.findall(r"\d+(?:[.,]\d+)*", text)}
+
+
+def inflected_in(word: str, vocabulary: set[str]) -> bool:
+    """`word` occurs in some inflection among `vocabulary` (folded words): the same stem, or one word the
+    other plus an ending of at most three letters (Korea/Korean, bus/buses, claim/claimed)."""
+    w = fold(word)
+    if w in vocabulary:
+        return True
+    s = stem(w)
+    for v in vocabulary:
+        if stem(v) == s:
+            return True
+        short, long_ = (w, v) if len(w) <= len(v) else (v, w)
+        if len(short) >= 3 and long_.startswith(short) and len(long_) - len(short) <= 3:
+            return True
+    return False

@@ -192,7 +192,7 @@ def test_pages_of_one_wire_story_fetched_from_a_feed_become_one_source(tmp_path)
 
 
 def test_an_attributed_sentence_names_the_outlets_that_ran_the_story_and_is_still_supported():
-    from retrieval.answering import check_support, make_source, source_label
+    from retrieval.answerer import check_support, make_source, source_label
     from retrieval.types import Copy, Passage, Sentence
 
     text = WIRE[1]

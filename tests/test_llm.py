@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from retrieval import llm
-from retrieval.answering import ABSTAIN_TEXT
+from retrieval.answerer import ABSTAIN_TEXT
 from retrieval.config import Settings
 from retrieval.errors import ConfigError
 from retrieval.types import Answer, Passage, Sentence, Source

@@ -103,7 +103,7 @@ def ask(server, data_dir, question, *extra, json_out=True):
 
 
 def check_guarantees(r: dict, unsupported: str) -> None:
-    from retrieval.answering import ABSTAIN_TEXT
+    from retrieval.answerer import ABSTAIN_TEXT
     from retrieval.citations import split_cited
 
     assert set(r) == ANSWER_KEYS

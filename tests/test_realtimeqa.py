@@ -320,7 +320,7 @@ def test_runner_end_to_end(dataset, tmp_path, capsys):
     extra.write_text("".join(json.dumps({"id": g["id"], "answer": "", "abstained": True}) + "\n"
                              for g in read(tmp_path / "o" / "gold.jsonl")), encoding="utf-8")
     summary = run(tmp_path / "o", tmp_path / "index", limit=6, k=3, extra=[f"abstainer={extra}"], log=lambda m: None)
-    assert summary["questions"] == 6 and set(summary["systems"]) == {"newsqa", "bm25-sentence", "abstainer"}
+    assert summary["questions"] == 6 and set(summary["systems"]) == {"newsqa", "bm25-sentence", "zero-shot-cosine", "logistic-2025", "abstainer"}
     bm = summary["systems"]["bm25-sentence"]
     assert bm["answered"] == 1.0  # the baseline never abstains
     ab = summary["systems"]["abstainer"]

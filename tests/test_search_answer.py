@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from retrieval.answering import Candidate, Draft, compose
+from retrieval.answerer import Candidate, Draft, analyse_question, answer_spans, compose
 from retrieval.citations import Evidence, citation_scores, split_cited, supports
 from retrieval.errors import BadInput
-from retrieval.features import analyse_question, answer_spans, instruction_spans
+from retrieval.features import instruction_spans
 from retrieval.lexical import ChunkRow, DocRecord, LexicalIndex
 from retrieval.search import Filters, search
 from retrieval.types import Passage
@@ -248,7 +248,7 @@ def test_langchain_retriever_returns_the_same_passages_with_their_offsets(shared
     ("Why did North Korea pull its troops out of Kursk in March?", "deployed"),
 ])
 def test_an_unsupported_premise_abstains_but_shows_what_the_articles_do_report(shared_engine, question, needle):
-    from retrieval.answering import ABSTAIN_TEXT
+    from retrieval.answerer import ABSTAIN_TEXT
 
     r = shared_engine.answer(question)
     assert r.abstained and r.answer.startswith(ABSTAIN_TEXT) and "[1]" in r.answer

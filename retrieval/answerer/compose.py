@@ -1,0 +1,96 @@
+"""Writing the answer: numbering the cited passages in order of first use, attributing sentences when
+several sources speak, and marking each sentence supported or not by what it cites (the shared rule in
+retrieval/citations.py)."""
+
+from __future__ import annotations
+
+import re
+
+from ..citations import Evidence, label_words, supports
+from ..text import STOPWORDS
+from ..types import Passage, Sentence, Source, other_outlets
+from .candidates import Candidate
+from .policy import Draft
+
+NAMED_OUTLETS = 3  # a story many outlets ran is attributed to the first few "and others"
+
+
+def source_label(p: Passage) -> str:
+    """How an answer names a source when it attributes: the outlet (with the outlets that ran the same
+    story), else "one report" and its title."""
+    if p.outlet:
+        names = [p.outlet, *other_outlets(p.outlet, p.copies)]
+        if len(names) == 1:
+            return p.outlet
+        if len(names) > NAMED_OUTLETS:
+            return ", ".join(names[:NAMED_OUTLETS]) + " and others"
+        return ", ".join(names[:-1]) + " and " + names[-1]
+    first_line = p.title or ""
+    return f"one report ({first_line})" if first_line else "one report"
+
+
+def make_source(n: int, p: Passage) -> Source:
+    """The one way a passage becomes a numbered source."""
+    return Source(n=n, doc=p.doc, title=p.title, outlet=p.outlet, date=p.date, text=p.text, start=p.start,
+                  end=p.end, url=p.url, chunk_id=p.id, kind=p.kind, copies=list(p.copies))
+
+
+def compose(draft: Draft) -> tuple[str, list[Sentence], list[Source]]:
+    """Number the cited passages in order of first use and write the answer with [n] markers."""
+    sources: list[Source] = []
+    numbers: dict[tuple[str, int, int], int] = {}
+
+    def cite(c: Candidate) -> int:
+        key = (c.passage.doc, c.passage.start, c.passage.end)
+        if key not in numbers:
+            numbers[key] = len(sources) + 1
+            sources.append(make_source(numbers[key], c.passage))
+        return numbers[key]
+
+    sentences: list[Sentence] = []
+    attribute = len({c.passage.doc for c in draft.picked}) > 1
+    for c in draft.picked:
+        n = cite(c)
+        body = _attributed(c) if attribute else c.text
+        sentences.append(Sentence(text=as_sentence(body), citations=[n], supported=True))
+    parts = [draft.lead] if draft.lead else []
+    if draft.lead and sentences:
+        parts.append(draft.connector)
+    parts.extend(f"{end_marker(s.text, s.citations)}" for s in sentences)
+    return " ".join(parts), sentences, sources
+
+
+def _attributed(c: Candidate) -> str:
+    text = c.text
+    if re.match(r"according to\b", text, re.I):
+        return f"{source_label(c.passage)} reports that {text[0].lower()}{text[1:]}"
+    first = text.split(" ", 1)[0]
+    if first.lower() in STOPWORDS or first.lower() in {"the", "a", "an", "since", "in", "on", "as"}:
+        text = text[0].lower() + text[1:]
+    return f"According to {source_label(c.passage)}, {text}"
+
+
+def as_sentence(text: str) -> str:
+    text = text.strip()
+    return text if re.search(r"[.!?…][\"'”’»)\]]*$", text) else text + "."
+
+
+def end_marker(text: str, cites: list[int]) -> str:
+    """Put the markers before the final punctuation: "… in Kursk [1]."."""
+    marks = "".join(f"[{n}]" for n in cites)
+    if re.search(r"[\"'”’»)\]]$", text):  # never inside a closing quote
+        return f"{text} {marks}"
+    m = re.search(r"([.!?…])$", text)
+    if m:
+        return f"{text[: m.start()]} {marks}{m.group(1)}"
+    return f"{text} {marks}"
+
+
+def check_support(sentences: list[Sentence], sources: list[Source]) -> None:
+    """Mark each sentence supported or not by its cited sources, with the shared rule."""
+    by_n = {s.n: Evidence(s.text, label_words(s.outlet, s.title, s.doc, (c.outlet for c in s.copies)))
+            for s in sources}
+    for s in sentences:
+        s.supported = supports(s.text, [by_n[c] for c in s.citations if c in by_n])
+
+

@@ -1,0 +1,97 @@
+"""The answer model's features: one `featurize()` computes every one of them, for run time and for fitting.
+
+The fine-tuned scorer's cosine and its lead over the other candidates are the main signal; the others are
+general properties a fitted model weighs (`python -m evals.fit`): the untuned MiniLM's cosine, whether the
+sentence holds an answer of the kind asked for that the question does not already contain (a figure for "how
+many", a new name for "who"), how many of the question's words the sentence and its passage lack in every
+inflection, and whether the question's years and numbers hold. Features tried on the dev weeks and left out
+(idf-weighted coverage, agreement across articles, passage rank, echo of the question, heading/caption kind)
+are listed in the README with their figures.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..citations import SUPPORT_COVERAGE
+from ..text import inflected_in, words
+from .candidates import Candidate
+from .question import YEAR, QuestionInfo, answer_spans, new_names, share
+
+FEATURES = (
+    "cos", "cos_margin", "typed", "typed_x_cos", "zs_cos", "zs_margin",
+    "missing_sentence", "missing_passage", "years_hold", "numbers_hold", "year_conflict",
+)
+
+
+def states_claim(q: QuestionInfo, text: str) -> bool:
+    """For a yes/no question: the sentence states (or disputes) its claim, i.e. holds at least SUPPORT_COVERAGE of
+    the question's content words in some inflection, the share the support check asks of an answer's words."""
+    if not q.terms:
+        return False
+    vocabulary = set(words(text))
+    return sum(inflected_in(q.surface[t], vocabulary) for t in q.terms) / len(q.terms) >= SUPPORT_COVERAGE
+
+
+def has_answer_kind(q: QuestionInfo, spans: dict[str, list[str]], names: list[str], text: str = "") -> bool:
+    """The sentence holds a value of the kind the question asks for, one the question does not contain; for a
+    yes/no question, the claim itself."""
+    if q.qtype == "quantity":
+        vals = spans["number"] + spans["money"] + spans["percent"]
+        return any(v.replace(",", "") not in q.numbers for v in vals)
+    if q.qtype == "date":
+        return any(d not in q.years for d in spans["date"])
+    if q.qtype == "yesno":
+        return states_claim(q, text)
+    return bool(names)
+
+
+def featurize(q: QuestionInfo, cands: Sequence[Candidate], cosines: np.ndarray,
+              relevance: np.ndarray | None = None) -> None:
+    """Fill every candidate's `cosine` and `features` (all of FEATURES). `cosines` are the fine-tuned scorer's,
+    `relevance` the general MiniLM's (not fine-tuned): it ranks sentences worse, but its level says more about
+    whether a sentence is on the question at all. Nothing here reads corpus statistics, so a feature means the
+    same on a two-article corpus as on a million chunks."""
+    if not cands:
+        return
+    cos = np.asarray(cosines, dtype=float)
+    zs = np.asarray(relevance if relevance is not None else cosines, dtype=float)
+    top, second = _top_two(cos)
+    zs_top, zs_second = _top_two(zs)
+    missing_in: dict[str, float] = {}
+    for i, c in enumerate(cands):
+        p = c.passage
+        if p.id not in missing_in:
+            missing_in[p.id] = _missing(q, set(words(p.text + " " + p.title)))
+        spans = answer_spans(c.text)
+        typed = float(has_answer_kind(q, spans, new_names(q, spans), c.text))
+        s_years = set(YEAR.findall(c.text))
+        c.cosine = float(cos[i])
+        c.features = {
+            "cos": float(cos[i]),
+            "cos_margin": float(cos[i] - (second if cos[i] >= top else top)),  # the best's lead, or the gap to it
+            "typed": typed,
+            "typed_x_cos": typed * float(cos[i]),
+            "zs_cos": float(zs[i]),
+            "zs_margin": float(zs[i] - (zs_second if zs[i] >= zs_top else zs_top)),
+            # the share of the question's words that the sentence (its passage) holds in no inflection
+            "missing_sentence": _missing(q, set(words(c.text))),
+            "missing_passage": missing_in[p.id],
+            "years_hold": share(q.years, set(YEAR.findall(c.text + " " + p.text + " " + p.date))),
+            "numbers_hold": share(q.numbers - q.years, {n.replace(",", "") for n in re.findall(r"\d[\d,.]*", c.text)}),
+            "year_conflict": float(bool(q.years and s_years and not q.years & s_years)),
+        }
+
+
+def _top_two(x: np.ndarray) -> tuple[float, float]:
+    srt = np.sort(x)[::-1]
+    return float(srt[0]), float(srt[1] if len(srt) > 1 else srt[0])
+
+
+def _missing(q: QuestionInfo, vocabulary: set[str]) -> float:
+    if not q.terms:
+        return 0.0
+    return sum(not inflected_in(q.surface[t], vocabulary) for t in q.terms) / len(q.terms)

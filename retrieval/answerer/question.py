@@ -1,0 +1,142 @@
+"""What a question asks for and what a sentence holds, in general English: question words and the kind of
+answer they want (a quantity, a date, a person, a place), the shapes of names, numbers, amounts and dates,
+and reporting verbs. No corpus's vocabulary is written here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..text import NEGATIONS, QUESTION_WORDS, STOPWORDS, fold, stem, words
+
+QTYPES = ("quantity", "date", "person", "place", "which", "yesno", "other")
+MONTHS = ("January February March April May June July August September October November December "
+          "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec").split()
+WEEKDAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+NUMBER_WORDS = frozenset("""one two three four five six seven eight nine ten eleven twelve thirteen fourteen
+fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred
+thousand million billion trillion dozen dozens hundreds thousands millions billions half""".split())
+AUXILIARIES = frozenset("is are was were did does do has have had can will could should would may might".split())
+# Words for places as a kind of thing, so "which country/city" asks for a place (general geography).
+PLACE_NOUNS = frozenset("country countries city cities state states nation town region province county continent "
+                        "capital island village place location".split())
+PERSON_NOUNS = frozenset("person people man woman player actor actress singer author leader president ceo "
+                         "founder director coach star politician official".split())
+REPORTING = re.compile(r"\b(said|says|say|claimed|claims|claim|reported|reports|denied|denies|announced|"
+                       r"stated|told|according to|alleged|insisted|confirmed|argued)\b", re.I)
+_CAP = re.compile(r"[^\W\d_][\w'’.&-]*")
+YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)s?\b")
+_NUM = re.compile(r"(?<![\w.])[$€£¥]?\d[\d,.]*(?:\s?(?:%|percent|per cent|million|billion|trillion|bn|m|k))?")
+_MONEY = re.compile(r"[$€£¥]\s?\d[\d,.]*(?:\s?(?:million|billion|trillion|bn|m|k)\b)?|"
+                    r"(?<![\d.])\d[\d,.]*\s?(?:million |billion |trillion )?(?:dollars|euros|pounds|yen|yuan|rupees)\b|"
+                    r"(?<![\d.])\d[\d,.]*\s?(?:million|billion|trillion)\b", re.I)
+_PERCENT = re.compile(r"(?<![\d.])\d[\d,.]*\s?(?:%|percent\b|per cent\b)", re.I)
+_DATE = re.compile(r"\b(?:%s)\b|\b(?:%s)\b|\b(1[89]\d\d|20\d\d)\b|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b|"
+                   r"\b(?:yesterday|today|tomorrow|tonight|last (?:year|month|week)|this (?:year|month|week)|"
+                   r"next (?:year|month|week))\b" % ("|".join(MONTHS), "|".join(WEEKDAYS)))
+
+
+@dataclass
+class QuestionInfo:
+    text: str
+    qtype: str
+    terms: list[str]  # stemmed content terms, in order
+    surface: dict[str, str]  # stem -> a word as written
+    names: set[str] = field(default_factory=set)  # stems of the question's capitalised words
+    years: set[str] = field(default_factory=set)
+    numbers: set[str] = field(default_factory=set)
+    negated: bool = False
+    presupposes: bool = False
+    head: list[str] = field(default_factory=list)  # what a which/what question names ("which company")
+
+
+def analyse_question(question: str) -> QuestionInfo:
+    q = fold(question).strip()
+    ws = words(q)
+    first = ws[0] if ws else ""
+    qtype = "other"
+    if first in AUXILIARIES:
+        qtype = "yesno"  # "Is it true that …", "Did Ukraine capture Moscow?", whatever words follow
+    elif re.search(r"\bhow (many|much|long|often|old|far|big|large|high)\b|\bwhat (number|percentage|percent|share|"
+                 r"amount|proportion|price|total)\b|\bnumber of\b", q):
+        qtype = "quantity"
+    elif re.search(r"\bwhen\b|\b(what|which) (date|day|year|month|time|decade)\b|\bsince when\b|\bhow soon\b", q):
+        qtype = "date"
+    elif re.search(r"\b(who|whom|whose)\b", q) or re.search(r"\b(which|what) (\w+ )?(%s)\b" % "|".join(PERSON_NOUNS), q):
+        qtype = "person"
+    elif re.search(r"\bwhere\b", q) or re.search(r"\b(which|what) (\w+ )?(%s)\b" % "|".join(PLACE_NOUNS), q):
+        qtype = "place"
+    elif re.search(r"\b(which|what)\b", q):
+        qtype = "which"
+    terms, surface = [], {}
+    for w in ws:
+        if w in STOPWORDS or w in QUESTION_WORDS or w in AUXILIARIES:
+            continue
+        t = stem(w)
+        if t not in surface:
+            surface[t] = w
+            terms.append(t)
+    names = {stem(fold(m.group())) for m in _CAP.finditer(question) if m.group()[0].isupper() and m.start() > 0}
+    m = re.search(r"\b(?:which|what)\s+((?:[\w'-]+\s+){0,3}[\w'-]+)", q)
+    head = [stem(w) for w in words(m.group(1)) if w not in STOPWORDS and w not in AUXILIARIES][:3] if m else []
+    presupposes = bool(re.match(r"\s*(why|how come|how did|how was|how were|when did|when was|when were|what made|"
+                                r"what caused)\b", q))
+    return QuestionInfo(question, qtype, terms, surface, names, set(YEAR.findall(question)),
+                        {n.replace(",", "") for n in re.findall(r"\d[\d,.]*", question)},
+                        bool(set(ws) & NEGATIONS), presupposes, head)
+
+def answer_spans(sentence: str) -> dict[str, list[str]]:
+    """Spans of each answer kind a sentence holds: names, numbers, amounts, percentages, dates."""
+    names: list[str] = []
+    run: list[str] = []
+    toks = list(_CAP.finditer(sentence))
+    for i, m in enumerate(toks):
+        w = m.group()
+        capital = w[0].isupper() and fold(w) not in STOPWORDS
+        prev = toks[i - 1].group() if i else ""
+        joined = bool(prev) and sentence[toks[i - 1].end():m.start()].strip() == "" and (
+            not prev.endswith(".") or len(prev) <= 4)  # "Gen. Valery V. Gerasimov", not "Kursk. Valery"
+        if run and not joined:
+            names.append(" ".join(run))
+            run = []
+        if capital and (m.start() > 0 or (i + 1 < len(toks) and toks[i + 1].group()[0].isupper())):
+            run.append(w.rstrip(".,"))
+        else:
+            if run:
+                names.append(" ".join(run))
+            run = []
+    if run:
+        names.append(" ".join(run))
+    names = [n for n in names if n not in MONTHS and n not in WEEKDAYS]
+    return {"name": names, "number": [m.group().strip().rstrip(".,") for m in _NUM.finditer(sentence)] +
+            [w for w in words(sentence) if w in NUMBER_WORDS],
+            "money": [m.group() for m in _MONEY.finditer(sentence)],
+            "percent": [m.group() for m in _PERCENT.finditer(sentence)],
+            "date": [m.group() for m in _DATE.finditer(sentence)]}
+
+
+def new_names(q: QuestionInfo, spans: dict[str, list[str]]) -> list[str]:
+    """The names a sentence states (its `answer_spans`) that the question does not: candidate answers
+    to who/which/where."""
+    qset = set(q.terms) | q.names
+    return [n for n in spans["name"] if not all(stem(fold(x)) in qset for x in n.split())]
+
+
+def share(wanted: set[str], have: set[str]) -> float:
+    """The share of what the question pins down (years, numbers, names) that holds here; 1 when nothing is pinned."""
+    return sum(1 for w in wanted if w in have) / len(wanted) if wanted else 1.0
+
+
+def typed_values(q: QuestionInfo, text: str) -> set[str]:
+    """The values of the kind asked for that a sentence states (for telling two sources' answers apart)."""
+    spans = answer_spans(text)
+    qset = set(q.terms) | q.names
+    if q.qtype == "quantity":
+        vals = spans["money"] + spans["percent"] + spans["number"]
+        return {v.replace(",", "").lower() for v in vals if v.replace(",", "") not in q.numbers}
+    if q.qtype == "date":
+        return {d for d in spans["date"] if d not in q.years}
+    if q.qtype in ("person", "place", "which"):
+        return {fold(n) for n in spans["name"] if not all(stem(fold(x)) in qset for x in n.split())}
+    return set()
