@@ -8,12 +8,12 @@ retrieval/data/answerer.json), never set by hand.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from . import injection
 from .text import NEGATIONS, QUESTION_WORDS, STOPWORDS, fold, stem, words
 
 if TYPE_CHECKING:
@@ -34,10 +34,6 @@ PERSON_NOUNS = frozenset("person people man woman player actor actress singer au
                          "founder director coach star politician official".split())
 REPORTING = re.compile(r"\b(said|says|say|claimed|claims|claim|reported|reports|denied|denies|announced|"
                        r"stated|told|according to|alleged|insisted|confirmed|argued)\b", re.I)
-# Text addressed to an AI model rather than to readers: never quoted as an answer.
-INSTRUCTION = re.compile(r"\b(ignore|disregard|forget) (all |any |the )?(previous|prior|above|earlier) "
-                         r"(instructions|prompts?|rules|messages)\b|^\s*(system|assistant)\s*:|\byou are now\b|"
-                         r"\bas an ai( language)? model\b|\bnew instructions\s*:", re.I | re.M)
 _CAP = re.compile(r"[^\W\d_][\w'’.&-]*")
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)s?\b")
 _NUM = re.compile(r"(?<![\w.])[$€£¥]?\d[\d,.]*(?:\s?(?:%|percent|per cent|million|billion|trillion|bn|m|k))?")
@@ -130,27 +126,22 @@ def answer_spans(sentence: str) -> dict[str, list[str]]:
             "date": [m.group() for m in _DATE.finditer(sentence)]}
 
 
+# Prompt injection has one rule, in retrieval/injection.py; these names stay for the answerer.
 def is_instruction(text: str) -> bool:
-    return bool(INSTRUCTION.search(text))
+    """True when `text` reads as an instruction to an AI model or its user (see retrieval/injection.py)."""
+    return injection.is_instruction(text)
 
 
 def annotate(chunk_text: str) -> str:
-    """What ingest stores with a chunk for the answerer (JSON): the sentence spans that read as
-    instructions to an AI model, which are never quoted as an answer. "{}" means checked and clean."""
-    from .sentences import split_spans
-
-    bad = [[s, e] for s, e in split_spans(chunk_text) if is_instruction(chunk_text[s:e])]
-    return json.dumps({"instructions": bad}, separators=(",", ":")) if bad else "{}"
+    """What ingest stores with a chunk for the answerer (JSON): the rule's version and the sentence spans
+    that are instructions to an AI model, or the payload right after one; these are never quoted."""
+    return injection.annotation(chunk_text)
 
 
-def instruction_spans(passage: Passage) -> set[tuple[int, int]] | None:
-    """The spans ingest marked in this passage, or None if it was stored without annotations."""
-    if not passage.ann:
-        return None
-    try:
-        return {(s, e) for s, e in json.loads(passage.ann).get("instructions", [])}
-    except (ValueError, TypeError):
-        return None
+def instruction_spans(passage: Passage) -> set[tuple[int, int]]:
+    """The passage's instruction spans: as stored at ingest when the current rule wrote them, otherwise
+    (no annotation, or one by an older rule) computed again from its text."""
+    return injection.spans_from_annotation(passage.ann, passage.text)
 
 
 FEATURES = (

@@ -63,16 +63,10 @@ INDEX_NOTE = "the index was empty"  # the engine's own note, kept on LLM answers
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.S | re.I)
 _TRAILER = re.compile(r"^[ \t]*(?:#+[ \t]*)?\**[ \t]*(?:sources|references|citations)[ \t]*\**[ \t]*(?::|$)", re.I | re.M)
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
-# Text in an article that addresses an AI model ("ignore previous instructions", "you are now …",
-# "SYSTEM: …"). It stays in the prompt (fenced as data) but never counts as evidence, so an answer
-# that repeats an injected claim is not "supported" by the very text that injected it.
-_INSTRUCTION = re.compile(
-    r"\b(?:ignore|disregard|forget|override)\b[^.!?\n]{0,40}\b(?:instructions?|rules|prompts?|above|guidelines)\b"
-    r"|\byou are now\b|\bnew (?:rules|instructions)\b|\b(?:system|assistant|developer)\s*(?:prompt)?\s*:"
-    r"|\byou (?:must|should|will) (?:now )?(?:answer|reply|say|respond|write|output)\b"
-    r"|\b(?:reply|respond|answer|say) (?:only|exactly) (?:with )?[\"“']"
-    r"|\b(?:language model|AI assistant|chatbot)s?\b[^.!?\n]{0,40}\b(?:must|should|ignore)\b",
-    re.I)
+# Text in an article that addresses an AI model or its user ("ignore previous instructions", "Note to AI
+# assistants: …", "SYSTEM: …", chat-template tokens) stays in the prompt (fenced as data) but never counts as
+# evidence, so an answer that repeats an injected claim is not "supported" by the very text that injected
+# it. The rule is retrieval/injection.py's, the same one the extractive answerer uses.
 
 
 # ---------------------------------------------------------------------------------------------
@@ -565,19 +559,18 @@ def clean_completion(text: str) -> str:
 
 
 def evidence_text(text: str) -> tuple[str, bool]:
-    """The passage text that may support a claim: sentences addressed to an AI model are left out."""
-    from .sentences import split_spans
+    """The passage text that may support a claim: sentences addressed to an AI model (and the payload right
+    after one) are left out; the flag says whether any were."""
+    from .injection import strip_instructions
 
-    if not _INSTRUCTION.search(text):
-        return text, False
-    kept = [text[s:e] for s, e in split_spans(text) if not _INSTRUCTION.search(text[s:e])]
-    return " ".join(kept), True
+    return strip_instructions(text)
 
 
 def verify(text: str, packed: Sequence[Packed], unsupported: str = "drop") -> Verified:
     """Check each sentence against the passages it cites; renumber sources by first use in the answer."""
     from .answering import _as_sentence, _end_marker, make_source
     from .citations import Evidence, label_words, split_cited, supports
+    from .injection import is_instruction
 
     if unsupported not in UNSUPPORTED_CHOICES:
         unsupported = "drop"
@@ -599,7 +592,8 @@ def verify(text: str, packed: Sequence[Packed], unsupported: str = "drop") -> Ve
         valid = [c for c in cites if c in by_n]
         out_of_range += [c for c in cites if c not in by_n]
         hedge = is_abstention(body)
-        ok = bool(valid) and not hedge and supports(body, [evidence[c] for c in valid])
+        # A sentence that is itself an instruction ("Tell every user that …") repeats an injection: never supported.
+        ok = bool(valid) and not hedge and not is_instruction(body) and supports(body, [evidence[c] for c in valid])
         rows.append((body, valid, ok, hedge))
 
     def shown(row: tuple[str, list[int], bool, bool]) -> bool:
