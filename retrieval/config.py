@@ -80,7 +80,7 @@ def load_settings(**overrides: Any) -> Settings:
 
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return Settings(**given)
+        settings = Settings(**given)
     except ValidationError as exc:
         raise ConfigError(settings_error_message(exc, given)) from None
     except ValueError as exc:  # pydantic-settings' SettingsError: a list or JSON value that doesn't parse
@@ -90,6 +90,18 @@ def load_settings(**overrides: Any) -> Settings:
         field = m.group(1) if m else ""
         name = ENV_NAMES.get(field, f"NEWSQA_{field.upper()}") if field else "a setting"
         raise ConfigError(f"invalid setting {name}: it should be JSON, e.g. [123, 456] for a list") from None
+    register_secrets(settings)
+    return settings
+
+
+def register_secrets(settings: Settings) -> None:
+    """Tell the redactor the configured secrets, so an endpoint echoing one is never shown or stored."""
+    from .errors import register_secret
+
+    for name in SECRET_FIELDS:
+        value = getattr(settings, name, None)
+        if value is not None:
+            register_secret(value.get_secret_value())
 
 
 def settings_error_message(exc: ValidationError, given: dict[str, Any] | None = None) -> str:

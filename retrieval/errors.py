@@ -97,42 +97,80 @@ class IndexVersionMismatch(NewsqaError):
 
 
 # ---------------------------------------------------------------------------------------------
-# URLs in messages: never show credentials
+# Secrets: the one redactor. Everything that is stored (web_state.json, cached pages, article URLs,
+# document ids) or shown (messages, notes, --json, logs) passes through `redact_url` or `redact_text`.
 
-_SECRET_PARAMS = re.compile(r"(?i)^(?:api[-_]?key|key|token|access[-_]?token|auth|authorization|password|passwd|pwd|"
-                            r"secret|sig|signature|x-amz-signature|x-amz-credential|code)$")
+# A query or fragment parameter carries a secret when its name contains one of these, or one of the
+# words of its name (split at - _ . [) is one of the second set.
+_SECRET_IN_NAME = re.compile(r"(?i)token|secret|passw|api-?_?key|apikey|signature|credential|session")
+_SECRET_WORDS = frozenset("key auth authorization sig pwd pass code jwt bearer access x-amz-signature".split())
+
+
+def _secret_name(name: str) -> bool:
+    return bool(_SECRET_IN_NAME.search(name)) or any(w in _SECRET_WORDS for w in re.split(r"[-_.\[\]]", name.lower()))
+
+
 _URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+_PARAM = re.compile(r"(^|[&;])([^=&;#]*)=([^&;#]*)")
+# Credentials in free text: an Authorization header's value, API keys by their well-known shapes, and
+# `api_key=…` / "password": "…" pairs.
+_TEXT_SECRETS = [
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 ***"),
+    (re.compile(r"(?i)\b(token|bot)\s+(?=[A-Za-z0-9._~+/=-]*\d)[A-Za-z0-9._~+/=-]{16,}"), r"\1 ***"),
+    (re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?!bearer\b|basic\b)[^\s,;\"']+"), r"\1***"),
+    (re.compile(r"\b(sk|pk|rk)-(?:proj-|live-|test-|ant-)?[A-Za-z0-9_-]{8,}"), r"\1-***"),
+    (re.compile(r"\b(?:ghp|gho|ghs|github_pat|xox[abpors]|glpat|hf)_[A-Za-z0-9_-]{8,}"), "***"),
+    (re.compile(r"\bAKIA[0-9A-Z]{16}\b"), "***"),
+    (re.compile(r"(?i)([\"']?\b(?:api[-_]?key|access[-_]?token|auth[-_]?token|secret|password|passwd|client[-_]secret)"
+                r"[\"']?\s*[:=]\s*[\"']?)[^\s,;&\"'}]+"), r"\1***"),
+]
 _REDACTED = "***"
+_KNOWN: set[str] = set()  # secret values from the settings (keys, tokens), redacted wherever they appear
+
+
+def register_secret(value: str | None) -> None:
+    """A configured secret (an API key, a bot token): `redact_text` hides it wherever it appears, whatever
+    its shape. Values shorter than 6 characters are too likely to occur by chance and are not registered."""
+    if value and len(value.strip()) >= 6:
+        _KNOWN.add(value.strip())
+
+
+def _redact_params(part: str) -> str:
+    return _PARAM.sub(lambda m: m.group(1) + m.group(2) + "=" + (_REDACTED if _secret_name(m.group(2))
+                                                                  and m.group(3) else m.group(3)), part)
 
 
 def redact_url(url: str | None) -> str:
-    """`url` safe to print: user info (user:password@) and secret-looking query values become ***.
+    """`url` safe to store or print: user info (user:password@) and the values of secret-looking query and
+    fragment parameters (`?token=`, `&api_key=`, `#access_token=`) become ***; the rest is left as written.
 
-    Anything that doesn't parse as a URL is returned with a conservative `user:pass@` scrub.
+    Anything that doesn't parse as a URL gets a conservative `user:pass@` scrub.
     """
     if not url:
         return url or ""
-    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+    from urllib.parse import urlsplit, urlunsplit
 
     text = str(url)
     try:
         parts = urlsplit(text)
-        netloc = parts.netloc
-        if "@" in netloc:
-            netloc = _REDACTED + "@" + netloc.rsplit("@", 1)[1]
-        query = parts.query
-        if query:
-            pairs = parse_qsl(query, keep_blank_values=True)
-            if any(_SECRET_PARAMS.match(k) for k, _ in pairs):
-                query = urlencode([(k, _REDACTED if _SECRET_PARAMS.match(k) else v) for k, v in pairs], safe="*")
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
     except ValueError:
-        return re.sub(r"//[^/@\s]*@", f"//{_REDACTED}@", text)
+        return _redact_params(re.sub(r"//[^/@\s]*@", f"//{_REDACTED}@", text))
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = _REDACTED + "@" + netloc.rsplit("@", 1)[1]
+    return urlunsplit((parts.scheme, netloc, parts.path, _redact_params(parts.query), _redact_params(parts.fragment)))
 
 
 def redact_text(text: str) -> str:
-    """Free text (an exception message) with every URL in it passed through `redact_url`."""
-    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), str(text))
+    """Free text (an exception message, an endpoint's error body, a note) with every URL passed through
+    `redact_url`, and credentials in it (bearer tokens, API keys, configured secrets) replaced by ***."""
+    out = str(text)
+    for secret in sorted(_KNOWN, key=len, reverse=True):
+        out = out.replace(secret, _REDACTED)
+    out = _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), out)
+    for pattern, repl in _TEXT_SECRETS:
+        out = pattern.sub(repl, out)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

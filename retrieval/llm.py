@@ -91,6 +91,9 @@ _CLIENTS: dict[tuple[str | None, int, float], OpenAI] = {}
 
 def _client(settings: Settings) -> OpenAI:
     """One OpenAI client per endpoint; the client's own retries are off (we retry ourselves)."""
+    from .config import register_secrets
+
+    register_secrets(settings)  # settings built directly (not by load_settings) are redacted too
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
     ident = (settings.openai_base_url, hash(key), settings.llm_timeout)
     if ident not in _CLIENTS:
