@@ -16,7 +16,35 @@ from rich.console import Console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Ask questions about news articles; every answer cites the passages it comes from.")
-out = Console(highlight=False, soft_wrap=True)
+class OutputError(Exception):
+    """Writing to stdout failed (a full disk, a closed pipe): kept apart from every other OSError."""
+
+    def __init__(self, error: OSError):
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Stdout:
+    """Whatever sys.stdout is now (CliRunner swaps it), with write errors raised as OutputError."""
+
+    def write(self, text: str) -> int:
+        try:
+            return sys.stdout.write(text)
+        except OSError as exc:
+            raise OutputError(exc) from None
+
+    def flush(self) -> None:
+        try:
+            sys.stdout.flush()
+        except OSError as exc:
+            raise OutputError(exc) from None
+
+    def __getattr__(self, name: str):
+        return getattr(sys.stdout, name)
+
+
+STDOUT = _Stdout()
+out = Console(file=STDOUT, highlight=False, soft_wrap=True)  # type: ignore[arg-type]
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DataDir = typer.Option(None, "--data-dir", help="Index folder [env NEWSQA_DATA_DIR].")
@@ -59,21 +87,74 @@ def _quiet_broken_pipe() -> typer.Exit:
 out.on_broken_pipe = _on_broken_pipe  # type: ignore[method-assign]
 
 
+# The output could not be written (stdout on a full disk, a device that refuses writes): a distinct code,
+# since nothing is wrong with the index or the input.
+OUTPUT_FAILED_EXIT = 12
+RESET_DECLINED_EXIT = 13  # `newsqa reset` answered "n": nothing was deleted
+
+
+def _output_failed(exc: OSError) -> typer.Exit:
+    """stdout refused the answer (`newsqa ask … > /dev/full`): one line on stderr, exit 12, and no second
+    complaint from the interpreter's final flush."""
+    import os
+
+    why = exc.strerror or type(exc).__name__
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    return fail(f"cannot write the output: {why} (errno {exc.errno}); the command's work is done, only printing "
+                "it failed", OUTPUT_FAILED_EXIT)
+
+
+def _flush_stdout() -> None:
+    """Push buffered output out now, so a failing stdout is reported here, not after exit."""
+    try:
+        STDOUT.flush()
+    except OutputError as exc:
+        raise _output_error(exc) from None
+    except ValueError:  # stdout already closed
+        pass
+
+
+def _output_error(exc: OutputError) -> typer.Exit:
+    import errno
+
+    if isinstance(exc.error, BrokenPipeError) or exc.error.errno == errno.EPIPE:
+        return _quiet_broken_pipe()
+    return _output_failed(exc.error)
+
+
 def guarded(fn):
     """Run a command; user-caused failures become one line and an exit code."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        import sqlite3
+
         from retrieval.errors import NewsqaError
 
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            _flush_stdout()
+            return result
+        except typer.Exit:
+            _flush_stdout()
+            raise
         except NewsqaError as exc:
             raise fail(str(exc), exc.exit_code) from None
         except KeyboardInterrupt:
             raise fail("interrupted; the index keeps everything stored before the interruption", 130) from None
         except BrokenPipeError:
             raise _quiet_broken_pipe() from None
+        except OutputError as exc:  # e.g. `newsqa ask … > /dev/full`
+            raise _output_error(exc) from None
+        except sqlite3.Error as exc:  # the lexical index (SQLite, beside Chroma): a lock, a full disk, damage
+            from retrieval.errors import diagnose_store_error
+
+            raised = diagnose_store_error(exc, _index_dir(kwargs))
+            raise fail(str(raised), raised.exit_code) from None
         except OSError as exc:
             import errno
 
@@ -90,13 +171,28 @@ def guarded(fn):
     return wrapper
 
 
+def _index_dir(kwargs: dict) -> Path:
+    """The index folder a command works on, for messages about errors raised outside the store."""
+    try:
+        return Path(kwargs.get("data_dir") or settings_from().data_dir) / "chroma"
+    except Exception:  # noqa: BLE001 - only for wording a message
+        return Path("the index")
+
+
+_WARNED: set[str] = set()
+
+
 def settings_from(**overrides):
-    from retrieval.config import load_settings
+    from retrieval.config import load_settings, setting_warnings
 
     if overrides.get("mode") not in (None, "extractive", "llm"):
         from retrieval.errors import BadInput
 
         raise BadInput(f"--mode must be extractive or llm, not {overrides['mode']!r}")
+    for line in setting_warnings():  # NEWSQA_KK=5: "did you mean NEWSQA_K?", once per process
+        if line not in _WARNED:
+            _WARNED.add(line)
+            err.print(f"newsqa: warning: {line}", markup=False)
     return load_settings(**overrides)
 
 
@@ -236,7 +332,7 @@ def _emit(result, json_out: bool) -> None:
         if note.startswith("the index was empty"):
             err.print(f"newsqa: {note}", markup=False)
     if json_out:
-        sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+        STDOUT.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
         return
     render(result)
 
@@ -267,6 +363,57 @@ def render(result) -> None:
             out.print(f"note: {escape(note)}", style="dim")
 
 
+CHAT_HISTORY = "chat_history"  # in the data dir: the questions asked in `newsqa chat`, for Up and Ctrl-R
+CHAT_HISTORY_LINES = 1000
+
+
+def _chat_lines(history: Path):
+    """The lines typed into `newsqa chat`. On a terminal: readline's line editing (arrows, Ctrl-R) and a
+    history kept in `history` across sessions. Piped: lines read as bytes, so text that isn't UTF-8
+    becomes a one-line error for that question (validate_question), never a traceback."""
+    if sys.stdin.isatty():
+        yield from _typed_lines(history)
+        return
+    source = getattr(sys.stdin, "buffer", None)
+    while True:
+        out.print("? ", end="", markup=False)
+        raw = source.readline() if source is not None else sys.stdin.readline().encode("utf-8", "surrogateescape")
+        if not raw:
+            out.print()
+            return
+        yield raw.decode("utf-8", "surrogateescape").rstrip("\r\n")
+
+
+def _typed_lines(history: Path):
+    try:
+        import readline
+    except ImportError:  # pragma: no cover - Windows without pyreadline: plain input()
+        readline = None
+    if readline is not None:
+        readline.set_history_length(CHAT_HISTORY_LINES)
+        try:
+            readline.read_history_file(history)
+        except (OSError, UnicodeDecodeError):
+            pass  # no history yet (or an unreadable one): start a new one
+    try:
+        while True:
+            try:
+                line = input("? ")
+            except UnicodeDecodeError:
+                err.print("newsqa: error: that line is not valid UTF-8 text; retype it", markup=False)
+                continue
+            except (EOFError, KeyboardInterrupt):
+                return
+            yield line
+    finally:
+        if readline is not None:
+            try:
+                history.parent.mkdir(parents=True, exist_ok=True)
+                readline.write_history_file(history)
+            except OSError:
+                pass  # a read-only data dir: the session still worked, its history just isn't kept
+
+
 @app.command()
 @guarded
 def chat(
@@ -282,11 +429,7 @@ def chat(
     engine = make_engine(k=k, mode=mode, data_dir=data_dir, chroma_url=chroma_url, embedding=embedding)
     err.print("newsqa chat: ask about the indexed articles (empty line or Ctrl-D to quit)")
     previous: str | None = None  # the last turn, so "and did he agree?" is understood
-    while True:
-        try:
-            question = input("? ")
-        except (EOFError, KeyboardInterrupt):
-            break
+    for question in _chat_lines(Path(engine.settings.data_dir) / CHAT_HISTORY):
         if not question.strip():
             break
         try:
@@ -418,7 +561,7 @@ def sources(
     if json_out:
         rows = [{"doc": r.doc, "title": r.title, "outlet": r.outlet, "date": r.date, "author": r.author, "url": r.url,
                  "chunks": r.chunks} for r in records]
-        sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
+        STDOUT.write(json.dumps(rows, ensure_ascii=False) + "\n")
         return
     if not records:
         out.print("The index is empty: run `newsqa ingest PATH` (or ask a question to load the bundled corpus).")
@@ -457,15 +600,24 @@ def reset(
     chroma_url: str | None = ChromaUrl,
 ):
     """Delete the index (the fix for a corrupt one); ingest again afterwards."""
+    from retrieval.errors import ConfigError, redact_url
     from retrieval.store import reset_index
 
     settings = settings_from(data_dir=data_dir, chroma_url=chroma_url)
-    from retrieval.errors import redact_url
-
-    if not yes and not typer.confirm(f"Delete the index {redact_url(settings.chroma_url) or settings.data_dir}?"):
-        raise typer.Exit(1)
+    where = redact_url(settings.chroma_url) or str(Path(settings.data_dir) / "chroma")
+    if not settings.chroma_url:
+        target = Path(settings.data_dir)
+        if target.exists() and not target.is_dir():
+            raise ConfigError(f"{target} is a file, not a data dir: there is no index there to delete (set "
+                              "NEWSQA_DATA_DIR or --data-dir to the folder that holds the index)")
+        if not (target / "chroma").exists():
+            out.print(f"there is no index at {where}; nothing to delete", markup=False)
+            return
+    if not yes and not typer.confirm(f"Delete the index {where}?"):
+        err.print("newsqa: not deleted: the index is kept as it was", markup=False)
+        raise typer.Exit(RESET_DECLINED_EXIT)
     reset_index(settings)
-    out.print("index deleted")
+    out.print(f"index deleted: {where}", markup=False)
 
 
 @app.command("eval")
@@ -515,7 +667,29 @@ def discord_cmd(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SystemExit as exc:
+        _exit_past_blocked_reads(exc.code)
+        raise
+    _exit_past_blocked_reads(0)
+
+
+def _exit_past_blocked_reads(code: object) -> None:
+    """After IndexBusy abandoned a read blocked inside chromadb, the interpreter's shutdown would crash in
+    chromadb (or wait): flush and leave at once, with the exit code already decided."""
+    from retrieval import dblock
+
+    if not dblock.abandoned():
+        return
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code if isinstance(code, int) else (0 if code is None else 1))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,13 @@ if TYPE_CHECKING:  # imported lazily at run time: slow to import, or importing t
 
 def validate_question(question: str | None) -> str:
     q = (question or "").strip()
+    bad = next((i for i, ch in enumerate(q) if "\udc80" <= ch <= "\udcff"), None)
+    if bad is not None:
+        # Bytes that aren't UTF-8 reach Python as lone surrogates (argv, or stdin in the C locale).
+        raise BadInput(f"the question is not valid UTF-8 text (byte 0x{ord(q[bad]) - 0xdc00:02x} at character "
+                       f"{bad + 1}); retype it, or check the terminal's encoding")
+    if any("\ud800" <= ch <= "\udfff" for ch in q):
+        raise BadInput("the question holds an unpaired surrogate character; retype it")
     if not q:
         raise BadInput("the question is empty; ask something, e.g. newsqa ask \"Who claimed Kursk was retaken?\"")
     if len(q) > MAX_QUESTION_CHARS:
@@ -54,7 +61,8 @@ class Engine:
                 if self._store is None:
                     from .store import Store
 
-                    self._store = Store(self.settings.data_dir, self.settings.chroma_url, self.settings.collection)
+                    self._store = Store(self.settings.data_dir, self.settings.chroma_url, self.settings.collection,
+                                        self.settings.lock_timeout)
         return self._store
 
     @property

@@ -46,7 +46,7 @@ def ingest(paths: list[Path], settings: Settings, store: Store | None = None, em
 
     articles, skipped = load_paths([Path(p) for p in paths], follow_links=follow_links,
                                    state_dir=Path(settings.data_dir))
-    store = store or Store(settings.data_dir, settings.chroma_url, settings.collection)
+    store = store or Store(settings.data_dir, settings.chroma_url, settings.collection, settings.lock_timeout)
     report = IngestReport(skipped=skipped)
     ingest_articles(articles, settings, store, embedder, progress, report, annotate)
     return report

@@ -87,12 +87,22 @@ def walk(paths: list[Path], follow_links: bool | None = None) -> Iterator[Entry 
         if not p.exists() and not p.is_symlink():
             raise BadInput(f"no such file or folder: {p}")
         if not p.exists():
-            raise BadInput(f"broken symbolic link: {p}")
+            loop = _resolve(p) is None
+            raise BadInput(f"symbolic link loop: {p} (it leads back to itself)" if loop else
+                           f"broken symbolic link: {p} (to {os.readlink(p)})")
     for p in paths:
         if p.is_dir():
             yield from _walk_dir(p, follow)
         else:
             yield Entry(p, p.name)
+
+
+def _resolve(path: Path) -> Path | None:
+    """The path with every link followed; None for a link loop (`a -> b -> a`, `self -> self`)."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):  # Python < 3.13 raises RuntimeError("Symlink loop"), later OSError(ELOOP)
+        return None
 
 
 def _inside(target: Path, root: Path) -> bool:
@@ -119,7 +129,10 @@ def _walk_dir(root: Path, follow: bool) -> Iterator[Entry | Skipped]:
                 continue
             f = folder / name
             link = f.is_symlink()
-            target = f.resolve() if link else None
+            target = _resolve(f) if link else None
+            if link and target is None:
+                found.append(Skipped(str(f), f"symbolic link loop (to {os.readlink(f)}, which leads back to itself)"))
+                continue
             if link and not f.exists():
                 found.append(Skipped(str(f), f"broken symbolic link (to {os.readlink(f)})"))
                 continue
@@ -131,7 +144,10 @@ def _walk_dir(root: Path, follow: bool) -> Iterator[Entry | Skipped]:
                     found.append(Skipped(str(f), f"symbolic link to {target}, outside {root}; not followed "
                                                  "(use --follow-links)"))
                     continue
-                visited.add(target or f.resolve())
+                here = target or _resolve(f)
+                if here is None or here in visited:
+                    continue  # a folder already walked (a link back up the tree, followed)
+                visited.add(here)
                 visit(f, rel / name)
             elif f.is_file() and f.suffix.lower() in SUFFIXES and name != MANIFEST:
                 if outside and not follow:

@@ -156,7 +156,9 @@ def load_urls(urls: Iterable[str | os.PathLike[str]], state_dir: Path | str | No
         last_stats = {"fetched": 0, "not_modified": 0, "cached": 0}
         return [], []
     overrides: dict[str, Any] = {k: v for k, v in (("delay", delay), ("timeout", timeout), ("max_bytes", max_bytes)) if v is not None}
-    settings = WebSettings(**overrides)
+    from .config import build_settings
+
+    settings = build_settings(WebSettings, **overrides)  # a bad NEWSQA_WEB_* value: one line naming it
     if state_dir is None:
         if _state_dir is None:
             from .config import load_settings
