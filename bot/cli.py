@@ -240,7 +240,7 @@ def ask(
                 out.print(token, end="", markup=False)
         result = engine.answer(question, k=k, outlet=outlet, date_from=date_from, date_to=date_to, on_token=stream)
     _end_draft(result, streamed)
-    _emit(result, json_out)
+    _emit(result, json_out, engine)
 
 
 class Waiting:
@@ -327,10 +327,12 @@ def _check_dates(*dates: str | None) -> None:
         raise BadInput(f"--from {dates[0]} is after --to {dates[1]}; nothing can match")
 
 
-def _emit(result, json_out: bool) -> None:
-    for note in result.notes:
-        if note.startswith("the index was empty"):
-            err.print(f"newsqa: {note}", markup=False)
+def _emit(result, json_out: bool, engine=None) -> None:
+    from retrieval.api import BOOTSTRAP_NOTE
+
+    if engine is not None and engine.bootstrapped and BOOTSTRAP_NOTE in result.notes:
+        err.print(f"newsqa: {BOOTSTRAP_NOTE} (the demo articles in {engine.settings.data_dir}; `newsqa reset` "
+                  "empties it again)", markup=False)
     if json_out:
         STDOUT.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
         return
@@ -358,8 +360,10 @@ def render(result) -> None:
             passage = s.text if s.kind not in ("caption", "meta") else f"({'photo caption' if s.kind == 'caption' else 'byline'}) {s.text}"
             table.add_row(str(s.n), escape(where), escape(passage))
         out.print(table)
+    from retrieval.api import BOOTSTRAP_NOTE
+
     for note in result.notes:
-        if not note.startswith("the index was empty"):
+        if note != BOOTSTRAP_NOTE:  # said on stderr by _emit
             out.print(f"note: {escape(note)}", style="dim")
 
 
@@ -445,7 +449,7 @@ def chat(
                 result = engine.answer(question, on_token=stream if llm_mode else None, previous=previous)
             previous = f"{result.question} {result.answer}"
             _end_draft(result, streamed)
-            _emit(result, False)
+            _emit(result, False, engine)
         except BadInput as exc:
             err.print(f"newsqa: error: {exc}", markup=False)
         except NewsqaError:

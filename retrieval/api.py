@@ -23,6 +23,9 @@ if TYPE_CHECKING:  # imported lazily at run time: slow to import, or importing t
     from .store import Store
 
 
+BOOTSTRAP_NOTE = "the index was empty: ingested the bundled corpus first"
+
+
 def validate_question(question: str | None) -> str:
     q = (question or "").strip()
     bad = next((i for i, ch in enumerate(q) if "\udc80" <= ch <= "\udcff"), None)
@@ -51,6 +54,7 @@ class Engine:
         self._open_lock = threading.Lock()
         self._notes_lock = threading.Lock()
         self.notes: list[str] = []  # one-off notes, e.g. "ingested the bundled corpus"
+        self.bootstrapped = False  # ensure_index loaded the bundled demo corpus into this (new) data dir
 
     @property
     def store(self) -> Store:
@@ -138,19 +142,41 @@ class Engine:
         return out
 
     def ensure_index(self) -> bool:
-        """Ingest the bundled corpus when the index is empty; True if it did."""
+        """Ingest the bundled demo corpus into a new data dir, so a first question has something to answer
+        from; True if it did (`self.bootstrapped` says so too).
+
+        Only a data dir that is new (nothing ever committed or stored in it) and that no other process is
+        ingesting into gets the demo articles: they never mix into a user's index. An index with no articles
+        yet that another ingest is filling raises IndexBusy at once (exit 10), instead of waiting for that
+        ingest and then adding the demo corpus to it.
+        """
+        from .errors import IndexBusy
+        from .lock import holder_pid, ingest_lock
+
         self.store.sync()
         if self.store.count() > 0:
             return False
         with self._lock:
             self.store.sync()
-            if self.store.count() > 0:
-                return False
-            from .loading import bundled_corpus
+            if self.store.count() > 0 or not self.store.is_new():
+                return False  # used before (every article removed, or an interrupted ingest's chunks): no demo
+            try:
+                with ingest_lock(self.settings.data_dir, wait=False):
+                    self.store.sync()
+                    if self.store.count() > 0 or not self.store.is_new():
+                        return False  # another ingest finished just now
+                    from .loading import bundled_corpus
 
-            self.ingest([bundled_corpus()])
+                    self.ingest([bundled_corpus()])
+            except IndexBusy:
+                pid = holder_pid(self.settings.data_dir)
+                who = f"pid {pid}" if pid else "another process"
+                raise IndexBusy(f"the index at {self.settings.data_dir} has no articles yet: another ingest ({who}) "
+                                "is filling it. Ask again when it has finished (newsqa loads its demo articles only "
+                                "into a new data dir that nobody is ingesting into)") from None
             with self._notes_lock:
-                self.notes.append("the index was empty: ingested the bundled corpus first")
+                self.notes.append(BOOTSTRAP_NOTE)
+            self.bootstrapped = True
             return True
 
     def retrieve(self, question: str, k: int | None = None, outlet: str | None = None,

@@ -146,6 +146,14 @@ class Store:
             meta["embedding_model"] = model_id
             self._call(self.chunks.modify, metadata=meta)
 
+    def is_new(self) -> bool:
+        """Nothing was ever committed or stored here: no article record (not even a removed one's), no
+        chunk (not even of an interrupted ingest). Three small reads."""
+        if self._generation() > 0:
+            return False
+        return not (self._call(self.docs.get, limit=1, include=[])["ids"]
+                    or self._call(self.chunks.get, limit=1, include=[])["ids"])
+
     # -- documents ---------------------------------------------------------
     def lookup(self, docs: list[str]) -> dict[str, DocRecord]:
         """The current records of these articles (deleted ones absent), read in pages."""

@@ -263,3 +263,39 @@ def test_a_misspelt_setting_warns_with_the_closest_name(data_copy, tmp_path):
     assert f"NEWSQA_LLM_MODLE (in {tmp_path / '.env'}) is not a newsqa setting; did you mean NEWSQA_LLM_MODEL?" in p.stderr
     assert f"{tmp_path / '.env'} line 2 is not NAME=value" in p.stderr
     assert "python-dotenv could not parse" not in p.stderr
+
+
+# -- the demo corpus: only into a new data dir that nobody is ingesting into -----------------------------
+
+HOLD_INGEST = ("import sys, time\nfrom retrieval.lock import ingest_lock\n"
+               "with ingest_lock(sys.argv[1], wait=True):\n    print('held', flush=True)\n    time.sleep(300)\n")
+
+
+def test_ask_on_an_empty_data_dir_being_ingested_into_says_so_at_once_and_adds_no_demo(tmp_path):
+    data = tmp_path / "data"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_INGEST, str(data)], stdout=subprocess.PIPE, text=True,
+                              cwd=ROOT)
+    assert holder.stdout.readline().strip() == "held"
+    try:
+        t = time.monotonic()
+        p = run(["ask", QUESTION], data, timeout=120)  # before: waited for that ingest, then added the demo
+        took = time.monotonic() - t
+    finally:
+        holder.kill()
+        holder.wait()
+    assert p.returncode == 10, p.stdout + p.stderr
+    line = one_line_error(p)
+    assert f"another ingest (pid {holder.pid}) is filling it" in line and "demo" in line and took < 60
+    assert json.loads(run(["sources", "--json"], data).stdout) == []  # no demo articles in the user's index
+
+
+def test_a_data_dir_whose_articles_were_all_removed_gets_no_demo_corpus(tmp_path):
+    data = tmp_path / "data"
+    mine = tmp_path / "mine.txt"
+    mine.write_text("The harbour fire started at dawn and burned for six hours, officials said.\n")
+    assert run(["ingest", str(mine)], data).returncode == 0
+    assert run(["remove", "mine.txt"], data).returncode == 0
+    p = run(["ask", QUESTION, "--json"], data)
+    assert p.returncode == 0 and json.loads(p.stdout)["abstained"], p.stderr
+    assert "bundled corpus" not in p.stderr
+    assert json.loads(run(["sources", "--json"], data).stdout) == []
