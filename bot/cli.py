@@ -16,6 +16,27 @@ from rich.console import Console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Ask questions about news articles; every answer cites the passages it comes from.")
+
+
+def _version(value: bool) -> None:
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    print(f"newsqa {of('newsqa')} (chromadb {of('chromadb')}, Python {sys.version.split()[0]})")
+    raise typer.Exit(0)
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", is_eager=True, callback=_version,
+                                       help="Print the version and exit.")) -> None:
+    """Ask questions about news articles; every answer cites the passages it comes from."""
 class OutputError(Exception):
     """Writing to stdout failed (a full disk, a closed pipe): kept apart from every other OSError."""
 
@@ -344,14 +365,16 @@ def render(result) -> None:
     from rich.table import Table
 
     style = "yellow" if result.abstained else ""
-    out.print(escape(result.answer), style=style)
+    # On a terminal, rich wraps the answer at word boundaries to its width (the terminal would cut words:
+    # "retak / en"); piped, each paragraph stays one line for the next program.
+    out.print(escape(result.answer), style=style, soft_wrap=not out.is_terminal)
     if result.sources:
         cited = any(f"[{s.n}]" in result.answer for s in result.sources)
         title = "Closest passages" if result.abstained and not cited else "Sources"
         table = Table(title=title, title_justify="left", show_lines=True, expand=True)
         table.add_column("#", justify="right", no_wrap=True)
-        table.add_column("article", ratio=1)
-        table.add_column("passage", ratio=3)
+        table.add_column("article", ratio=1, overflow="fold")  # doc ids are folded, never cut with "…"
+        table.add_column("passage", ratio=3, overflow="fold")
         for s in result.sources:
             also = list(dict.fromkeys(c.outlet or c.doc for c in s.copies if (c.outlet or c.doc) != s.outlet))
             more = f" and {len(also) - 8} more" if len(also) > 8 else ""
@@ -570,11 +593,25 @@ def sources(
     if not records:
         out.print("The index is empty: run `newsqa ingest PATH` (or ask a question to load the bundled corpus).")
         return
+    cols = ("doc", "outlet", "title", "date", "author", "chunks")
+    if not out.is_terminal:
+        # Piped: one tab-separated line per article, nothing cut, so `newsqa remove` gets whole ids.
+        lines = ["\t".join(cols)] + ["\t".join(" ".join(str(v).split()) for v in
+                                             (r.doc, r.outlet, r.title, r.date, r.author, r.chunks))
+                                   for r in records]
+        STDOUT.write("\n".join(lines) + "\n")
+        return
+    from rich.text import Text
+
     table = Table(title=f"{len(records)} articles", title_justify="left")
-    for col in ("doc", "outlet", "title", "date", "author", "chunks"):
-        table.add_column(col, justify="right" if col == "chunks" else "left")
+    longest = max(len(r.doc) for r in records)
+    for col in cols:
+        if col == "doc":  # the id `remove` takes: kept whole on one line while the terminal allows
+            table.add_column(col, no_wrap=longest <= out.width - 30, overflow="fold", min_width=min(longest, 60))
+        else:
+            table.add_column(col, justify="right" if col == "chunks" else "left", overflow="fold")
     for r in records:
-        table.add_row(r.doc, r.outlet, r.title, r.date, r.author, str(r.chunks))
+        table.add_row(*(Text(str(v)) for v in (r.doc, r.outlet, r.title, r.date, r.author, r.chunks)))
     out.print(table)
 
 
@@ -585,12 +622,15 @@ def remove(
     data_dir: Path | None = DataDir,
     chroma_url: str | None = ChromaUrl,
 ):
-    """Take articles out of the index."""
+    """Take articles out of the index (a page's id is its canonical URL: the URL itself works too)."""
+    from retrieval import web
     from retrieval.errors import BadInput
 
     engine = make_engine(data_dir=data_dir, chroma_url=chroma_url)
-    gone = engine.remove(docs)
-    missing = [d for d in docs if d not in gone]
+    # Each argument as given, and for a URL the id its page got (its canonical URL, without the scheme).
+    wanted = {d: [d] + [x for x in web.doc_ids_for(d, engine.settings.data_dir) if x != d] for d in docs}
+    gone = engine.remove([x for ids in wanted.values() for x in ids])
+    missing = [d for d, ids in wanted.items() if not set(ids) & set(gone)]
     out.print(f"removed {len(gone)}", markup=False)
     if missing:
         raise BadInput("not in the index: " + ", ".join(missing[:10]))

@@ -328,14 +328,20 @@ def _print_run(res: dict, out, show_failing: bool) -> None:
     from rich.table import Table
 
     cols = [c for c in SHOWN if c in res["metrics"]]
-    table = Table(title=f"newsqa eval ({res['config']['mode']}, k={res['config']['k']})", title_justify="left")
-    table.add_column("type")
-    table.add_column("n", justify="right")
-    for c in cols:
-        table.add_column(c.replace("_", " "), justify="right")
-    for t, m in list(res["by_type"].items()) + [("all", res["metrics"])]:
-        table.add_row(t, str(m["items"]), *(_fmt(m.get(c)) for c in cols), style="bold" if t == "all" else None)
-    out.print(table)
+    title = f"newsqa eval ({res['config']['mode']}, k={res['config']['k']})"
+    rows = list(res["by_type"].items()) + [("all", res["metrics"])]
+    if out.is_terminal and out.width >= table_width(cols, rows):
+        table = Table(title=title, title_justify="left")
+        table.add_column("type")
+        table.add_column("n", justify="right")
+        for c in cols:
+            table.add_column(c.replace("_", " "), justify="right")
+        for t, m in rows:
+            table.add_row(t, str(m["items"]), *(_fmt(m.get(c)) for c in cols), style="bold" if t == "all" else None)
+        out.print(table)
+    else:
+        for line in metric_lines(title, cols, res):  # narrow or piped: one metric per line, nothing squeezed
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
     m = res["metrics"]
     if "latency_p50" in m:
         out.print(f"latency p50 {m['latency_p50'] * 1000:.0f} ms, p95 {m['latency_p95'] * 1000:.0f} ms")
@@ -344,7 +350,13 @@ def _print_run(res: dict, out, show_failing: bool) -> None:
         out.print(f"judge {j['model']}: {j['calls']} verdicts asked, {j['failures']} failed or unreadable (counted 'no')"
                   + (f"; first: {j['first_failure']}" if j["first_failure"] else ""), markup=False)
     failing = [it for it in res["items"] if item_failed(it)]
-    if failing and show_failing:
+    if failing and show_failing and not (out.is_terminal and out.width >= 100):
+        out.print(f"{len(failing)} failing items", markup=False)
+        for it in failing:  # one item a line: id, type, why, question, then the answer
+            answer = " ".join((it["answer"] or "").split())[:160]
+            out.print(f"- {it['id']} [{it['type']}] {_why(it)}: {it['question']} -> {answer}", markup=False,
+                      highlight=False, soft_wrap=True)
+    elif failing and show_failing:
         ft = Table(title=f"{len(failing)} failing items", title_justify="left", show_lines=False)
         for c in ("id", "type", "question", "answer", "why"):
             ft.add_column(c, overflow="fold")
@@ -355,6 +367,25 @@ def _print_run(res: dict, out, show_failing: bool) -> None:
     if comparison:
         out.print("vs baseline: " + ", ".join(f"{m} {d:+.3f}" for m, d in comparison["deltas"].items() if m != "items"))
         out.print("worse: " + (", ".join(comparison["worse"]) or "none"))
+
+
+def table_width(cols: list[str], rows: list[tuple[str, dict]]) -> int:
+    """The width the type-by-metric table needs without wrapping a header or a cell."""
+    type_w = max(len(t) for t, _ in rows) if rows else 4
+    return type_w + 5 + sum(max(len(w) for w in c.split("_")) + 3 for c in cols) + 4 + 3 * 2
+
+
+def metric_lines(title: str, cols: list[str], res: dict) -> list[str]:
+    """The run as lines that read anywhere (a narrow terminal, a pipe, a log): the items per type, then one
+    line per metric, its overall value first and then each type's."""
+    by_type = res["by_type"]
+    name_w = max(len(c) for c in cols) if cols else 10
+    lines = [title, f"{'items':<{name_w}}  {res['metrics']['items']} (" +
+             ", ".join(f"{t} {m['items']}" for t, m in by_type.items()) + ")"]
+    for c in cols:
+        per = ", ".join(f"{t} {_fmt(m.get(c))}" for t, m in by_type.items() if m.get(c) is not None)
+        lines.append(f"{c:<{name_w}}  {_fmt(res['metrics'].get(c)) or '-':>5}" + (f"   ({per})" if per else ""))
+    return lines
 
 
 def _print_side_by_side(runs: dict[str, dict], out) -> None:

@@ -16,7 +16,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from .cleaning import classify
@@ -176,7 +176,7 @@ def load_paths(paths: list[Path], follow_links: bool | None = None,
             skipped.append(entry)
             continue
         f = entry.path
-        meta = _manifest_for(f, manifests).get(f.name, {})
+        meta = _manifest_meta(f, entry.doc, manifests)
         try:
             for item in _load(f, meta, entry.doc):
                 if isinstance(item, Skipped):
@@ -396,16 +396,31 @@ def _load_jsonl(path: Path, doc: str) -> Iterator[tuple[Article, int | None] | S
         raise _Skip("empty file")
 
 
-def _manifest_for(f: Path, cache: dict[Path, dict[str, Any]]) -> dict[str, Any]:
-    """Metadata for the files of a folder, from its manifest.json (name -> fields)."""
+def _manifest_meta(f: Path, doc: str, cache: dict[Path, dict[str, Any]]) -> dict[str, Any]:
+    """A file's metadata from the nearest manifest.json that names it: the one beside it (by file name), or
+    one in a folder above it, up to the named folder (by the path from that folder: `sub/b.md`)."""
+    depth = len(Path(doc).parts)  # the file's id is its path from the named folder
     folder = f.parent
+    for up in range(depth):
+        rel = f.relative_to(folder).as_posix()
+        meta = _manifest_for(folder, cache).get(rel)
+        if isinstance(meta, dict):
+            return meta
+        if up + 1 < depth:
+            folder = folder.parent
+    return {}
+
+
+def _manifest_for(folder: Path, cache: dict[Path, dict[str, Any]]) -> dict[str, Any]:
+    """Metadata for the files under a folder, from its manifest.json (path from the folder -> fields)."""
     if folder not in cache:
         cache[folder] = {}
         mf = folder / MANIFEST
         if mf.is_file():
             try:
                 data = json.loads(mf.read_text(encoding="utf-8"))
-                cache[folder] = {d["doc"]: d for d in data.get("articles", []) if "doc" in d}
+                cache[folder] = {PurePosixPath(str(d["doc"]).replace("\\", "/")).as_posix(): d
+                                 for d in data.get("articles", []) if "doc" in d}
             except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 cache[folder] = {}
     return cache[folder]

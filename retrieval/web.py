@@ -558,6 +558,20 @@ def _state_key(url: str) -> str:
     return normal if shown == normal else f"{shown}#{hashlib.sha256(normal.encode()).hexdigest()[:16]}"
 
 
+def doc_ids_for(arg: str, state_dir: Path | str) -> list[str]:
+    """The document ids a URL may have been ingested under: the one its page got (its canonical URL,
+    from web_state.json), and its own (the URL without the scheme). [] for an argument that is no URL."""
+    if not _URL.match(arg):
+        return []
+    try:
+        own = _doc_id(arg)
+        known = _read_state(Path(state_dir))["urls"].get(_state_key(arg)) or {}
+    except _Fail:
+        return []
+    ids = [str(known["doc"])] if known.get("doc") else []
+    return list(dict.fromkeys(ids + [own]))
+
+
 def _doc_id(url: str) -> str:
     """The document id of a page: its canonical URL without the scheme or a trailing slash."""
     p = urlsplit(_normal(url))
