@@ -513,34 +513,62 @@ def ingest(
     raise typer.Exit(code)
 
 
-def _ingest(engine, paths, rebuild: bool, **lock_and_links) -> int:
-    """Ingest with a progress bar on a terminal; print the summary and every skipped item; the exit code."""
+PROGRESS_AFTER = 1.0  # seconds before the ingest progress shows: quick ingests print just their summary
+
+
+def ingest_progress(console: Console):
+    """A rich progress display for `Engine.ingest` and the callback that drives it: a spinner while the
+    articles are compared with the index, then one bar over every chunk to embed (its total known before
+    the first is embedded), with articles done, elapsed time and an ETA."""
     import time
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
+    display = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                       TextColumn("{task.fields[chunks]}"), TextColumn("{task.fields[articles]}"),
+                       TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
+                       transient=True, disable=not console.is_terminal)
     started = time.monotonic()
+    task = display.add_task("checking articles", total=None, chunks="", articles="")
+    stage = ["checking"]
+
+    def tick(p) -> None:
+        if not display.live.is_started and time.monotonic() - started >= PROGRESS_AFTER:
+            display.start()
+        of = f"/{p.articles_total:,}" if p.articles_total is not None else ""
+        articles = f"{p.articles_done:,}{of} articles"
+        if p.stage == "checking":
+            display.update(task, description="checking articles", articles=articles)
+            return
+        if stage[0] != "embedding":  # once, when the counting is over: the ETA starts from here
+            stage[0] = "embedding"
+            display.reset(task, total=p.chunks_total, description="embedding")
+        chunks = f"{p.chunks_done:,}/{p.chunks_total:,} chunks" if p.chunks_total is not None else \
+            f"{p.chunks_done:,} chunks"
+        display.update(task, completed=p.chunks_done, chunks=chunks, articles=articles)
+
+    return display, tick
+
+
+def _ingest(engine, paths, rebuild: bool, **lock_and_links) -> int:
+    """Ingest with a progress bar on a terminal; print the summary and every skipped item; the exit code."""
     if rebuild:
         from retrieval.store import reset_index
 
         reset_index(engine.settings)
-    progress = Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                        TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal)
-    task = None
-
-    def tick(doc: str, done: int, total: int) -> None:
-        nonlocal task
-        # Only show a bar for work that lasts: after the first second.
-        if time.monotonic() - started > 1.0 and not progress.live.is_started:
-            progress.start()
-        if task is None:
-            task = progress.add_task(doc, total=total)
-        progress.update(task, completed=done, description=doc)
-
+    display, tick = ingest_progress(err)
     try:
         report = engine.ingest(paths, progress=tick, **lock_and_links)
     finally:
-        progress.stop()
+        display.stop()
     out.print(f"added {len(report.added)}, unchanged {len(report.unchanged)}, replaced {len(report.replaced)}, "
               f"skipped {len(report.skipped)} ({report.chunks_embedded} chunks embedded)", markup=False)
     for s in report.skipped:

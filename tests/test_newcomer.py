@@ -217,3 +217,56 @@ def test_chat_has_line_editing_and_keeps_its_history_in_the_data_dir(data_copy):
         os.close(master)
     history = (data_copy / "chat_history").read_text()
     assert QUESTION in history
+
+
+# -- the ingest progress: one total known up front, never restarting per group ------------------------------
+
+def _articles(n):
+    from retrieval.types import Article
+
+    return [Article(doc=f"n{i:02d}.txt", text="\n\n".join(
+        f"Council meeting {i} approved budget line {j} for the harbour district after a long debate, the clerk "
+        f"said, and residents asked about road {j} repairs before winter." for j in range(1 + i % 4)))
+        for i in range(n)]
+
+
+def test_ingest_progress_has_one_total_up_front_and_never_restarts(tmp_path, monkeypatch):
+    from retrieval import ingest as ingest_mod
+    from retrieval.api import Engine
+    from retrieval.config import Settings
+
+    monkeypatch.setattr(ingest_mod, "GROUP", 3)  # several groups of articles
+    monkeypatch.setattr(ingest_mod, "EMBED_BATCH", 2)
+    e = Engine(Settings(data_dir=tmp_path / "d"))
+    arts = _articles(8)
+    ingest_mod.ingest_articles(arts[:2], e.settings, e.store, e.embedder)  # two already there: unchanged
+    events = []
+    report = ingest_mod.ingest_articles(arts, e.settings, e.store, e.embedder, progress=events.append)
+    stages = [p.stage for p in events]
+    assert stages[:3] == ["checking"] * 3 and set(stages[3:]) == {"embedding"}  # all checked before embedding
+    embedding = [p for p in events if p.stage == "embedding"]
+    assert {p.chunks_total for p in embedding} == {report.chunks_embedded} and report.chunks_embedded > 4
+    done = [p.chunks_done for p in embedding]
+    assert done == sorted(done) and done[-1] == report.chunks_embedded  # never restarts, ends at its total
+    assert embedding[0].articles_done == 2 and embedding[-1].articles_done == 8  # unchanged ones count as done
+    assert {p.articles_total for p in events} == {8}
+
+
+def test_ingest_progress_bar_shows_chunks_articles_and_an_eta(tmp_path, monkeypatch):
+    from io import StringIO
+
+    from rich.console import Console
+
+    from bot import cli
+    from retrieval.ingest import IngestProgress
+
+    monkeypatch.setattr(cli, "PROGRESS_AFTER", 0.0)
+    buf = StringIO()
+    display, tick = cli.ingest_progress(Console(file=buf, force_terminal=True, width=160, color_system=None))
+    tick(IngestProgress("checking", 256, 512))
+    for done in (64, 128, 192):
+        tick(IngestProgress("embedding", 300, 512, done, 6947, "a.txt"))
+    display.refresh()
+    display.stop()
+    text = buf.getvalue()
+    assert "192/6,947 chunks" in text and "300/512 articles" in text and "ETA" in text, text
