@@ -487,6 +487,7 @@ def ingest(
     follow_links: bool = typer.Option(False, "--follow-links", help="Also follow symbolic links that point outside the named folders."),
     no_wait: bool = typer.Option(False, "--no-wait", help="If another ingest into the same data dir is running, stop (exit 10) instead of waiting for it."),
     prune: bool = typer.Option(False, "--prune", help="Also remove indexed articles whose files are gone from the named folders."),
+    ignore_robots: bool = typer.Option(False, "--ignore-robots", help="Fetch URLs even where the site's robots.txt disallows it (for sites of your own)."),
     data_dir: Path | None = DataDir,
     chroma_url: str | None = ChromaUrl,
     embedding: str | None = Embedding,
@@ -505,7 +506,8 @@ def ingest(
         err.print(f"newsqa: another ingest ({who}) is writing to {engine.settings.data_dir}; waiting for it to "
                   "finish (Ctrl-C to stop, --no-wait to not wait)", markup=False)
 
-    code = _ingest(engine, paths, rebuild, wait=not no_wait, on_wait=waiting, follow_links=follow_links)
+    with web.robots_ignored(ignore_robots):
+        code = _ingest(engine, paths, rebuild, wait=not no_wait, on_wait=waiting, follow_links=follow_links)
     if prune:
         gone = engine.remove(engine.stale([p for p in paths if Path(p).is_dir()]), wait=not no_wait, on_wait=waiting)
         out.print(f"pruned {len(gone)} (files no longer in the folder)" + (": " + ", ".join(gone[:10]) if gone else ""),
@@ -583,6 +585,7 @@ def watch(
     feeds: list[str] = typer.Argument(..., help="URLs of RSS/Atom feeds or pages (files and folders work too)."),
     every: str = typer.Option("15m", "--every", help="How often to check: 90s, 15m, 1h."),
     once: bool = typer.Option(False, "--once", help="One round, then exit (1 when something was skipped)."),
+    ignore_robots: bool = typer.Option(False, "--ignore-robots", help="Fetch even where robots.txt disallows it (for sites of your own)."),
     data_dir: Path | None = DataDir,
     chroma_url: str | None = ChromaUrl,
     embedding: str | None = Embedding,
@@ -595,7 +598,8 @@ def watch(
     list(iter_files(targets))
     engine = make_engine(data_dir=data_dir, chroma_url=chroma_url, embedding=embedding)
     try:
-        code = web.watch(engine, targets, interval, once, say=lambda line: out.print(line, markup=False))
+        with web.robots_ignored(ignore_robots):
+            code = web.watch(engine, targets, interval, once, say=lambda line: out.print(line, markup=False))
     except KeyboardInterrupt:
         raise fail("watch stopped", 130) from None
     raise typer.Exit(code)

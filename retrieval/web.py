@@ -17,13 +17,15 @@ redacted), and the rest of its feed still goes in.
 from __future__ import annotations
 
 import base64
+import contextlib
+import contextvars
 import hashlib
 import json
 import os
 import re
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,10 +62,24 @@ class WebSettings(BaseSettings):
     timeout: float = Field(default=10.0, gt=0)  # for the whole page: connecting, the answer and every byte of it
     max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     user_agent: str = "newsqa/0.1 (news question answering; +feeds)"
+    robots: bool = True  # honour each site's robots.txt (`--ignore-robots` for one's own sites)
 
 
 # Process-wide, so that `newsqa watch` stays polite across rounds.
 _last_request: dict[str, float] = {}
+_crawl_delay: dict[str, float] = {}  # host -> the Crawl-delay its robots.txt asks for
+# `--ignore-robots` for one ingest (a context variable: the CLI sets it around Engine.ingest).
+_IGNORE_ROBOTS: contextvars.ContextVar[bool] = contextvars.ContextVar("newsqa_ignore_robots", default=False)
+
+
+@contextlib.contextmanager
+def robots_ignored(ignore: bool = True) -> Iterator[None]:
+    """Within this block, URL ingest does not read robots.txt (for sites of one's own)."""
+    token = _IGNORE_ROBOTS.set(bool(ignore))
+    try:
+        yield
+    finally:
+        _IGNORE_ROBOTS.reset(token)
 _state_dir: Path | None = None
 last_stats: dict[str, int] = {}
 
@@ -94,17 +110,19 @@ def argument(arg: str) -> Path:
 
 
 def parse_interval(text: str) -> float:
-    """'90', '30s', '15m', '1h', '1h30m' -> seconds."""
+    """'90', '30s', '15m', '1h30m', '1h 30m', '2 hours', '1.5h', '1d' -> seconds (pytimeparse; a bare number
+    is seconds)."""
+    from pytimeparse.timeparse import timeparse as parse
+
     from .errors import BadInput
 
-    s = text.strip().lower()
-    parts = re.findall(r"(\d+(?:\.\d+)?)([smhd]?)", s)
-    if not s or not re.fullmatch(r"(?:\d+(?:\.\d+)?[smhd]?)+", s) or (len(parts) > 1 and not all(u for _, u in parts)):
+    s = text.strip()
+    seconds = float(s) if re.fullmatch(r"\d+(?:\.\d+)?", s) else parse(s) if s else None
+    if seconds is None:
         raise BadInput(f"--every takes a duration like 30s, 15m or 1h, not {text!r}")
-    seconds = sum(float(n) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[u] for n, u in parts)
     if seconds <= 0:
         raise BadInput(f"--every must be more than zero, not {text!r}")
-    return seconds
+    return float(seconds)
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -141,6 +159,7 @@ class _Round:
     skipped: list[Skipped] = field(default_factory=list)
     seen: set[str | tuple[str, str]] = field(default_factory=set)  # normalised URLs and ("guid", guid)
     docs: dict[str, str] = field(default_factory=dict)  # doc id -> the URL that produced it in this round
+    robots: dict[str, Any] = field(default_factory=dict)  # scheme://host:port -> RobotFileParser (one per round)
     stats: dict[str, int] = field(default_factory=lambda: {"fetched": 0, "not_modified": 0, "cached": 0})
 
 
@@ -189,6 +208,7 @@ def _load_one(rnd: _Round, url: str, allow_feed: bool, entry: _Entry | None = No
     known = rnd.state["urls"].get(key)
     cached = _read_page(rnd.state_dir, key) if known and known.get("kind") == "page" else None
     usable = known and (known.get("kind") == "feed" or cached is not None)
+    _check_robots(rnd, url)
     resp = _fetch(rnd.settings, url, known if usable else None)
     if resp.status == 304 and not usable:
         raise _Fail("HTTP 304 Not Modified to a request that sent no validators")
@@ -254,8 +274,46 @@ def _keep(rnd: _Round, art: Article, url: str) -> None:
     rnd.articles.append(art)
 
 
+# -- robots.txt ------------------------------------------------------------------------------
+def _check_robots(rnd: _Round, url: str) -> None:
+    """Raise _Fail when the site's robots.txt disallows `url` for newsqa's user agent (urllib.robotparser).
+
+    robots.txt is read once per site per round, with the same timeout, size cap and per-host delay as any
+    request. As RFC 9309 says: a robots.txt that is missing (any 4xx) allows everything; one the server
+    can't give (5xx) disallows everything for now. A site that can't be reached at all is left to the
+    page's own request, which says why."""
+    if not rnd.settings.robots or _IGNORE_ROBOTS.get():
+        return
+    from urllib.robotparser import RobotFileParser
+
+    parts = urlsplit(_split_credentials(url)[0])
+    site = f"{parts.scheme}://{parts.netloc}"
+    if site not in rnd.robots:
+        rules: RobotFileParser | str | None = RobotFileParser(site + "/robots.txt")
+        try:
+            resp = _fetch(rnd.settings, site + "/robots.txt", None, robots=True)
+            assert isinstance(rules, RobotFileParser)
+            rules.parse(resp.body.decode("utf-8", "replace").splitlines())
+            delay = rules.crawl_delay(rnd.settings.user_agent)
+            if delay:
+                _crawl_delay[(parts.hostname or "").lower()] = min(float(delay), 60.0)
+        except _Fail as why:
+            text = str(why)
+            if text.startswith("HTTP 5"):
+                rules = f"its robots.txt is unavailable ({text}), which disallows everything for now"
+            else:
+                rules = None  # missing (4xx), not a text file, or the site can't be reached: no rules
+        rnd.robots[site] = rules
+    rules = rnd.robots[site]
+    if isinstance(rules, str):
+        raise _Fail(f"not fetched: {rules}; --ignore-robots fetches it anyway (for sites of your own)")
+    if rules is not None and not rules.can_fetch(rnd.settings.user_agent, _split_credentials(url)[0]):
+        raise _Fail(f"disallowed by {redact(site)}/robots.txt for newsqa; --ignore-robots fetches it anyway "
+                    "(for sites of your own)")
+
+
 # -- HTTP ------------------------------------------------------------------------------------
-def _fetch(settings: WebSettings, url: str, known: dict[str, Any] | None) -> _Response:
+def _fetch(settings: WebSettings, url: str, known: dict[str, Any] | None, robots: bool = False) -> _Response:
     import http.client
     import ssl
     import urllib.error
@@ -273,7 +331,7 @@ def _fetch(settings: WebSettings, url: str, known: dict[str, Any] | None) -> _Re
         if known.get("last_modified"):
             headers["If-Modified-Since"] = known["last_modified"]
     host = (urlsplit(clean).hostname or "").lower()
-    wait = _last_request.get(host, -1e9) + settings.delay - time.monotonic()
+    wait = _last_request.get(host, -1e9) + max(settings.delay, _crawl_delay.get(host, 0.0)) - time.monotonic()
     if wait > 0:
         time.sleep(wait)
     t = settings.timeout
@@ -300,7 +358,10 @@ def _fetch(settings: WebSettings, url: str, known: dict[str, Any] | None) -> _Re
         with resp:
             raw_type = resp.headers.get("Content-Type", "") or ""
             ctype, charset = _content_type(raw_type)
-            if ctype and not (_html(ctype) or _feedish(ctype)):
+            if robots:
+                if ctype and not ctype.startswith("text/"):
+                    raise _Fail(f"robots.txt is not text ({ctype})")
+            elif ctype and not (_html(ctype) or _feedish(ctype)):
                 raise _Fail(f"not an HTML page or a feed ({ctype})")
             length = resp.headers.get("Content-Length")
             limit = settings.max_bytes

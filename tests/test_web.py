@@ -101,6 +101,9 @@ class Site:
             "/private.xml?token=abc123": ("application/rss+xml", rss(b, [("Private", "/a2.html?sig=s3cr3t")]),
                                           True),
             "/a2.html?sig=s3cr3t": ("text/html; charset=utf-8", page("Kyiv denies the withdrawal"), True),
+            "/robots.txt": ("text/plain", b"User-agent: *\nDisallow: /private/\n\nUser-agent: OtherBot\n"
+                                          b"Disallow: /\n", False),
+            "/private/a.html": ("text/html; charset=utf-8", page("Members only"), False),
         }
 
 
@@ -265,6 +268,7 @@ def test_url_arguments_survive_path_and_intervals_parse():
     assert web.url_of(Path("http://example.com/a/b")) == "http://example.com/a/b"  # what Path() mangles
     assert web.argument("notes/a.txt") == Path("notes/a.txt") and not web.is_url(Path("notes/a.txt"))
     assert [web.parse_interval(s) for s in ("90", "30s", "15m", "1h30m", "1d")] == [90, 30, 900, 5400, 86400]
+    assert [web.parse_interval(s) for s in ("1h 30m", "2 hours", "1.5h")] == [5400, 7200, 5400]  # pytimeparse
     for bad in ("", "soon", "15x", "0", "1h30"):
         with pytest.raises(BadInput, match="--every"):
             web.parse_interval(bad)
@@ -368,3 +372,22 @@ def test_a_state_file_written_before_redaction_loses_its_secrets(site, tmp_path)
         f"{site.base}/feed.xml?token=abc123": {"kind": "feed", "etag": "x", "last_modified": "", "entries": []}}}))
     load(site, ["/a2.html"], tmp_path)
     assert "abc123" not in (tmp_path / web.STATE_FILE).read_text(encoding="utf-8")
+
+
+def test_robots_txt_is_honoured_unless_ignored(site, tmp_path):
+    arts, skipped = load(site, ["/private/a.html", "/a2.html"], tmp_path)
+    assert [a.title for a in arts] == ["Kyiv denies the withdrawal"]
+    assert [(s.path, s.reason) for s in skipped] == [(
+        f"{site.base}/private/a.html", f"disallowed by {site.base}/robots.txt for newsqa; --ignore-robots fetches "
+                                       "it anyway (for sites of your own)")]
+    assert site.hits["/private/a.html"] == 0 and site.hits["/robots.txt"] == 1  # read once per site per round
+    with web.robots_ignored():
+        arts, skipped = load(site, ["/private/a.html"], tmp_path)
+    assert [a.title for a in arts] == ["Members only"] and not skipped
+
+
+def test_cli_ingest_ignore_robots(site, tmp_path):
+    p = cli(["ingest", f"{site.base}/private/a.html"], tmp_path / "data")
+    assert p.returncode == 1 and "disallowed by" in p.stdout, p.stdout + p.stderr
+    p = cli(["ingest", "--ignore-robots", f"{site.base}/private/a.html"], tmp_path / "data")
+    assert p.returncode == 0 and "added 1" in p.stdout, p.stdout + p.stderr
