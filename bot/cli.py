@@ -239,7 +239,7 @@ def ask(
     date_from: str | None = typer.Option(None, "--from", help="Only articles dated on or after YYYY-MM-DD."),
     date_to: str | None = typer.Option(None, "--to", help="Only articles dated on or before YYYY-MM-DD."),
     unsupported: str | None = typer.Option(None, "--unsupported", help="LLM mode: keep, flag or drop unsupported sentences."),
-    data_dir: Path | None = DataDir,
+    data_dir: str | None = DataDir,  # a str: typer would make "" into Path("."), the working directory
     chroma_url: str | None = ChromaUrl,
     embedding: str | None = Embedding,
 ):
@@ -446,7 +446,7 @@ def _typed_lines(history: Path):
 def chat(
     k: int | None = K,
     mode: str | None = Mode,
-    data_dir: Path | None = DataDir,
+    data_dir: str | None = DataDir,
     chroma_url: str | None = ChromaUrl,
     embedding: str | None = Embedding,
 ):
@@ -488,7 +488,7 @@ def ingest(
     no_wait: bool = typer.Option(False, "--no-wait", help="If another ingest into the same data dir is running, stop (exit 10) instead of waiting for it."),
     prune: bool = typer.Option(False, "--prune", help="Also remove indexed articles whose files are gone from the named folders."),
     ignore_robots: bool = typer.Option(False, "--ignore-robots", help="Fetch URLs even where the site's robots.txt disallows it (for sites of your own)."),
-    data_dir: Path | None = DataDir,
+    data_dir: str | None = DataDir,
     chroma_url: str | None = ChromaUrl,
     embedding: str | None = Embedding,
 ):
@@ -586,7 +586,7 @@ def watch(
     every: str = typer.Option("15m", "--every", help="How often to check: 90s, 15m, 1h."),
     once: bool = typer.Option(False, "--once", help="One round, then exit (1 when something was skipped)."),
     ignore_robots: bool = typer.Option(False, "--ignore-robots", help="Fetch even where robots.txt disallows it (for sites of your own)."),
-    data_dir: Path | None = DataDir,
+    data_dir: str | None = DataDir,
     chroma_url: str | None = ChromaUrl,
     embedding: str | None = Embedding,
 ):
@@ -609,7 +609,7 @@ def watch(
 @guarded
 def sources(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
-    data_dir: Path | None = DataDir,
+    data_dir: str | None = DataDir,
     chroma_url: str | None = ChromaUrl,
 ):
     """List the indexed articles with their metadata and chunk counts."""
@@ -651,7 +651,7 @@ def sources(
 @guarded
 def remove(
     docs: list[str] = typer.Argument(..., help="Document ids, as `newsqa sources` lists them."),
-    data_dir: Path | None = DataDir,
+    data_dir: str | None = DataDir,
     chroma_url: str | None = ChromaUrl,
 ):
     """Take articles out of the index (a page's id is its canonical URL: the URL itself works too)."""
@@ -672,7 +672,7 @@ def remove(
 @guarded
 def reset(
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
-    data_dir: Path | None = DataDir,
+    data_dir: str | None = DataDir,
     chroma_url: str | None = ChromaUrl,
 ):
     """Delete the index (the fix for a corrupt one); ingest again afterwards."""
@@ -709,7 +709,7 @@ def eval_cmd(
     predictions: Path | None = typer.Option(None, "--predictions", help="Score these answers instead of running newsqa."),
     judge: bool = typer.Option(False, "--judge", help="Also score citations with an LLM judge (the LLM-mode endpoint)."),
     corpus: Path | None = typer.Option(None, "--corpus", help="Ingest these articles first; gold evidence points into them."),
-    data_dir: Path | None = DataDir,
+    data_dir: str | None = DataDir,
     chroma_url: str | None = ChromaUrl,
     embedding: str | None = Embedding,
 ):
@@ -732,7 +732,7 @@ def eval_cmd(
 def discord_cmd(
     mode: str | None = Mode,
     k: int | None = K,
-    data_dir: Path | None = DataDir,
+    data_dir: str | None = DataDir,
     chroma_url: str | None = ChromaUrl,
 ):
     """Run the Discord bot (token from DISCORD_TOKEN in the environment or .env)."""

@@ -133,6 +133,8 @@ def test_an_empty_data_dir_setting_is_an_error_not_the_working_directory(tmp_pat
     assert p.returncode == 2, p.stderr
     line = one_line_error(p)
     assert "NEWSQA_DATA_DIR (got '')" in line and "empty" in line
+    p = run(["sources", "--data-dir", ""], None, cwd=tmp_path)  # the flag given empty: the same
+    assert p.returncode == 2 and "(got '')" in one_line_error(p) and "empty" in p.stderr
     assert list(tmp_path.iterdir()) == []  # no index made in the working directory
 
 
