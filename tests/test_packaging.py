@@ -4,9 +4,15 @@ llama.cpp server known to work here."""
 from __future__ import annotations
 
 import re
-import tomllib
+
+import pytest
 
 from conftest import ROOT
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    tomllib = pytest.importorskip("tomli", reason="reading pyproject.toml on Python 3.10 needs tomli")
 
 
 def project() -> dict:
