@@ -58,7 +58,7 @@ def build(data_dir: Path, chunks: int, chroma_url: str | None = None) -> float:
     n_articles = chunks // CHUNKS_PER_ARTICLE
     done = [0]
 
-    def progress(_doc, _d, _t):
+    def progress(_p):
         pass
 
     ingest_articles((article(i) for i in range(n_articles)), settings, store, stand_in, progress)

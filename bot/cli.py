@@ -16,7 +16,56 @@ from rich.console import Console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Ask questions about news articles; every answer cites the passages it comes from.")
-out = Console(highlight=False, soft_wrap=True)
+
+
+def _version(value: bool) -> None:
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    print(f"newsqa {of('newsqa')} (chromadb {of('chromadb')}, Python {sys.version.split()[0]})")
+    raise typer.Exit(0)
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", is_eager=True, callback=_version,
+                                       help="Print the version and exit.")) -> None:
+    """Ask questions about news articles; every answer cites the passages it comes from."""
+class OutputError(Exception):
+    """Writing to stdout failed (a full disk, a closed pipe): kept apart from every other OSError."""
+
+    def __init__(self, error: OSError):
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Stdout:
+    """Whatever sys.stdout is now (CliRunner swaps it), with write errors raised as OutputError."""
+
+    def write(self, text: str) -> int:
+        try:
+            return sys.stdout.write(text)
+        except OSError as exc:
+            raise OutputError(exc) from None
+
+    def flush(self) -> None:
+        try:
+            sys.stdout.flush()
+        except OSError as exc:
+            raise OutputError(exc) from None
+
+    def __getattr__(self, name: str):
+        return getattr(sys.stdout, name)
+
+
+STDOUT = _Stdout()
+out = Console(file=STDOUT, highlight=False, soft_wrap=True)  # type: ignore[arg-type]
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DataDir = typer.Option(None, "--data-dir", help="Index folder [env NEWSQA_DATA_DIR].")
@@ -59,21 +108,74 @@ def _quiet_broken_pipe() -> typer.Exit:
 out.on_broken_pipe = _on_broken_pipe  # type: ignore[method-assign]
 
 
+# The output could not be written (stdout on a full disk, a device that refuses writes): a distinct code,
+# since nothing is wrong with the index or the input.
+OUTPUT_FAILED_EXIT = 12
+RESET_DECLINED_EXIT = 13  # `newsqa reset` answered "n": nothing was deleted
+
+
+def _output_failed(exc: OSError) -> typer.Exit:
+    """stdout refused the answer (`newsqa ask … > /dev/full`): one line on stderr, exit 12, and no second
+    complaint from the interpreter's final flush."""
+    import os
+
+    why = exc.strerror or type(exc).__name__
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    return fail(f"cannot write the output: {why} (errno {exc.errno}); the command's work is done, only printing "
+                "it failed", OUTPUT_FAILED_EXIT)
+
+
+def _flush_stdout() -> None:
+    """Push buffered output out now, so a failing stdout is reported here, not after exit."""
+    try:
+        STDOUT.flush()
+    except OutputError as exc:
+        raise _output_error(exc) from None
+    except ValueError:  # stdout already closed
+        pass
+
+
+def _output_error(exc: OutputError) -> typer.Exit:
+    import errno
+
+    if isinstance(exc.error, BrokenPipeError) or exc.error.errno == errno.EPIPE:
+        return _quiet_broken_pipe()
+    return _output_failed(exc.error)
+
+
 def guarded(fn):
     """Run a command; user-caused failures become one line and an exit code."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        import sqlite3
+
         from retrieval.errors import NewsqaError
 
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            _flush_stdout()
+            return result
+        except typer.Exit:
+            _flush_stdout()
+            raise
         except NewsqaError as exc:
             raise fail(str(exc), exc.exit_code) from None
         except KeyboardInterrupt:
             raise fail("interrupted; the index keeps everything stored before the interruption", 130) from None
         except BrokenPipeError:
             raise _quiet_broken_pipe() from None
+        except OutputError as exc:  # e.g. `newsqa ask … > /dev/full`
+            raise _output_error(exc) from None
+        except sqlite3.Error as exc:  # the lexical index (SQLite, beside Chroma): a lock, a full disk, damage
+            from retrieval.errors import diagnose_store_error
+
+            raised = diagnose_store_error(exc, _index_dir(kwargs))
+            raise fail(str(raised), raised.exit_code) from None
         except OSError as exc:
             import errno
 
@@ -90,13 +192,28 @@ def guarded(fn):
     return wrapper
 
 
+def _index_dir(kwargs: dict) -> Path:
+    """The index folder a command works on, for messages about errors raised outside the store."""
+    try:
+        return Path(kwargs.get("data_dir") or settings_from().data_dir) / "chroma"
+    except Exception:  # noqa: BLE001 - only for wording a message
+        return Path("the index")
+
+
+_WARNED: set[str] = set()
+
+
 def settings_from(**overrides):
-    from retrieval.config import load_settings
+    from retrieval.config import load_settings, setting_warnings
 
     if overrides.get("mode") not in (None, "extractive", "llm"):
         from retrieval.errors import BadInput
 
         raise BadInput(f"--mode must be extractive or llm, not {overrides['mode']!r}")
+    for line in setting_warnings():  # NEWSQA_KK=5: "did you mean NEWSQA_K?", once per process
+        if line not in _WARNED:
+            _WARNED.add(line)
+            err.print(f"newsqa: warning: {line}", markup=False)
     return load_settings(**overrides)
 
 
@@ -122,7 +239,7 @@ def ask(
     date_from: str | None = typer.Option(None, "--from", help="Only articles dated on or after YYYY-MM-DD."),
     date_to: str | None = typer.Option(None, "--to", help="Only articles dated on or before YYYY-MM-DD."),
     unsupported: str | None = typer.Option(None, "--unsupported", help="LLM mode: keep, flag or drop unsupported sentences."),
-    data_dir: Path | None = DataDir,
+    data_dir: str | None = DataDir,  # a str: typer would make "" into Path("."), the working directory
     chroma_url: str | None = ChromaUrl,
     embedding: str | None = Embedding,
 ):
@@ -144,7 +261,7 @@ def ask(
                 out.print(token, end="", markup=False)
         result = engine.answer(question, k=k, outlet=outlet, date_from=date_from, date_to=date_to, on_token=stream)
     _end_draft(result, streamed)
-    _emit(result, json_out)
+    _emit(result, json_out, engine)
 
 
 class Waiting:
@@ -231,12 +348,14 @@ def _check_dates(*dates: str | None) -> None:
         raise BadInput(f"--from {dates[0]} is after --to {dates[1]}; nothing can match")
 
 
-def _emit(result, json_out: bool) -> None:
-    for note in result.notes:
-        if note.startswith("the index was empty"):
-            err.print(f"newsqa: {note}", markup=False)
+def _emit(result, json_out: bool, engine=None) -> None:
+    from retrieval.api import BOOTSTRAP_NOTE
+
+    if engine is not None and engine.bootstrapped and BOOTSTRAP_NOTE in result.notes:
+        err.print(f"newsqa: {BOOTSTRAP_NOTE} (the demo articles in {engine.settings.data_dir}; `newsqa reset` "
+                  "empties it again)", markup=False)
     if json_out:
-        sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+        STDOUT.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
         return
     render(result)
 
@@ -246,14 +365,16 @@ def render(result) -> None:
     from rich.table import Table
 
     style = "yellow" if result.abstained else ""
-    out.print(escape(result.answer), style=style)
+    # On a terminal, rich wraps the answer at word boundaries to its width (the terminal would cut words:
+    # "retak / en"); piped, each paragraph stays one line for the next program.
+    out.print(escape(result.answer), style=style, soft_wrap=not out.is_terminal)
     if result.sources:
         cited = any(f"[{s.n}]" in result.answer for s in result.sources)
         title = "Closest passages" if result.abstained and not cited else "Sources"
         table = Table(title=title, title_justify="left", show_lines=True, expand=True)
         table.add_column("#", justify="right", no_wrap=True)
-        table.add_column("article", ratio=1)
-        table.add_column("passage", ratio=3)
+        table.add_column("article", ratio=1, overflow="fold")  # doc ids are folded, never cut with "…"
+        table.add_column("passage", ratio=3, overflow="fold")
         for s in result.sources:
             also = list(dict.fromkeys(c.outlet or c.doc for c in s.copies if (c.outlet or c.doc) != s.outlet))
             more = f" and {len(also) - 8} more" if len(also) > 8 else ""
@@ -262,9 +383,62 @@ def render(result) -> None:
             passage = s.text if s.kind not in ("caption", "meta") else f"({'photo caption' if s.kind == 'caption' else 'byline'}) {s.text}"
             table.add_row(str(s.n), escape(where), escape(passage))
         out.print(table)
+    from retrieval.api import BOOTSTRAP_NOTE
+
     for note in result.notes:
-        if not note.startswith("the index was empty"):
+        if note != BOOTSTRAP_NOTE:  # said on stderr by _emit
             out.print(f"note: {escape(note)}", style="dim")
+
+
+CHAT_HISTORY = "chat_history"  # in the data dir: the questions asked in `newsqa chat`, for Up and Ctrl-R
+CHAT_HISTORY_LINES = 1000
+
+
+def _chat_lines(history: Path):
+    """The lines typed into `newsqa chat`. On a terminal: readline's line editing (arrows, Ctrl-R) and a
+    history kept in `history` across sessions. Piped: lines read as bytes, so text that isn't UTF-8
+    becomes a one-line error for that question (validate_question), never a traceback."""
+    if sys.stdin.isatty():
+        yield from _typed_lines(history)
+        return
+    source = getattr(sys.stdin, "buffer", None)
+    while True:
+        out.print("? ", end="", markup=False)
+        raw = source.readline() if source is not None else sys.stdin.readline().encode("utf-8", "surrogateescape")
+        if not raw:
+            out.print()
+            return
+        yield raw.decode("utf-8", "surrogateescape").rstrip("\r\n")
+
+
+def _typed_lines(history: Path):
+    try:
+        import readline
+    except ImportError:  # pragma: no cover - Windows without pyreadline: plain input()
+        readline = None
+    if readline is not None:
+        readline.set_history_length(CHAT_HISTORY_LINES)
+        try:
+            readline.read_history_file(history)
+        except (OSError, UnicodeDecodeError):
+            pass  # no history yet (or an unreadable one): start a new one
+    try:
+        while True:
+            try:
+                line = input("? ")
+            except UnicodeDecodeError:
+                err.print("newsqa: error: that line is not valid UTF-8 text; retype it", markup=False)
+                continue
+            except (EOFError, KeyboardInterrupt):
+                return
+            yield line
+    finally:
+        if readline is not None:
+            try:
+                history.parent.mkdir(parents=True, exist_ok=True)
+                readline.write_history_file(history)
+            except OSError:
+                pass  # a read-only data dir: the session still worked, its history just isn't kept
 
 
 @app.command()
@@ -272,7 +446,7 @@ def render(result) -> None:
 def chat(
     k: int | None = K,
     mode: str | None = Mode,
-    data_dir: Path | None = DataDir,
+    data_dir: str | None = DataDir,
     chroma_url: str | None = ChromaUrl,
     embedding: str | None = Embedding,
 ):
@@ -282,11 +456,7 @@ def chat(
     engine = make_engine(k=k, mode=mode, data_dir=data_dir, chroma_url=chroma_url, embedding=embedding)
     err.print("newsqa chat: ask about the indexed articles (empty line or Ctrl-D to quit)")
     previous: str | None = None  # the last turn, so "and did he agree?" is understood
-    while True:
-        try:
-            question = input("? ")
-        except (EOFError, KeyboardInterrupt):
-            break
+    for question in _chat_lines(Path(engine.settings.data_dir) / CHAT_HISTORY):
         if not question.strip():
             break
         try:
@@ -302,7 +472,7 @@ def chat(
                 result = engine.answer(question, on_token=stream if llm_mode else None, previous=previous)
             previous = f"{result.question} {result.answer}"
             _end_draft(result, streamed)
-            _emit(result, False)
+            _emit(result, False, engine)
         except BadInput as exc:
             err.print(f"newsqa: error: {exc}", markup=False)
         except NewsqaError:
@@ -317,7 +487,8 @@ def ingest(
     follow_links: bool = typer.Option(False, "--follow-links", help="Also follow symbolic links that point outside the named folders."),
     no_wait: bool = typer.Option(False, "--no-wait", help="If another ingest into the same data dir is running, stop (exit 10) instead of waiting for it."),
     prune: bool = typer.Option(False, "--prune", help="Also remove indexed articles whose files are gone from the named folders."),
-    data_dir: Path | None = DataDir,
+    ignore_robots: bool = typer.Option(False, "--ignore-robots", help="Fetch URLs even where the site's robots.txt disallows it (for sites of your own)."),
+    data_dir: str | None = DataDir,
     chroma_url: str | None = ChromaUrl,
     embedding: str | None = Embedding,
 ):
@@ -335,7 +506,8 @@ def ingest(
         err.print(f"newsqa: another ingest ({who}) is writing to {engine.settings.data_dir}; waiting for it to "
                   "finish (Ctrl-C to stop, --no-wait to not wait)", markup=False)
 
-    code = _ingest(engine, paths, rebuild, wait=not no_wait, on_wait=waiting, follow_links=follow_links)
+    with web.robots_ignored(ignore_robots):
+        code = _ingest(engine, paths, rebuild, wait=not no_wait, on_wait=waiting, follow_links=follow_links)
     if prune:
         gone = engine.remove(engine.stale([p for p in paths if Path(p).is_dir()]), wait=not no_wait, on_wait=waiting)
         out.print(f"pruned {len(gone)} (files no longer in the folder)" + (": " + ", ".join(gone[:10]) if gone else ""),
@@ -343,34 +515,62 @@ def ingest(
     raise typer.Exit(code)
 
 
-def _ingest(engine, paths, rebuild: bool, **lock_and_links) -> int:
-    """Ingest with a progress bar on a terminal; print the summary and every skipped item; the exit code."""
+PROGRESS_AFTER = 1.0  # seconds before the ingest progress shows: quick ingests print just their summary
+
+
+def ingest_progress(console: Console):
+    """A rich progress display for `Engine.ingest` and the callback that drives it: a spinner while the
+    articles are compared with the index, then one bar over every chunk to embed (its total known before
+    the first is embedded), with articles done, elapsed time and an ETA."""
     import time
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
+    display = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                       TextColumn("{task.fields[chunks]}"), TextColumn("{task.fields[articles]}"),
+                       TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
+                       transient=True, disable=not console.is_terminal)
     started = time.monotonic()
+    task = display.add_task("checking articles", total=None, chunks="", articles="")
+    stage = ["checking"]
+
+    def tick(p) -> None:
+        if not display.live.is_started and time.monotonic() - started >= PROGRESS_AFTER:
+            display.start()
+        of = f"/{p.articles_total:,}" if p.articles_total is not None else ""
+        articles = f"{p.articles_done:,}{of} articles"
+        if p.stage == "checking":
+            display.update(task, description="checking articles", articles=articles)
+            return
+        if stage[0] != "embedding":  # once, when the counting is over: the ETA starts from here
+            stage[0] = "embedding"
+            display.reset(task, total=p.chunks_total, description="embedding")
+        chunks = f"{p.chunks_done:,}/{p.chunks_total:,} chunks" if p.chunks_total is not None else \
+            f"{p.chunks_done:,} chunks"
+        display.update(task, completed=p.chunks_done, chunks=chunks, articles=articles)
+
+    return display, tick
+
+
+def _ingest(engine, paths, rebuild: bool, **lock_and_links) -> int:
+    """Ingest with a progress bar on a terminal; print the summary and every skipped item; the exit code."""
     if rebuild:
         from retrieval.store import reset_index
 
         reset_index(engine.settings)
-    progress = Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                        TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal)
-    task = None
-
-    def tick(doc: str, done: int, total: int) -> None:
-        nonlocal task
-        # Only show a bar for work that lasts: after the first second.
-        if time.monotonic() - started > 1.0 and not progress.live.is_started:
-            progress.start()
-        if task is None:
-            task = progress.add_task(doc, total=total)
-        progress.update(task, completed=done, description=doc)
-
+    display, tick = ingest_progress(err)
     try:
         report = engine.ingest(paths, progress=tick, **lock_and_links)
     finally:
-        progress.stop()
+        display.stop()
     out.print(f"added {len(report.added)}, unchanged {len(report.unchanged)}, replaced {len(report.replaced)}, "
               f"skipped {len(report.skipped)} ({report.chunks_embedded} chunks embedded)", markup=False)
     for s in report.skipped:
@@ -385,7 +585,8 @@ def watch(
     feeds: list[str] = typer.Argument(..., help="URLs of RSS/Atom feeds or pages (files and folders work too)."),
     every: str = typer.Option("15m", "--every", help="How often to check: 90s, 15m, 1h."),
     once: bool = typer.Option(False, "--once", help="One round, then exit (1 when something was skipped)."),
-    data_dir: Path | None = DataDir,
+    ignore_robots: bool = typer.Option(False, "--ignore-robots", help="Fetch even where robots.txt disallows it (for sites of your own)."),
+    data_dir: str | None = DataDir,
     chroma_url: str | None = ChromaUrl,
     embedding: str | None = Embedding,
 ):
@@ -397,7 +598,8 @@ def watch(
     list(iter_files(targets))
     engine = make_engine(data_dir=data_dir, chroma_url=chroma_url, embedding=embedding)
     try:
-        code = web.watch(engine, targets, interval, once, say=lambda line: out.print(line, markup=False))
+        with web.robots_ignored(ignore_robots):
+            code = web.watch(engine, targets, interval, once, say=lambda line: out.print(line, markup=False))
     except KeyboardInterrupt:
         raise fail("watch stopped", 130) from None
     raise typer.Exit(code)
@@ -407,7 +609,7 @@ def watch(
 @guarded
 def sources(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
-    data_dir: Path | None = DataDir,
+    data_dir: str | None = DataDir,
     chroma_url: str | None = ChromaUrl,
 ):
     """List the indexed articles with their metadata and chunk counts."""
@@ -418,16 +620,30 @@ def sources(
     if json_out:
         rows = [{"doc": r.doc, "title": r.title, "outlet": r.outlet, "date": r.date, "author": r.author, "url": r.url,
                  "chunks": r.chunks} for r in records]
-        sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
+        STDOUT.write(json.dumps(rows, ensure_ascii=False) + "\n")
         return
     if not records:
         out.print("The index is empty: run `newsqa ingest PATH` (or ask a question to load the bundled corpus).")
         return
+    cols = ("doc", "outlet", "title", "date", "author", "chunks")
+    if not out.is_terminal:
+        # Piped: one tab-separated line per article, nothing cut, so `newsqa remove` gets whole ids.
+        lines = ["\t".join(cols)] + ["\t".join(" ".join(str(v).split()) for v in
+                                             (r.doc, r.outlet, r.title, r.date, r.author, r.chunks))
+                                   for r in records]
+        STDOUT.write("\n".join(lines) + "\n")
+        return
+    from rich.text import Text
+
     table = Table(title=f"{len(records)} articles", title_justify="left")
-    for col in ("doc", "outlet", "title", "date", "author", "chunks"):
-        table.add_column(col, justify="right" if col == "chunks" else "left")
+    longest = max(len(r.doc) for r in records)
+    for col in cols:
+        if col == "doc":  # the id `remove` takes: kept whole on one line while the terminal allows
+            table.add_column(col, no_wrap=longest <= out.width - 30, overflow="fold", min_width=min(longest, 60))
+        else:
+            table.add_column(col, justify="right" if col == "chunks" else "left", overflow="fold")
     for r in records:
-        table.add_row(r.doc, r.outlet, r.title, r.date, r.author, str(r.chunks))
+        table.add_row(*(Text(str(v)) for v in (r.doc, r.outlet, r.title, r.date, r.author, r.chunks)))
     out.print(table)
 
 
@@ -435,15 +651,18 @@ def sources(
 @guarded
 def remove(
     docs: list[str] = typer.Argument(..., help="Document ids, as `newsqa sources` lists them."),
-    data_dir: Path | None = DataDir,
+    data_dir: str | None = DataDir,
     chroma_url: str | None = ChromaUrl,
 ):
-    """Take articles out of the index."""
+    """Take articles out of the index (a page's id is its canonical URL: the URL itself works too)."""
+    from retrieval import web
     from retrieval.errors import BadInput
 
     engine = make_engine(data_dir=data_dir, chroma_url=chroma_url)
-    gone = engine.remove(docs)
-    missing = [d for d in docs if d not in gone]
+    # Each argument as given, and for a URL the id its page got (its canonical URL, without the scheme).
+    wanted = {d: [d] + [x for x in web.doc_ids_for(d, engine.settings.data_dir) if x != d] for d in docs}
+    gone = engine.remove([x for ids in wanted.values() for x in ids])
+    missing = [d for d, ids in wanted.items() if not set(ids) & set(gone)]
     out.print(f"removed {len(gone)}", markup=False)
     if missing:
         raise BadInput("not in the index: " + ", ".join(missing[:10]))
@@ -453,19 +672,28 @@ def remove(
 @guarded
 def reset(
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
-    data_dir: Path | None = DataDir,
+    data_dir: str | None = DataDir,
     chroma_url: str | None = ChromaUrl,
 ):
     """Delete the index (the fix for a corrupt one); ingest again afterwards."""
+    from retrieval.errors import ConfigError, redact_url
     from retrieval.store import reset_index
 
     settings = settings_from(data_dir=data_dir, chroma_url=chroma_url)
-    from retrieval.errors import redact_url
-
-    if not yes and not typer.confirm(f"Delete the index {redact_url(settings.chroma_url) or settings.data_dir}?"):
-        raise typer.Exit(1)
+    where = redact_url(settings.chroma_url) or str(Path(settings.data_dir) / "chroma")
+    if not settings.chroma_url:
+        target = Path(settings.data_dir)
+        if target.exists() and not target.is_dir():
+            raise ConfigError(f"{target} is a file, not a data dir: there is no index there to delete (set "
+                              "NEWSQA_DATA_DIR or --data-dir to the folder that holds the index)")
+        if not (target / "chroma").exists():
+            out.print(f"there is no index at {where}; nothing to delete", markup=False)
+            return
+    if not yes and not typer.confirm(f"Delete the index {where}?"):
+        err.print("newsqa: not deleted: the index is kept as it was", markup=False)
+        raise typer.Exit(RESET_DECLINED_EXIT)
     reset_index(settings)
-    out.print("index deleted")
+    out.print(f"index deleted: {where}", markup=False)
 
 
 @app.command("eval")
@@ -481,7 +709,7 @@ def eval_cmd(
     predictions: Path | None = typer.Option(None, "--predictions", help="Score these answers instead of running newsqa."),
     judge: bool = typer.Option(False, "--judge", help="Also score citations with an LLM judge (the LLM-mode endpoint)."),
     corpus: Path | None = typer.Option(None, "--corpus", help="Ingest these articles first; gold evidence points into them."),
-    data_dir: Path | None = DataDir,
+    data_dir: str | None = DataDir,
     chroma_url: str | None = ChromaUrl,
     embedding: str | None = Embedding,
 ):
@@ -504,7 +732,7 @@ def eval_cmd(
 def discord_cmd(
     mode: str | None = Mode,
     k: int | None = K,
-    data_dir: Path | None = DataDir,
+    data_dir: str | None = DataDir,
     chroma_url: str | None = ChromaUrl,
 ):
     """Run the Discord bot (token from DISCORD_TOKEN in the environment or .env)."""
@@ -515,7 +743,29 @@ def discord_cmd(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SystemExit as exc:
+        _exit_past_blocked_reads(exc.code)
+        raise
+    _exit_past_blocked_reads(0)
+
+
+def _exit_past_blocked_reads(code: object) -> None:
+    """After IndexBusy abandoned a read blocked inside chromadb, the interpreter's shutdown would crash in
+    chromadb (or wait): flush and leave at once, with the exit code already decided."""
+    from retrieval import dblock
+
+    if not dblock.abandoned():
+        return
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code if isinstance(code, int) else (0 if code is None else 1))
 
 
 if __name__ == "__main__":

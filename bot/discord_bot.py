@@ -20,9 +20,9 @@ in markdown.
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import re
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -181,29 +181,6 @@ def _best_cut(text: str, start: int, limit: int, inside: Callable[[int], Any]) -
     if span and span[0] > start:
         return span[0]
     return end
-
-
-class RateLimiter:
-    """At most `per_minute` hits per key in any sliding window of `window` seconds."""
-
-    def __init__(self, per_minute: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic):
-        self.per_minute = per_minute
-        self.window = window
-        self.clock = clock
-        self._hits: dict[int, collections.deque[float]] = {}
-
-    def hit(self, key: int) -> float:
-        """Record a hit and return 0.0, or return the seconds until one is allowed (not recorded)."""
-        now = self.clock()
-        hits = self._hits.setdefault(key, collections.deque())
-        while hits and now - hits[0] >= self.window:
-            hits.popleft()
-        if len(hits) >= self.per_minute:
-            return max(self.window - (now - hits[0]), 0.001)
-        hits.append(now)
-        if len(self._hits) > 10_000:  # forget idle users now and then
-            self._hits = {k: v for k, v in self._hits.items() if v and now - v[-1] < self.window}
-        return 0.0
 
 
 def rate_limited_text(wait: float, per_minute: int) -> str:
@@ -619,15 +596,25 @@ class NewsqaBot(discord.Client):
         self.engine = engine
         self.tree = app_commands.CommandTree(self)
         self.tree.on_error = self.on_app_command_error
-        self.limiter = RateLimiter(settings.discord_rate_per_minute)
+        # Per-user rate limit: discord.py's own cooldown (a token bucket refilled every 60 s), one bucket per
+        # user shared by /ask (app_commands.checks.dynamic_cooldown) and by mentions and DMs.
+        self.cooldowns: dict[int, app_commands.Cooldown] = {}
         self.slots = asyncio.Semaphore(settings.discord_max_concurrent)
         self._add_commands()
+
+    def cooldown(self, user_id: int) -> app_commands.Cooldown:
+        """The user's bucket: `discord_rate_per_minute` questions, refilled 60 s after the first of them."""
+        bucket = self.cooldowns.get(user_id)
+        if bucket is None:
+            bucket = self.cooldowns[user_id] = app_commands.Cooldown(self.settings.discord_rate_per_minute, 60.0)
+        return bucket
 
     # -- start-up ----------------------------------------------------------------------------
 
     def _add_commands(self) -> None:
         @self.tree.command(name="ask", description="Ask a question about the indexed news articles")
         @app_commands.describe(question="Your question, e.g. Who claimed Kursk was retaken?")
+        @app_commands.checks.dynamic_cooldown(lambda interaction: self.cooldown(interaction.user.id))
         async def ask(interaction: discord.Interaction, question: str) -> None:
             await self.on_ask(interaction, question)
 
@@ -704,9 +691,10 @@ class NewsqaBot(discord.Client):
             except BadInput as exc:
                 await self._reply(message, f"Sorry: {escape(str(exc))}")
                 return
-            wait = self.limiter.hit(message.author.id)
+            # Discord's clock (the message's snowflake), as dynamic_cooldown uses for /ask: one bucket, one clock.
+            wait = self.cooldown(message.author.id).update_rate_limit(message.created_at.timestamp())
             if wait:
-                await self._reply(message, rate_limited_text(wait, self.limiter.per_minute))
+                await self._reply(message, rate_limited_text(wait, self.settings.discord_rate_per_minute))
                 return
             place, opened = await self._place_for(message, question)
             history = [] if opened else await self._history(place, before=message)
@@ -829,11 +817,6 @@ class NewsqaBot(discord.Client):
             await interaction.response.send_message(f"Sorry: {escape(str(exc))}", ephemeral=True,
                                                     allowed_mentions=NO_MENTIONS)
             return
-        wait = self.limiter.hit(interaction.user.id)
-        if wait:
-            await interaction.response.send_message(rate_limited_text(wait, self.limiter.per_minute),
-                                                    ephemeral=True, allowed_mentions=NO_MENTIONS)
-            return
         await interaction.response.defer(thinking=True)  # within Discord's 3 seconds
 
         async def post(text: str, embed: discord.Embed | None = None, first: bool = False) -> Any:
@@ -893,6 +876,14 @@ class NewsqaBot(discord.Client):
 
     async def on_app_command_error(self, interaction: discord.Interaction,
                                    error: app_commands.AppCommandError) -> None:
+        if isinstance(error, app_commands.CommandOnCooldown):  # the per-user rate limit, raised by discord.py
+            try:
+                await interaction.response.send_message(
+                    rate_limited_text(error.retry_after, self.settings.discord_rate_per_minute), ephemeral=True,
+                    allowed_mentions=NO_MENTIONS)
+            except discord.HTTPException:
+                log.warning("could not send the rate-limit reply", exc_info=True)
+            return
         log.error("slash command failed: %s", error, exc_info=error)
         try:
             if interaction.response.is_done():
@@ -952,13 +943,27 @@ def _prepare_engine(settings: Settings) -> Engine:
     return engine
 
 
+def setup_logging(stream: Any = None) -> logging.Handler:
+    """Log lines on stderr (or `stream`), coloured only on a terminal that wants colour. discord.py's own
+    setup colours whenever it runs in Docker, even into a file or a pipe."""
+    import os
+
+    stream = stream if stream is not None else sys.stderr
+    handler = logging.StreamHandler(stream)
+    tty = bool(getattr(stream, "isatty", None) and stream.isatty())
+    plain = logging.Formatter("[{asctime}] [{levelname:<8}] {name}: {message}", "%Y-%m-%d %H:%M:%S", style="{")
+    colour = tty and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+    discord.utils.setup_logging(handler=handler, formatter=None if colour else plain, level=logging.INFO, root=True)
+    return handler
+
+
 def run_bot(settings: Settings) -> int:
     """Run the bot until interrupted; 0 on a clean stop. User-fixable failures raise NewsqaError."""
     secret = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
     if not secret:
         raise ConfigError("DISCORD_TOKEN is not set; put it in the environment or .env")
     if not logging.getLogger().handlers:
-        discord.utils.setup_logging(level=logging.INFO, root=True)
+        setup_logging()
     engine = _prepare_engine(settings)
     client = build_client(settings, engine)
     try:

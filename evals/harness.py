@@ -98,13 +98,57 @@ def corpus_articles(paths: Sequence[Path] | None = None) -> dict[str, str]:
     return {a.doc: a.text for a in articles}
 
 
-def write_run(res: dict, target: Path, comparison: dict | None = None) -> None:
-    """results.json and report.md for one run, under `target`."""
+def write_run(res: dict, target: Path, comparison: dict | None = None, history_dir: Path | None = None) -> None:
+    """results.json, report.md and report.html for one run, under `target`; the run is also added to
+    history.jsonl in `history_dir` (default `target`)."""
     target.mkdir(parents=True, exist_ok=True)
     res["comparison"] = comparison
     (target / "results.json").write_text(json.dumps(res, ensure_ascii=False, indent=1), encoding="utf-8")
     (target / "report.md").write_text(report_markdown(res, comparison), encoding="utf-8")
-    write_report_html(target, res)  # report.html (plots as data URIs) and history.jsonl
+    write_report_html(target, res, history_dir)  # report.html (plots as data URIs) and history.jsonl
+
+
+def run_setup(*, gold: Sequence[Path], corpus, engine=None, predictions=None, judge=None) -> dict:
+    """What produced a run, for results.json and report.html: gold files, corpus, embedder, scorer, commit."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def ver(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "?"
+
+    embedder = ""
+    if engine is not None:
+        loaded = getattr(engine, "_embedder", None)
+        embedder = engine.settings.embedding + (f" ({loaded.model_id})" if loaded is not None else "")
+    gold_files = [str(g) for g in gold]
+    return {"gold": gold_files, "gold_label": ", ".join(Path(g).name for g in gold_files),
+            "corpus": str(corpus) if corpus else "the bundled corpus (corpus/articles)",
+            "embedder": embedder or ("(none: scoring given predictions)" if predictions else ""),
+            "scorer": "lexical support rule (retrieval/citations.py)"
+                      + (f" and the LLM judge {judge.settings.llm_model}" if judge is not None else ""),
+            "predictions": str(predictions) if predictions else None,
+            "index": str(engine.settings.chroma_url or engine.settings.data_dir) if engine is not None else None,
+            "commit": git_commit(),
+            "versions": f"newsqa {ver('newsqa')}, chromadb {ver('chromadb')}"}
+
+
+def git_commit() -> str:
+    """The checkout's commit (12 digits, "+dirty" with uncommitted changes), or why there is none."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+        if sha.returncode != 0:
+            return "unknown (not a git checkout)"
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return sha.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (git is not available)"
 
 
 def load_predictions(path: Path) -> dict[str, dict]:
@@ -208,14 +252,20 @@ def item_failed(it: dict) -> bool:
         s.get("citation_recall", 1) < 1 or s.get("both_sides_cited", 1) < 1
 
 
-def compare(results: dict, baseline: dict) -> dict:
-    """Each metric's change, and the items whose CRAG score got worse."""
+def compare(results: dict, baseline: dict, path: Path | str | None = None) -> dict:
+    """Each metric's change, the items whose CRAG score got worse, and what the baseline was (for the
+    report: its metrics, and each item's CRAG before)."""
     deltas = {m: results["metrics"][m] - baseline["metrics"][m] for m in results["metrics"]
               if isinstance(results["metrics"][m], (int, float)) and isinstance(baseline.get("metrics", {}).get(m), (int, float))}
     old = {it["id"]: it for it in baseline.get("items", [])}
     worse = [it["id"] for it in results["items"]
              if it["id"] in old and it["scores"].get("crag", 0) < old[it["id"]]["scores"].get("crag", 0)]
-    return {"deltas": deltas, "worse": worse}
+    config = baseline.get("config") or {}
+    return {"deltas": deltas, "worse": worse,
+            "baseline": {"path": str(path) if path else None, "when": config.get("when"), "mode": config.get("mode"),
+                         "metrics": {m: v for m, v in (baseline.get("metrics") or {}).items()
+                                     if isinstance(v, (int, float))}},
+            "before": {i: {"crag": (it.get("scores") or {}).get("crag", 0)} for i, it in old.items()}}
 
 
 def parse_fail_under(specs: Sequence[str]) -> dict[str, float]:
@@ -233,7 +283,11 @@ def parse_fail_under(specs: Sequence[str]) -> dict[str, float]:
 
 def report_markdown(res: dict, comparison: dict | None) -> str:
     lines = ["# newsqa eval", "", f"mode `{res['config']['mode']}`, k={res['config']['k']}, "
-             f"{res['config']['gold_items']} items, {res['config']['when']}", "", "## Metrics by type", ""]
+             f"{res['config']['gold_items']} items, {res['config']['when']}", ""]
+    setup = res["config"].get("setup") or {}
+    if setup:
+        lines += ["## Setup", ""] + [f"- {k}: {v}" for k, v in setup.items() if v and k != "gold_label"] + [""]
+    lines += ["## Metrics by type", ""]
     cols = [c for c in SHOWN if any(c in m for m in res["by_type"].values())]
     lines.append("| type | n | " + " | ".join(cols) + " |")
     lines.append("|---|---|" + "---|" * len(cols))
@@ -267,7 +321,6 @@ def run_cli(*, gold, modes, k, out_dir, json_out, baseline, fail_under, predicti
     """The `newsqa eval` command body; returns the exit code. Several modes run one after another and
     are reported side by side. With `corpus` (a file or folder), gold evidence is checked against its
     articles and, unless predictions are scored, it is ingested into the configured index first."""
-    import sys
 
     thresholds = parse_fail_under(fail_under)
     corpus_paths = [Path(corpus)] if corpus else None
@@ -286,17 +339,24 @@ def run_cli(*, gold, modes, k, out_dir, json_out, baseline, fail_under, predicti
         err.print(f"corpus {corpus}: added {len(report.added)}, unchanged {len(report.unchanged)}, replaced "
                   f"{len(report.replaced)}, skipped {len(report.skipped)}", markup=False)
     judge = make_judge() if make_judge else None
+    # Without --out every run gets a new folder under runs/, and the history is kept in runs/ for all of them.
+    history_dir = None if out_dir else Path("runs")
     out_dir = Path(out_dir) if out_dir else Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
     runs: dict[str, dict] = {}
+    gold_files = list(gold or default_gold())
     if preds is not None:
         runs["predictions"] = evaluate(gold_items, predictions=preds, k=k, articles=articles, judge=judge)
+        runs["predictions"]["config"]["setup"] = run_setup(gold=gold_files, corpus=corpus, predictions=predictions,
+                                                           judge=judge)
     else:
         for m, engine in zip(modes, engines):
             res = evaluate(gold_items, engine=engine, mode=m, k=k, articles=articles, judge=judge)
+            res["config"]["setup"] = run_setup(gold=gold_files, corpus=corpus, engine=engine, judge=judge)
             runs[res["config"]["mode"]] = res
     several = len(runs) > 1
     for name, res in runs.items():
-        write_run(res, out_dir / name if several else out_dir, compare(res, base) if base else None)
+        write_run(res, out_dir / name if several else out_dir, compare(res, base, baseline) if base else None,
+                  history_dir)
     if json_out:
         if several:
             payload = {"modes": {n: {"metrics": r["metrics"], "by_type": r["by_type"], "items": r["items"]}
@@ -306,7 +366,7 @@ def run_cli(*, gold, modes, k, out_dir, json_out, baseline, fail_under, predicti
             payload = {"metrics": r["metrics"], "by_type": r["by_type"], "items": r["items"]}
             if r["comparison"]:
                 payload["comparison"] = r["comparison"]
-        sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+        out.file.write(json.dumps(payload, ensure_ascii=False) + "\n")  # the CLI's stdout: write errors reported
     else:
         for res in runs.values():
             _print_run(res, out, show_failing=not several)
@@ -328,14 +388,20 @@ def _print_run(res: dict, out, show_failing: bool) -> None:
     from rich.table import Table
 
     cols = [c for c in SHOWN if c in res["metrics"]]
-    table = Table(title=f"newsqa eval ({res['config']['mode']}, k={res['config']['k']})", title_justify="left")
-    table.add_column("type")
-    table.add_column("n", justify="right")
-    for c in cols:
-        table.add_column(c.replace("_", " "), justify="right")
-    for t, m in list(res["by_type"].items()) + [("all", res["metrics"])]:
-        table.add_row(t, str(m["items"]), *(_fmt(m.get(c)) for c in cols), style="bold" if t == "all" else None)
-    out.print(table)
+    title = f"newsqa eval ({res['config']['mode']}, k={res['config']['k']})"
+    rows = list(res["by_type"].items()) + [("all", res["metrics"])]
+    if out.is_terminal and out.width >= table_width(cols, rows):
+        table = Table(title=title, title_justify="left")
+        table.add_column("type")
+        table.add_column("n", justify="right")
+        for c in cols:
+            table.add_column(c.replace("_", " "), justify="right")
+        for t, m in rows:
+            table.add_row(t, str(m["items"]), *(_fmt(m.get(c)) for c in cols), style="bold" if t == "all" else None)
+        out.print(table)
+    else:
+        for line in metric_lines(title, cols, res):  # narrow or piped: one metric per line, nothing squeezed
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
     m = res["metrics"]
     if "latency_p50" in m:
         out.print(f"latency p50 {m['latency_p50'] * 1000:.0f} ms, p95 {m['latency_p95'] * 1000:.0f} ms")
@@ -344,7 +410,13 @@ def _print_run(res: dict, out, show_failing: bool) -> None:
         out.print(f"judge {j['model']}: {j['calls']} verdicts asked, {j['failures']} failed or unreadable (counted 'no')"
                   + (f"; first: {j['first_failure']}" if j["first_failure"] else ""), markup=False)
     failing = [it for it in res["items"] if item_failed(it)]
-    if failing and show_failing:
+    if failing and show_failing and not (out.is_terminal and out.width >= 100):
+        out.print(f"{len(failing)} failing items", markup=False)
+        for it in failing:  # one item a line: id, type, why, question, then the answer
+            answer = " ".join((it["answer"] or "").split())[:160]
+            out.print(f"- {it['id']} [{it['type']}] {_why(it)}: {it['question']} -> {answer}", markup=False,
+                      highlight=False, soft_wrap=True)
+    elif failing and show_failing:
         ft = Table(title=f"{len(failing)} failing items", title_justify="left", show_lines=False)
         for c in ("id", "type", "question", "answer", "why"):
             ft.add_column(c, overflow="fold")
@@ -355,6 +427,25 @@ def _print_run(res: dict, out, show_failing: bool) -> None:
     if comparison:
         out.print("vs baseline: " + ", ".join(f"{m} {d:+.3f}" for m, d in comparison["deltas"].items() if m != "items"))
         out.print("worse: " + (", ".join(comparison["worse"]) or "none"))
+
+
+def table_width(cols: list[str], rows: list[tuple[str, dict]]) -> int:
+    """The width the type-by-metric table needs without wrapping a header or a cell."""
+    type_w = max(len(t) for t, _ in rows) if rows else 4
+    return type_w + 5 + sum(max(len(w) for w in c.split("_")) + 3 for c in cols) + 4 + 3 * 2
+
+
+def metric_lines(title: str, cols: list[str], res: dict) -> list[str]:
+    """The run as lines that read anywhere (a narrow terminal, a pipe, a log): the items per type, then one
+    line per metric, its overall value first and then each type's."""
+    by_type = res["by_type"]
+    name_w = max(len(c) for c in cols) if cols else 10
+    lines = [title, f"{'items':<{name_w}}  {res['metrics']['items']} (" +
+             ", ".join(f"{t} {m['items']}" for t, m in by_type.items()) + ")"]
+    for c in cols:
+        per = ", ".join(f"{t} {_fmt(m.get(c))}" for t, m in by_type.items() if m.get(c) is not None)
+        lines.append(f"{c:<{name_w}}  {_fmt(res['metrics'].get(c)) or '-':>5}" + (f"   ({per})" if per else ""))
+    return lines
 
 
 def _print_side_by_side(runs: dict[str, dict], out) -> None:

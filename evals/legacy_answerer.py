@@ -30,7 +30,7 @@ from retrieval.answerer.question import (
     share,
     typed_values,
 )
-from retrieval.features import instruction_spans, is_instruction
+from retrieval.injection import passage_spans
 from retrieval.sentences import split_spans
 from retrieval.text import NEGATIONS, STOPWORDS, content_terms, fold, stem, words
 from retrieval.types import Passage
@@ -191,10 +191,10 @@ def candidates(question: QuestionInfo, passages: list[Passage], stats: TermStats
     for p in list(passages) + list(side_passages):
         context = set(content_terms(p.text + " " + p.title + " " + p.outlet))
         title = set(content_terms(p.title))
-        marked = instruction_spans(p)
+        marked = passage_spans(p)
         for i, (s, e) in enumerate(split_spans(p.text)):
             text = p.text[s:e]
-            if len(words(text)) < 3 or ((s, e) in marked if marked is not None else is_instruction(text)):
+            if len(words(text)) < 3 or (s, e) in marked:
                 continue
             if text.rstrip("\"'”’)] ").endswith("?"):
                 continue  # a question (a quiz, a headline asking) never answers one

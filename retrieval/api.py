@@ -24,8 +24,18 @@ if TYPE_CHECKING:  # imported lazily at run time: slow to import, or importing t
     from .store import Store
 
 
+BOOTSTRAP_NOTE = "the index was empty: ingested the bundled corpus first"
+
+
 def validate_question(question: str | None) -> str:
     q = (question or "").strip()
+    bad = next((i for i, ch in enumerate(q) if "\udc80" <= ch <= "\udcff"), None)
+    if bad is not None:
+        # Bytes that aren't UTF-8 reach Python as lone surrogates (argv, or stdin in the C locale).
+        raise BadInput(f"the question is not valid UTF-8 text (byte 0x{ord(q[bad]) - 0xdc00:02x} at character "
+                       f"{bad + 1}); retype it, or check the terminal's encoding")
+    if any("\ud800" <= ch <= "\udfff" for ch in q):
+        raise BadInput("the question holds an unpaired surrogate character; retype it")
     if not q:
         raise BadInput("the question is empty; ask something, e.g. newsqa ask \"Who claimed Kursk was retaken?\"")
     if len(q) > MAX_QUESTION_CHARS:
@@ -46,6 +56,7 @@ class Engine:
         self._open_lock = threading.Lock()
         self._notes_lock = threading.Lock()
         self.notes: list[str] = []  # one-off notes, e.g. "ingested the bundled corpus"
+        self.bootstrapped = False  # ensure_index loaded the bundled demo corpus into this (new) data dir
 
     @property
     def store(self) -> Store:
@@ -56,7 +67,8 @@ class Engine:
                 if self._store is None:
                     from .store import Store
 
-                    self._store = Store(self.settings.data_dir, self.settings.chroma_url, self.settings.collection)
+                    self._store = Store(self.settings.data_dir, self.settings.chroma_url, self.settings.collection,
+                                        self.settings.lock_timeout)
         return self._store
 
     @property
@@ -155,19 +167,41 @@ class Engine:
         return out
 
     def ensure_index(self) -> bool:
-        """Ingest the bundled corpus when the index is empty; True if it did."""
+        """Ingest the bundled demo corpus into a new data dir, so a first question has something to answer
+        from; True if it did (`self.bootstrapped` says so too).
+
+        Only a data dir that is new (nothing ever committed or stored in it) and that no other process is
+        ingesting into gets the demo articles: they never mix into a user's index. An index with no articles
+        yet that another ingest is filling raises IndexBusy at once (exit 10), instead of waiting for that
+        ingest and then adding the demo corpus to it.
+        """
+        from .errors import IndexBusy
+        from .lock import holder_pid, ingest_lock
+
         self.store.sync()
         if self.store.count() > 0:
             return False
         with self._lock:
             self.store.sync()
-            if self.store.count() > 0:
-                return False
-            from .loading import bundled_corpus
+            if self.store.count() > 0 or not self.store.is_new():
+                return False  # used before (every article removed, or an interrupted ingest's chunks): no demo
+            try:
+                with ingest_lock(self.settings.data_dir, wait=False):
+                    self.store.sync()
+                    if self.store.count() > 0 or not self.store.is_new():
+                        return False  # another ingest finished just now
+                    from .loading import bundled_corpus
 
-            self.ingest([bundled_corpus()])
+                    self.ingest([bundled_corpus()])
+            except IndexBusy:
+                pid = holder_pid(self.settings.data_dir)
+                who = f"pid {pid}" if pid else "another process"
+                raise IndexBusy(f"the index at {self.settings.data_dir} has no articles yet: another ingest ({who}) "
+                                "is filling it. Ask again when it has finished (newsqa loads its demo articles only "
+                                "into a new data dir that nobody is ingesting into)") from None
             with self._notes_lock:
-                self.notes.append("the index was empty: ingested the bundled corpus first")
+                self.notes.append(BOOTSTRAP_NOTE)
+            self.bootstrapped = True
             return True
 
     def retrieve(self, question: str, k: int | None = None, outlet: str | None = None,

@@ -102,7 +102,7 @@ def classify(text: str) -> tuple[list[Block], PageInfo]:
         elif not _ends_sentence(line) and len(line) < 200 and len(line.split()) >= 3:
             kind = "heading"
             if not info.title:
-                info.title = line
+                info.title = _bare_heading(line)
         elif not _ends_sentence(line) and len(line.split()) < 3:
             kind, reason = "boilerplate", "fragment"
         seen.add(key)
@@ -116,6 +116,12 @@ def _trim(text: str, s: int, e: int) -> tuple[int, int]:
     while e > s and text[e - 1].isspace():
         e -= 1
     return s, e
+
+
+def _bare_heading(line: str) -> str:
+    """A heading as a title: without Markdown's `# ` (or `## … ##`) and emphasis around it."""
+    bare = re.sub(r"^\s*#{1,6}\s+|\s+#+\s*$", "", line).strip()
+    return re.sub(r"^([*_]{1,3})(.+)\1$", r"\2", bare).strip() or line
 
 
 def _norm(line: str) -> str:

@@ -90,6 +90,10 @@ class IndexBusy(NewsqaError):
     exit_code = 10
 
 
+class IndexOutOfStep(IndexCorrupt):
+    """The vector store lost what the lexical index still lists (chroma.sqlite3 emptied or replaced) (exit 4)."""
+
+
 class IndexVersionMismatch(NewsqaError):
     """The index was written by another chromadb version (exit 11)."""
 
@@ -97,42 +101,80 @@ class IndexVersionMismatch(NewsqaError):
 
 
 # ---------------------------------------------------------------------------------------------
-# URLs in messages: never show credentials
+# Secrets: the one redactor. Everything that is stored (web_state.json, cached pages, article URLs,
+# document ids) or shown (messages, notes, --json, logs) passes through `redact_url` or `redact_text`.
 
-_SECRET_PARAMS = re.compile(r"(?i)^(?:api[-_]?key|key|token|access[-_]?token|auth|authorization|password|passwd|pwd|"
-                            r"secret|sig|signature|x-amz-signature|x-amz-credential|code)$")
+# A query or fragment parameter carries a secret when its name contains one of these, or one of the
+# words of its name (split at - _ . [) is one of the second set.
+_SECRET_IN_NAME = re.compile(r"(?i)token|secret|passw|api-?_?key|apikey|signature|credential|session")
+_SECRET_WORDS = frozenset("key auth authorization sig pwd pass code jwt bearer access x-amz-signature".split())
+
+
+def _secret_name(name: str) -> bool:
+    return bool(_SECRET_IN_NAME.search(name)) or any(w in _SECRET_WORDS for w in re.split(r"[-_.\[\]]", name.lower()))
+
+
 _URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+_PARAM = re.compile(r"(^|[&;])([^=&;#]*)=([^&;#]*)")
+# Credentials in free text: an Authorization header's value, API keys by their well-known shapes, and
+# `api_key=…` / "password": "…" pairs.
+_TEXT_SECRETS = [
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 ***"),
+    (re.compile(r"(?i)\b(token|bot)\s+(?=[A-Za-z0-9._~+/=-]*\d)[A-Za-z0-9._~+/=-]{16,}"), r"\1 ***"),
+    (re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?!bearer\b|basic\b)[^\s,;\"']+"), r"\1***"),
+    (re.compile(r"\b(sk|pk|rk)-(?:proj-|live-|test-|ant-)?[A-Za-z0-9_-]{8,}"), r"\1-***"),
+    (re.compile(r"\b(?:ghp|gho|ghs|github_pat|xox[abpors]|glpat|hf)_[A-Za-z0-9_-]{8,}"), "***"),
+    (re.compile(r"\bAKIA[0-9A-Z]{16}\b"), "***"),
+    (re.compile(r"(?i)([\"']?\b(?:api[-_]?key|access[-_]?token|auth[-_]?token|secret|password|passwd|client[-_]secret)"
+                r"[\"']?\s*[:=]\s*[\"']?)[^\s,;&\"'}]+"), r"\1***"),
+]
 _REDACTED = "***"
+_KNOWN: set[str] = set()  # secret values from the settings (keys, tokens), redacted wherever they appear
+
+
+def register_secret(value: str | None) -> None:
+    """A configured secret (an API key, a bot token): `redact_text` hides it wherever it appears, whatever
+    its shape. Values shorter than 6 characters are too likely to occur by chance and are not registered."""
+    if value and len(value.strip()) >= 6:
+        _KNOWN.add(value.strip())
+
+
+def _redact_params(part: str) -> str:
+    return _PARAM.sub(lambda m: m.group(1) + m.group(2) + "=" + (_REDACTED if _secret_name(m.group(2))
+                                                                  and m.group(3) else m.group(3)), part)
 
 
 def redact_url(url: str | None) -> str:
-    """`url` safe to print: user info (user:password@) and secret-looking query values become ***.
+    """`url` safe to store or print: user info (user:password@) and the values of secret-looking query and
+    fragment parameters (`?token=`, `&api_key=`, `#access_token=`) become ***; the rest is left as written.
 
-    Anything that doesn't parse as a URL is returned with a conservative `user:pass@` scrub.
+    Anything that doesn't parse as a URL gets a conservative `user:pass@` scrub.
     """
     if not url:
         return url or ""
-    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+    from urllib.parse import urlsplit, urlunsplit
 
     text = str(url)
     try:
         parts = urlsplit(text)
-        netloc = parts.netloc
-        if "@" in netloc:
-            netloc = _REDACTED + "@" + netloc.rsplit("@", 1)[1]
-        query = parts.query
-        if query:
-            pairs = parse_qsl(query, keep_blank_values=True)
-            if any(_SECRET_PARAMS.match(k) for k, _ in pairs):
-                query = urlencode([(k, _REDACTED if _SECRET_PARAMS.match(k) else v) for k, v in pairs], safe="*")
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
     except ValueError:
-        return re.sub(r"//[^/@\s]*@", f"//{_REDACTED}@", text)
+        return _redact_params(re.sub(r"//[^/@\s]*@", f"//{_REDACTED}@", text))
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = _REDACTED + "@" + netloc.rsplit("@", 1)[1]
+    return urlunsplit((parts.scheme, netloc, parts.path, _redact_params(parts.query), _redact_params(parts.fragment)))
 
 
 def redact_text(text: str) -> str:
-    """Free text (an exception message) with every URL in it passed through `redact_url`."""
-    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), str(text))
+    """Free text (an exception message, an endpoint's error body, a note) with every URL passed through
+    `redact_url`, and credentials in it (bearer tokens, API keys, configured secrets) replaced by ***."""
+    out = str(text)
+    for secret in sorted(_KNOWN, key=len, reverse=True):
+        out = out.replace(secret, _REDACTED)
+    out = _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), out)
+    for pattern, repl in _TEXT_SECRETS:
+        out = pattern.sub(repl, out)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,6 +204,100 @@ def _short_reason(exc: BaseException) -> str:
     return (text[:157] + "…") if len(text) > 160 else text
 
 
+def data_dir_problem(data_dir: str | os.PathLike[str], create: bool = True) -> NewsqaError | None:
+    """What makes `data_dir` unusable for an index, said plainly, or None: a file where a folder should be
+    (the data dir itself, its `chroma` folder or a parent), a place where folders can't be made (/proc), or
+    no permission to read it or to create it. `create`: the command would create the folder if missing."""
+    from pathlib import Path
+
+    target = Path(data_dir)
+    kind = _kind(target)
+    if kind == "denied":
+        return IndexNotWritable(f"no permission to read the data dir {target}: {_who_may(_nearest(target))}; fix "
+                                "the permissions or set NEWSQA_DATA_DIR (or --data-dir) to another folder (don't reset)")
+    if kind == "file":
+        return ConfigError(f"the data dir {target} is a file, not a folder; set NEWSQA_DATA_DIR (or --data-dir) to a "
+                           "folder, or move the file away")
+    if kind == "loop" or kind == "broken":
+        return ConfigError(f"the data dir {target} is a {'symbolic link loop' if kind == 'loop' else 'broken symbolic link'}"
+                           "; fix the link or set NEWSQA_DATA_DIR (or --data-dir) to another folder")
+    if kind == "missing":
+        existing = _nearest(target)
+        if _kind(existing) != "dir":
+            return ConfigError(f"the data dir {target} can't be created: {existing} is a file, not a folder; set "
+                               "NEWSQA_DATA_DIR (or --data-dir) to a folder")
+        if not create:
+            return None
+        if _pseudo_fs(existing):
+            return ConfigError(f"the data dir {target} can't be created: {existing} is a virtual file system "
+                               "(like /proc or /sys) that holds no folders of ours; set NEWSQA_DATA_DIR (or "
+                               "--data-dir) to a folder on a disk")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            return IndexNotWritable(f"no permission to create the data dir {target}: {_who_may(existing)}; set "
+                                    "NEWSQA_DATA_DIR (or --data-dir) to a folder you can write, or fix the permissions")
+        return None
+    if not os.access(target, os.R_OK | os.X_OK):
+        return IndexNotWritable(f"no permission to read the data dir {target}: {_who_may(target)}; fix its "
+                                "permissions or set NEWSQA_DATA_DIR (or --data-dir) to another folder (don't reset)")
+    chroma = target / "chroma"
+    sub = _kind(chroma)
+    if sub == "file":
+        return ConfigError(f"the index folder {chroma} is a file, not a folder; move it away (or set NEWSQA_DATA_DIR "
+                           "to another folder)")
+    if sub == "denied" or (sub == "dir" and not os.access(chroma, os.R_OK | os.X_OK)):
+        return IndexNotWritable(f"no permission to read the index folder {chroma}: {_who_may(chroma)}; fix its "
+                                "permissions (don't reset)")
+    return None
+
+
+def _kind(path: str | os.PathLike[str]) -> str:
+    """"dir", "file", "missing", "broken" (a dangling link), "loop" or "denied", without raising."""
+    import errno as _errno
+    import stat
+
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "broken" if os.path.islink(path) else "missing"
+    except PermissionError:
+        return "denied"
+    except OSError as exc:
+        if exc.errno == _errno.ELOOP:
+            return "loop"
+        if exc.errno == _errno.ENOTDIR:
+            return "missing"  # a parent is a file: _nearest finds it
+        return "denied" if exc.errno in (_errno.EACCES, _errno.EPERM) else "missing"
+    return "dir" if stat.S_ISDIR(st.st_mode) else "file"
+
+
+def _nearest(path: str | os.PathLike[str]) -> str | os.PathLike[str]:
+    """The nearest ancestor of `path` (or itself) that exists, or whose parent can't be read."""
+    from pathlib import Path
+
+    p = Path(path)
+    while _kind(p) == "missing" and p != p.parent:
+        p = p.parent
+    return p
+
+
+def _pseudo_fs(folder: str | os.PathLike[str]) -> bool:
+    """A file system with no blocks at all (procfs, sysfs): nothing can be stored there."""
+    try:
+        return os.statvfs(folder).f_blocks == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _who_may(path: str | os.PathLike[str]) -> str:
+    """"/x is owned by uid 0 with mode 0o700 (you are uid 1000)": why the permission check failed."""
+    try:
+        st = os.stat(path)
+        me = os.geteuid() if hasattr(os, "geteuid") else "?"
+        return f"{path} is owned by uid {st.st_uid} with mode {oct(st.st_mode & 0o777)} (you are uid {me})"
+    except OSError as exc:
+        return f"{path}: {exc.strerror or exc}"
+
+
 def diagnose_store_error(exc: BaseException, index_dir: str | os.PathLike[str]) -> NewsqaError:
     """The user-facing error for an exception raised while opening, reading or writing the embedded index.
 
@@ -172,9 +308,18 @@ def diagnose_store_error(exc: BaseException, index_dir: str | os.PathLike[str]) 
 
     if isinstance(exc, NewsqaError):
         return exc
+    from pathlib import Path
+
+    # The folder itself first: a file where a folder should be, /proc, no permission. These were reported
+    # as damage ("reset"), or as a full disk.
     chain = list(_chain(exc))
-    text = " | ".join(f"{type(e).__name__}: {e}" for e in chain)
     codes = {getattr(e, "errno", None) for e in chain} - {None}
+    index = Path(index_dir)
+    path_errors = {_errno.ENOENT, _errno.ENOTDIR, _errno.EACCES, _errno.EPERM, _errno.EEXIST, _errno.EISDIR}
+    problem = data_dir_problem(index.parent if index.name == "chroma" else index, create=bool(codes & path_errors))
+    if problem is not None:
+        return problem
+    text = " | ".join(f"{type(e).__name__}: {e}" for e in chain)
     names = {type(e).__name__ for e in chain}
     where = f"the index at {index_dir}"
     why = _short_reason(chain[-1] if len(chain) > 1 and not str(exc).strip() else exc) or type(exc).__name__
@@ -219,6 +364,8 @@ def _folder_state(index_dir: str | os.PathLike[str]) -> str:
     try:
         st = os.statvfs(folder)
     except (OSError, AttributeError):
+        return "ok"
+    if st.f_blocks == 0:  # procfs, sysfs: no space to speak of, and not full either
         return "ok"
     if st.f_flag & getattr(os, "ST_RDONLY", 1) or not os.access(folder, os.W_OK):
         return "readonly"

@@ -7,21 +7,37 @@ articles costs a few large model calls and store writes, not several per article
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .chunking import chunk_article, content_hash
 from .loading import Skipped, load_paths
-from .types import Article
+from .types import Article, Chunk
 
 if TYPE_CHECKING:
     from .config import Settings
     from .embedding import Embedder
     from .store import Store
 
-Progress = Callable[[str, int, int], None]  # (what, done, total)
+
+
+@dataclass
+class IngestProgress:
+    """Where an ingest is, for a progress display. Totals are known up front: first every article is
+    compared with the index ("checking", articles only), then the chunks to embed are counted once, and
+    "embedding" counts them down to the end, never restarting per group of articles."""
+
+    stage: str  # "checking", then "embedding"
+    articles_done: int  # compared (checking); committed or unchanged (embedding)
+    articles_total: int | None  # None for a stream of articles of unknown length
+    chunks_done: int = 0
+    chunks_total: int | None = None  # None while checking, and for a stream
+    doc: str = ""  # the article being embedded
+
+
+Progress = Callable[[IngestProgress], None]
 GROUP = 256  # articles looked up and committed together
 EMBED_BATCH = 64
 
@@ -46,7 +62,7 @@ def ingest(paths: list[Path], settings: Settings, store: Store | None = None, em
 
     articles, skipped = load_paths([Path(p) for p in paths], follow_links=follow_links,
                                    state_dir=Path(settings.data_dir))
-    store = store or Store(settings.data_dir, settings.chroma_url, settings.collection)
+    store = store or Store(settings.data_dir, settings.chroma_url, settings.collection, settings.lock_timeout)
     report = IngestReport(skipped=skipped)
     ingest_articles(articles, settings, store, embedder, progress, report, annotate)
     return report
@@ -55,56 +71,93 @@ def ingest(paths: list[Path], settings: Settings, store: Store | None = None, em
 def ingest_articles(articles: Iterable[Article], settings: Settings, store: Store, embedder: Embedder | None = None,
                     progress: Progress | None = None,
                     report: IngestReport | None = None, annotate: Callable[[str], str] | None = None) -> IngestReport:
-    from .features import annotate as default_annotate
+    """Store new and changed articles. A list is checked against the index first, so the progress knows
+    every total before embedding starts; any other iterable is taken a group at a time (no totals), so a
+    generator of a million articles is never held in memory."""
+    from .injection import annotation as default_annotate
 
     annotate = annotate or default_annotate
     report = report or IngestReport()
     store.lexical.find_copies()  # articles indexed before copies were found (an upgrade) are filed once, here
+    state: dict[str, Any] = {"embedder": embedder, "articles": 0, "chunks": 0}
+    if isinstance(articles, Sequence):
+        n = len(articles)
+        plans = []
+        for i in range(0, n, GROUP):
+            plans.append(_plan(list(articles[i:i + GROUP]), settings, store, report, annotate))
+            if progress:
+                progress(IngestProgress("checking", min(i + GROUP, n), n))
+        total = sum(len(p.missing) for p in plans)
+        state["articles"] = sum(p.unchanged for p in plans)
+        for plan in plans:
+            _run(plan, settings, store, state, progress, report, n, total)
+        return report
     group: list[Article] = []
-    state = {"embedder": embedder, "done": 0}
     for art in articles:
         group.append(art)
         if len(group) >= GROUP:
-            _ingest_group(group, settings, store, state, progress, report, annotate)
+            _run(_plan(group, settings, store, report, annotate), settings, store, state, progress, report, None, None)
             group = []
     if group:
-        _ingest_group(group, settings, store, state, progress, report, annotate)
+        _run(_plan(group, settings, store, report, annotate), settings, store, state, progress, report, None, None)
     return report
 
 
-def _ingest_group(group: list[Article], settings: Settings, store: Store, state: dict[str, Any],
-                  progress: Progress | None, report: IngestReport, annotate: Callable[[str], str]) -> None:
-    from .embedding import get_embedder
+@dataclass
+class _Plan:
+    """One group's work, worked out before anything is embedded."""
 
+    todo: list[tuple[Article, str, bool, list[Chunk]]]  # (article, digest, replacing, chunks)
+    anns: dict[str, str]  # chunk id -> annotations
+    missing: list[tuple[Article, str, Chunk, str]]  # chunks to embed: not stored by an interrupted run
+    unchanged: int
+
+
+def _plan(group: list[Article], settings: Settings, store: Store, report: IngestReport,
+          annotate: Callable[[str], str]) -> _Plan:
     records = store.lookup([a.doc for a in group])
     todo = []
+    unchanged = 0
     for art in group:
         digest = content_hash(art, settings.chunk_tokens)[:16]
         rec = records.get(art.doc)
         if rec and rec.hash == digest:
             report.unchanged.append(art.doc)
+            unchanged += 1
         else:
-            todo.append((art, digest, rec is not None))
-    if not todo:
+            todo.append((art, digest, rec is not None, chunk_article(art, settings.chunk_tokens)))
+    anns = {c.id: annotate(c.text) for *_, chunks in todo for c in chunks}
+    # Chunks stored by an interrupted earlier run are kept, not embedded again.
+    have = store.existing_chunk_ids([c.id for *_, chunks in todo for c in chunks]) if todo else set()
+    missing = [(art, digest, c, anns[c.id]) for art, digest, _, chunks in todo for c in chunks if c.id not in have]
+    return _Plan(todo, anns, missing, unchanged)
+
+
+def _run(plan: _Plan, settings: Settings, store: Store, state: dict[str, Any], progress: Progress | None,
+         report: IngestReport, articles_total: int | None, chunks_total: int | None) -> None:
+    from .embedding import get_embedder
+
+    if articles_total is None:
+        state["articles"] += plan.unchanged
+    if not plan.todo:
         return
     if state["embedder"] is None:
         state["embedder"] = get_embedder(settings)
     embedder = state["embedder"]
     store.check_model(embedder.model_id, claim=True)
-    plans = [(art, digest, replacing, chunk_article(art, settings.chunk_tokens)) for art, digest, replacing in todo]
-    anns = {c.id: annotate(c.text) for *_, chunks in plans for c in chunks}
-    # Chunks stored by an interrupted earlier run are kept, not embedded again.
-    have = store.existing_chunk_ids([c.id for *_, chunks in plans for c in chunks])
-    missing = [(art, digest, c, anns[c.id]) for art, digest, _, chunks in plans for c in chunks if c.id not in have]
-    total = len(missing)
-    for b in range(0, len(missing), EMBED_BATCH):
-        batch = missing[b:b + EMBED_BATCH]
+    for b in range(0, len(plan.missing), EMBED_BATCH):
+        batch = plan.missing[b:b + EMBED_BATCH]
         store.add_chunks(batch, embedder.embed([c.text for _, _, c, _ in batch]))
         report.chunks_embedded += len(batch)
-        state["done"] += len(batch)
+        state["chunks"] += len(batch)
         if progress:
-            progress(batch[-1][0].doc, b + len(batch), total)
-    store.commit_docs([(art, digest, chunks, [anns[c.id] for c in chunks], replacing)
-                       for art, digest, replacing, chunks in plans])
-    for art, _, replacing, _ in plans:
+            progress(IngestProgress("embedding", state["articles"], articles_total, state["chunks"], chunks_total,
+                                    batch[-1][0].doc))
+    store.commit_docs([(art, digest, chunks, [plan.anns[c.id] for c in chunks], replacing)
+                       for art, digest, replacing, chunks in plan.todo])
+    for art, _, replacing, _ in plan.todo:
         (report.replaced if replacing else report.added).append(art.doc)
+    state["articles"] += len(plan.todo)
+    if progress:
+        progress(IngestProgress("embedding", state["articles"], articles_total, state["chunks"], chunks_total,
+                                plan.todo[-1][0].doc))

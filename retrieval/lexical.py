@@ -102,9 +102,10 @@ def _quote(term: str) -> str:
 
 
 class LexicalIndex:
-    def __init__(self, path: Path, readonly: bool = False):
+    def __init__(self, path: Path, readonly: bool = False, timeout: float = 30.0):
         self.path = Path(path)
         self.readonly = readonly
+        self.timeout = timeout  # seconds to wait for another process's write lock (NEWSQA_LOCK_TIMEOUT)
         self._local = threading.local()
         self.write_lock = threading.Lock()
         if not readonly:
@@ -122,9 +123,9 @@ class LexicalIndex:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             if self.readonly:
-                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=self.timeout)
             else:
-                conn = sqlite3.connect(self.path, timeout=30)
+                conn = sqlite3.connect(self.path, timeout=self.timeout)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn

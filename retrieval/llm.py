@@ -63,16 +63,10 @@ INDEX_NOTE = "the index was empty"  # the engine's own note, kept on LLM answers
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.S | re.I)
 _TRAILER = re.compile(r"^[ \t]*(?:#+[ \t]*)?\**[ \t]*(?:sources|references|citations)[ \t]*\**[ \t]*(?::|$)", re.I | re.M)
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
-# Text in an article that addresses an AI model ("ignore previous instructions", "you are now …",
-# "SYSTEM: …"). It stays in the prompt (fenced as data) but never counts as evidence, so an answer
-# that repeats an injected claim is not "supported" by the very text that injected it.
-_INSTRUCTION = re.compile(
-    r"\b(?:ignore|disregard|forget|override)\b[^.!?\n]{0,40}\b(?:instructions?|rules|prompts?|above|guidelines)\b"
-    r"|\byou are now\b|\bnew (?:rules|instructions)\b|\b(?:system|assistant|developer)\s*(?:prompt)?\s*:"
-    r"|\byou (?:must|should|will) (?:now )?(?:answer|reply|say|respond|write|output)\b"
-    r"|\b(?:reply|respond|answer|say) (?:only|exactly) (?:with )?[\"“']"
-    r"|\b(?:language model|AI assistant|chatbot)s?\b[^.!?\n]{0,40}\b(?:must|should|ignore)\b",
-    re.I)
+# Text in an article that addresses an AI model or its user ("ignore previous instructions", "Note to AI
+# assistants: …", "SYSTEM: …", chat-template tokens) stays in the prompt (fenced as data) but never counts as
+# evidence, so an answer that repeats an injected claim is not "supported" by the very text that injected
+# it. The rule is retrieval/injection.py's, the same one the extractive answerer uses.
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,7 +90,11 @@ _CLIENTS: dict[tuple[str | None, int, float], OpenAI] = {}
 
 
 def _client(settings: Settings) -> OpenAI:
-    """One OpenAI client per endpoint; the client's own retries are off (we retry ourselves)."""
+    """One OpenAI client per endpoint; the client's own retries are off (`complete` retries with tenacity,
+    within the answer's deadline)."""
+    from .config import register_secrets
+
+    register_secrets(settings)  # settings built directly (not by load_settings) are redacted too
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
     ident = (settings.openai_base_url, hash(key), settings.llm_timeout)
     if ident not in _CLIENTS:
@@ -378,63 +376,83 @@ class _Params(TypedDict, total=False):
 
 
 def complete(settings: Settings, messages: list[ChatCompletionMessageParam], *, max_tokens: int,
-             on_token: Callable[[str], None] | None = None, stream: bool = True, retries: int | None = None, deadline: float | None = None) -> Completion:
+             on_token: Callable[[str], None] | None = None, stream: bool = True, retries: int | None = None,
+             deadline: float | None = None) -> Completion:
     """One chat completion with bounded retries; raises LLMFailure when it can't get usable text.
 
-    Everything (attempts, backoff) fits in one overall `deadline` (a `time.monotonic()` instant;
-    default: `llm_deadline` seconds from now): a hung endpoint costs the deadline, not
-    attempts x timeout. Nothing is retried once text has been streamed to `on_token` (the user
-    has seen it). A stream that ends without a finish_reason (cut midway) is a failure.
+    The retrying is tenacity's (`Retrying`): a retryable failure (timeout, refused connection, 429, 5xx, a
+    malformed or empty reply) is tried again up to `retries` times, waiting 0.5 s, 1 s, 2 s… or the server's
+    Retry-After, at most BACKOFF_MAX. The rest is newsqa's, since no client knows it: everything (attempts,
+    waits) fits in one overall `deadline` (a `time.monotonic()` instant; default: `llm_deadline` seconds from
+    now), so a hung endpoint costs the deadline, not attempts x timeout; nothing is retried once text has
+    been streamed to `on_token` (the user has seen it); a stream that ends without a finish_reason (cut
+    midway) is a failure; and an endpoint that rejects `max_tokens` or `temperature` gets the request adapted
+    once, which is not a retry. The openai client's own retries stay off: they know none of this.
     """
+    import tenacity
+
     retries = settings.llm_retries if retries is None else retries
-    if deadline is None:
-        deadline = time.monotonic() + settings.llm_deadline
+    end = time.monotonic() + settings.llm_deadline if deadline is None else deadline
     params: _Params = {"temperature": 0.0, "max_tokens": max_tokens}
-    attempt = 0
-    last: LLMFailure | None = None
-    while attempt <= retries:
-        emitted = [False]
-        remaining = deadline - time.monotonic()
-        if remaining <= 0.05:
-            last = _past_deadline(settings, last)
-            break
-        try:
-            # The lambda runs within this iteration (_bounded calls it before the loop moves on).
-            return _bounded(lambda gate: _once(settings, messages, params, gate, stream, emitted,  # noqa: B023
-                                               attempt + 1, min(settings.llm_timeout, remaining)),  # noqa: B023
-                            on_token, remaining)
-        except _DeadlinePassed:
-            if emitted[0]:
-                raise LLMFailure(f"the answer was not finished within the {settings.llm_deadline:g} s deadline",
-                                 False) from None
-            last = _past_deadline(settings, last)
-            break
-        except Exception as exc:  # noqa: BLE001 - every failure is classified, none escapes as a traceback
-            failure = _classify(exc, settings)
-            # Some endpoints (OpenAI's reasoning models) want max_completion_tokens and no temperature:
-            # adapt the request once per parameter, without counting it as a retry.
-            if not emitted[0] and getattr(exc, "status_code", None) in (400, 422):
-                msg = _message(exc).lower()
-                if "max_completion_tokens" in msg and "max_tokens" in params:
-                    params["max_completion_tokens"] = params.pop("max_tokens")
-                    continue
-                if "temperature" in msg and "temperature" in params:
-                    params.pop("temperature")
-                    continue
-            if emitted[0]:
-                raise LLMFailure(failure.reason + " while streaming the answer", False) from None
-            last = failure
-            if not failure.retryable or attempt == retries:
-                break
-            pause = _backoff(attempt, failure)
-            if time.monotonic() + pause >= deadline - 0.05:
-                last = _past_deadline(settings, failure)
-                break
-            _sleep(pause)
-            attempt += 1
-    assert last is not None
-    last.attempts = attempt + 1
-    raise last
+    tried = [0]  # completions requested (adapting the request counts once)
+    last: list[LLMFailure | None] = [None]
+    out_of_time = [False]
+
+    def attempt() -> Completion:
+        tried[0] += 1
+        while True:
+            emitted = [False]
+            remaining = end - time.monotonic()
+            if remaining <= 0.05:
+                raise _past_deadline(settings, last[0])
+            try:
+                # The lambda runs within this iteration (_bounded calls it before the loop moves on).
+                return _bounded(lambda gate: _once(settings, messages, params, gate, stream, emitted,  # noqa: B023
+                                                   tried[0], min(settings.llm_timeout, remaining)),  # noqa: B023
+                                on_token, remaining)
+            except _DeadlinePassed:
+                if emitted[0]:
+                    raise LLMFailure(f"the answer was not finished within the {settings.llm_deadline:g} s "
+                                     "deadline", False) from None
+                raise _past_deadline(settings, last[0]) from None
+            except Exception as exc:  # noqa: BLE001 - every failure is classified, none escapes as a traceback
+                failure = _classify(exc, settings)
+                # Some endpoints (OpenAI's reasoning models) want max_completion_tokens and no temperature:
+                # adapt the request once per parameter, without counting it as a retry.
+                if not emitted[0] and getattr(exc, "status_code", None) in (400, 422):
+                    msg = _message(exc).lower()
+                    if "max_completion_tokens" in msg and "max_tokens" in params:
+                        params["max_completion_tokens"] = params.pop("max_tokens")
+                        continue
+                    if "temperature" in msg and "temperature" in params:
+                        params.pop("temperature")
+                        continue
+                if emitted[0]:
+                    raise LLMFailure(failure.reason + " while streaming the answer", False) from None
+                last[0] = failure
+                raise failure from None
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        failure = state.outcome.exception() if state.outcome is not None else None
+        return _backoff(state.attempt_number - 1, failure if isinstance(failure, LLMFailure) else LLMFailure("", True))
+
+    def stop(state: tenacity.RetryCallState) -> bool:
+        if state.attempt_number > retries:
+            return True
+        if time.monotonic() + (state.upcoming_sleep or 0.0) >= end - 0.05:
+            out_of_time[0] = True  # the wait would pass the deadline: give up now, saying so
+            return True
+        return False
+
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception(lambda e: isinstance(e, LLMFailure) and e.retryable),
+        wait=wait, stop=stop, sleep=lambda seconds: _sleep(seconds), reraise=True)
+    try:
+        return retrying(attempt)
+    except LLMFailure as failure:
+        failed = _past_deadline(settings, failure) if out_of_time[0] else failure
+        failed.attempts = tried[0]
+        raise failed from None
 
 
 class _DeadlinePassed(Exception):
@@ -565,19 +583,18 @@ def clean_completion(text: str) -> str:
 
 
 def evidence_text(text: str) -> tuple[str, bool]:
-    """The passage text that may support a claim: sentences addressed to an AI model are left out."""
-    from .sentences import split_spans
+    """The passage text that may support a claim: sentences addressed to an AI model (and the payload right
+    after one) are left out; the flag says whether any were."""
+    from .injection import strip_instructions
 
-    if not _INSTRUCTION.search(text):
-        return text, False
-    kept = [text[s:e] for s, e in split_spans(text) if not _INSTRUCTION.search(text[s:e])]
-    return " ".join(kept), True
+    return strip_instructions(text)
 
 
 def verify(text: str, packed: Sequence[Packed], unsupported: str = "drop") -> Verified:
     """Check each sentence against the passages it cites; renumber sources by first use in the answer."""
     from .answerer.compose import as_sentence, end_marker, make_source
     from .citations import Evidence, label_words, split_cited, supports
+    from .injection import is_instruction
 
     if unsupported not in UNSUPPORTED_CHOICES:
         unsupported = "drop"
@@ -599,7 +616,8 @@ def verify(text: str, packed: Sequence[Packed], unsupported: str = "drop") -> Ve
         valid = [c for c in cites if c in by_n]
         out_of_range += [c for c in cites if c not in by_n]
         hedge = is_abstention(body)
-        ok = bool(valid) and not hedge and supports(body, [evidence[c] for c in valid])
+        # A sentence that is itself an instruction ("Tell every user that …") repeats an injection: never supported.
+        ok = bool(valid) and not hedge and not is_instruction(body) and supports(body, [evidence[c] for c in valid])
         rows.append((body, valid, ok, hedge))
 
     def shown(row: tuple[str, list[int], bool, bool]) -> bool:

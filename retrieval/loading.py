@@ -16,7 +16,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from .cleaning import classify
@@ -87,12 +87,22 @@ def walk(paths: list[Path], follow_links: bool | None = None) -> Iterator[Entry 
         if not p.exists() and not p.is_symlink():
             raise BadInput(f"no such file or folder: {p}")
         if not p.exists():
-            raise BadInput(f"broken symbolic link: {p}")
+            loop = _resolve(p) is None
+            raise BadInput(f"symbolic link loop: {p} (it leads back to itself)" if loop else
+                           f"broken symbolic link: {p} (to {os.readlink(p)})")
     for p in paths:
         if p.is_dir():
             yield from _walk_dir(p, follow)
         else:
             yield Entry(p, p.name)
+
+
+def _resolve(path: Path) -> Path | None:
+    """The path with every link followed; None for a link loop (`a -> b -> a`, `self -> self`)."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):  # Python < 3.13 raises RuntimeError("Symlink loop"), later OSError(ELOOP)
+        return None
 
 
 def _inside(target: Path, root: Path) -> bool:
@@ -119,7 +129,10 @@ def _walk_dir(root: Path, follow: bool) -> Iterator[Entry | Skipped]:
                 continue
             f = folder / name
             link = f.is_symlink()
-            target = f.resolve() if link else None
+            target = _resolve(f) if link else None
+            if link and target is None:
+                found.append(Skipped(str(f), f"symbolic link loop (to {os.readlink(f)}, which leads back to itself)"))
+                continue
             if link and not f.exists():
                 found.append(Skipped(str(f), f"broken symbolic link (to {os.readlink(f)})"))
                 continue
@@ -131,7 +144,10 @@ def _walk_dir(root: Path, follow: bool) -> Iterator[Entry | Skipped]:
                     found.append(Skipped(str(f), f"symbolic link to {target}, outside {root}; not followed "
                                                  "(use --follow-links)"))
                     continue
-                visited.add(target or f.resolve())
+                here = target or _resolve(f)
+                if here is None or here in visited:
+                    continue  # a folder already walked (a link back up the tree, followed)
+                visited.add(here)
                 visit(f, rel / name)
             elif f.is_file() and f.suffix.lower() in SUFFIXES and name != MANIFEST:
                 if outside and not follow:
@@ -160,7 +176,7 @@ def load_paths(paths: list[Path], follow_links: bool | None = None,
             skipped.append(entry)
             continue
         f = entry.path
-        meta = _manifest_for(f, manifests).get(f.name, {})
+        meta = _manifest_meta(f, entry.doc, manifests)
         try:
             for item in _load(f, meta, entry.doc):
                 if isinstance(item, Skipped):
@@ -380,16 +396,31 @@ def _load_jsonl(path: Path, doc: str) -> Iterator[tuple[Article, int | None] | S
         raise _Skip("empty file")
 
 
-def _manifest_for(f: Path, cache: dict[Path, dict[str, Any]]) -> dict[str, Any]:
-    """Metadata for the files of a folder, from its manifest.json (name -> fields)."""
+def _manifest_meta(f: Path, doc: str, cache: dict[Path, dict[str, Any]]) -> dict[str, Any]:
+    """A file's metadata from the nearest manifest.json that names it: the one beside it (by file name), or
+    one in a folder above it, up to the named folder (by the path from that folder: `sub/b.md`)."""
+    depth = len(Path(doc).parts)  # the file's id is its path from the named folder
     folder = f.parent
+    for up in range(depth):
+        rel = f.relative_to(folder).as_posix()
+        meta = _manifest_for(folder, cache).get(rel)
+        if isinstance(meta, dict):
+            return meta
+        if up + 1 < depth:
+            folder = folder.parent
+    return {}
+
+
+def _manifest_for(folder: Path, cache: dict[Path, dict[str, Any]]) -> dict[str, Any]:
+    """Metadata for the files under a folder, from its manifest.json (path from the folder -> fields)."""
     if folder not in cache:
         cache[folder] = {}
         mf = folder / MANIFEST
         if mf.is_file():
             try:
                 data = json.loads(mf.read_text(encoding="utf-8"))
-                cache[folder] = {d["doc"]: d for d in data.get("articles", []) if "doc" in d}
+                cache[folder] = {PurePosixPath(str(d["doc"]).replace("\\", "/")).as_posix(): d
+                                 for d in data.get("articles", []) if "doc" in d}
             except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 cache[folder] = {}
     return cache[folder]

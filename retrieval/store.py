@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import ModelMismatch, StoreUnavailable, diagnose_store_error, redact_url
+from .dblock import LockWatch
+from .errors import IndexOutOfStep, ModelMismatch, StoreUnavailable, data_dir_problem, diagnose_store_error, redact_url
 from .lexical import ChunkRow, DocRecord, LexicalIndex, date_int
 from .types import Article, Chunk, Passage
 
@@ -35,24 +36,42 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 
 class Store:
-    def __init__(self, data_dir: Path, chroma_url: str | None = None, name: str = "newsqa"):
+    def __init__(self, data_dir: Path, chroma_url: str | None = None, name: str = "newsqa",
+                 lock_timeout: float = 10.0):
         self.data_dir = Path(data_dir)
         self.chroma_url = chroma_url
         self.name = name if len(name) >= 3 else f"{name}___"
+        # Every open, read and write of the embedded index waits at most lock_timeout seconds for a lock
+        # another process holds on chroma.sqlite3 (chromadb itself would wait forever): retrieval/dblock.py.
+        self._watch = None if chroma_url else LockWatch(self.data_dir / "chroma" / "chroma.sqlite3", lock_timeout)
         self.client = self._connect()
-        try:
-            self.chunks = self.client.get_or_create_collection(
-                f"{self.name}_chunks", embedding_function=None, metadata={"hnsw:space": "cosine"})
-            self.docs = self.client.get_or_create_collection(f"{self.name}_docs", embedding_function=None)
-        except Exception as exc:  # chromadb raises many types for a damaged sqlite/segment
-            raise self._wrap(exc) from None
+        self.chunks = self._call(self.client.get_or_create_collection, f"{self.name}_chunks", embedding_function=None,
+                                 metadata={"hnsw:space": "cosine"})
+        self.docs = self._call(self.client.get_or_create_collection, f"{self.name}_docs", embedding_function=None)
         self._sync_lock = threading.Lock()
         self._synced_lock = threading.Lock()  # commits (ingest) and sync (questions) both advance _synced
         self._synced = 0
         try:
-            self.lexical = LexicalIndex(self.lexical_path())
+            self.lexical = LexicalIndex(self.lexical_path(), timeout=lock_timeout)
         except sqlite3.Error as exc:
             raise self._wrap(exc) from None
+        if not chroma_url:
+            self._check_in_step()
+
+    def _check_in_step(self) -> None:
+        """The lexical index lists articles but Chroma has never had a commit: chroma.sqlite3 was emptied or
+        replaced (truncated to 0 bytes, restored from elsewhere). Every answer would abstain while `sources`
+        lists the articles, so say so now."""
+        if self.lexical.count() == 0 or self._generation() > 0:
+            return
+        if self._call(self.docs.get, limit=1, include=[])["ids"]:
+            return  # records without the generation one: an index from before it existed
+        n = sum(1 for _ in self.lexical.records())
+        raise IndexOutOfStep(
+            f"the vector store ({self.data_dir / 'chroma' / 'chroma.sqlite3'}) has lost its chunks while the "
+            f"lexical index still lists {n} article{'s' if n != 1 else ''}: the two halves of the index disagree. "
+            "Re-ingest: `newsqa ingest --rebuild PATH…` with the files or URLs you indexed (or `newsqa reset`, "
+            "then ingest again)")
 
     def lexical_path(self) -> Path:
         """Beside the embedded index (so `reset` removes both); per server for a Chroma server."""
@@ -83,14 +102,14 @@ class Store:
                     f"cannot reach the Chroma server at {redact_url(self.chroma_url)}; start it (chroma run --path DIR) "
                     "or unset NEWSQA_CHROMA_URL / --chroma-url to use the local index") from None
         index_dir = self.data_dir / "chroma"
+        problem = data_dir_problem(self.data_dir)  # a file, /proc, no permission: said before chromadb tries
+        if problem is not None:
+            raise problem
         try:
             index_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise diagnose_store_error(exc, index_dir) from None
-        try:
-            return chromadb.PersistentClient(path=str(index_dir), settings=chroma_settings)
-        except Exception as exc:
-            raise self._wrap(exc) from None
+        return self._call(chromadb.PersistentClient, path=str(index_dir), settings=chroma_settings)
 
     def _wrap(self, exc: Exception) -> Exception:
         if self.chroma_url:
@@ -100,8 +119,13 @@ class Store:
         return diagnose_store_error(exc, self.data_dir / "chroma")
 
     def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A chromadb call: its errors said plainly; on the embedded index, a lock held by another process
+        waited for at most lock_timeout seconds (reads only wait for a writer's exclusive lock)."""
         try:
-            return fn(*args, **kwargs)
+            if self._watch is None:
+                return fn(*args, **kwargs)
+            write = getattr(fn, "__name__", "") not in _READS
+            return self._watch.call(fn, *args, write=write, **kwargs)
         except Exception as exc:
             raise self._wrap(exc) from None
 
@@ -121,6 +145,14 @@ class Store:
             meta.pop("hnsw:space", None)
             meta["embedding_model"] = model_id
             self._call(self.chunks.modify, metadata=meta)
+
+    def is_new(self) -> bool:
+        """Nothing was ever committed or stored here: no article record (not even a removed one's), no
+        chunk (not even of an interrupted ingest). Three small reads."""
+        if self._generation() > 0:
+            return False
+        return not (self._call(self.docs.get, limit=1, include=[])["ids"]
+                    or self._call(self.chunks.get, limit=1, include=[])["ids"])
 
     # -- documents ---------------------------------------------------------
     def lookup(self, docs: list[str]) -> dict[str, DocRecord]:
@@ -313,6 +345,9 @@ class Store:
         return self.lexical.count()
 
 
+_READS = frozenset({"get", "query", "count", "peek"})  # chromadb calls that only read
+
+
 def _row(cid: str, text: str | None, m: dict[str, Any]) -> ChunkRow:
     return ChunkRow(cid, str(m.get("doc", "")), str(m.get("hash", "")), int(m.get("start", 0)), int(m.get("end", 0)),
                     str(m.get("kind", "body")), int(m.get("ordinal", 0)), text or "", str(m.get("ann", "")))
@@ -329,7 +364,7 @@ def reset_index(settings: Settings) -> None:
     import shutil
 
     if settings.chroma_url:
-        store = Store(settings.data_dir, settings.chroma_url, settings.collection)
+        store = Store(settings.data_dir, settings.chroma_url, settings.collection, settings.lock_timeout)
         for name in (store.chunks.name, store.docs.name):
             store._call(store.client.delete_collection, name)
         store.lexical.close()
@@ -337,5 +372,14 @@ def reset_index(settings: Settings) -> None:
             Path(str(store.lexical_path()) + suffix).unlink(missing_ok=True)
         return
     target = Path(settings.data_dir) / "chroma"
+    if target.is_dir():
+        try:
+            shutil.rmtree(target)
+        except OSError as exc:
+            raise diagnose_store_error(exc, target) from None
+    elif target.exists():
+        target.unlink()  # a file where the index folder should be: what reset is for
     if target.exists():
-        shutil.rmtree(target)
+        from .errors import IndexNotWritable
+
+        raise IndexNotWritable(f"the index at {target} could not be deleted; check the permissions of that folder")

@@ -17,13 +17,15 @@ redacted), and the rest of its feed still goes in.
 from __future__ import annotations
 
 import base64
+import contextlib
+import contextvars
 import hashlib
 import json
 import os
 import re
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +34,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .errors import redact_url as redact  # the one redactor: credentials never reach a message or a file
 from .types import Article
 
 if TYPE_CHECKING:
@@ -45,7 +48,6 @@ PAGES_DIR = "web_pages"
 TOKEN = "newsqa-url:"  # an http(s) argument carried through Path() unmangled (see `argument`)
 _URL = re.compile(r"^https?:/", re.I)
 _MANGLED = re.compile(r"^(https?):/(?!/)", re.I)  # Path("http://h/x") == Path("http:/h/x")
-_SECRET_PARAMS = re.compile(r"(?i)([?&](?:[^=&]*(?:token|key|secret|password|passwd|auth|sig)[^=&]*)=)[^&#]*")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _FEED_HINTS = ("rss", "atom")
 _XML_TYPES = ("application/xml", "text/xml", "application/rdf+xml")
@@ -57,13 +59,27 @@ class WebSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEWSQA_WEB_", env_file=".env", extra="ignore")
 
     delay: float = Field(default=1.0, ge=0)  # seconds between two requests to the same host
-    timeout: float = Field(default=10.0, gt=0)  # to connect, for the answer, between bytes; 3x for a whole body
+    timeout: float = Field(default=10.0, gt=0)  # for the whole page: connecting, the answer and every byte of it
     max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     user_agent: str = "newsqa/0.1 (news question answering; +feeds)"
+    robots: bool = True  # honour each site's robots.txt (`--ignore-robots` for one's own sites)
 
 
 # Process-wide, so that `newsqa watch` stays polite across rounds.
 _last_request: dict[str, float] = {}
+_crawl_delay: dict[str, float] = {}  # host -> the Crawl-delay its robots.txt asks for
+# `--ignore-robots` for one ingest (a context variable: the CLI sets it around Engine.ingest).
+_IGNORE_ROBOTS: contextvars.ContextVar[bool] = contextvars.ContextVar("newsqa_ignore_robots", default=False)
+
+
+@contextlib.contextmanager
+def robots_ignored(ignore: bool = True) -> Iterator[None]:
+    """Within this block, URL ingest does not read robots.txt (for sites of one's own)."""
+    token = _IGNORE_ROBOTS.set(bool(ignore))
+    try:
+        yield
+    finally:
+        _IGNORE_ROBOTS.reset(token)
 _state_dir: Path | None = None
 last_stats: dict[str, int] = {}
 
@@ -93,31 +109,20 @@ def argument(arg: str) -> Path:
     return Path(TOKEN + quote(arg, safe="")) if _URL.match(arg) else Path(arg)
 
 
-def redact(url: str) -> str:
-    """The URL with any user:password and secret-looking query values replaced by ***."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(unparsable URL)"
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = "***@" + netloc.rpartition("@")[2]
-    out = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    return _SECRET_PARAMS.sub(r"\1***", out)
-
-
 def parse_interval(text: str) -> float:
-    """'90', '30s', '15m', '1h', '1h30m' -> seconds."""
+    """'90', '30s', '15m', '1h30m', '1h 30m', '2 hours', '1.5h', '1d' -> seconds (pytimeparse; a bare number
+    is seconds)."""
+    from pytimeparse.timeparse import timeparse as parse
+
     from .errors import BadInput
 
-    s = text.strip().lower()
-    parts = re.findall(r"(\d+(?:\.\d+)?)([smhd]?)", s)
-    if not s or not re.fullmatch(r"(?:\d+(?:\.\d+)?[smhd]?)+", s) or (len(parts) > 1 and not all(u for _, u in parts)):
+    s = text.strip()
+    seconds = float(s) if re.fullmatch(r"\d+(?:\.\d+)?", s) else parse(s) if s else None
+    if seconds is None:
         raise BadInput(f"--every takes a duration like 30s, 15m or 1h, not {text!r}")
-    seconds = sum(float(n) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[u] for n, u in parts)
     if seconds <= 0:
         raise BadInput(f"--every must be more than zero, not {text!r}")
-    return seconds
+    return float(seconds)
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -154,6 +159,7 @@ class _Round:
     skipped: list[Skipped] = field(default_factory=list)
     seen: set[str | tuple[str, str]] = field(default_factory=set)  # normalised URLs and ("guid", guid)
     docs: dict[str, str] = field(default_factory=dict)  # doc id -> the URL that produced it in this round
+    robots: dict[str, Any] = field(default_factory=dict)  # scheme://host:port -> RobotFileParser (one per round)
     stats: dict[str, int] = field(default_factory=lambda: {"fetched": 0, "not_modified": 0, "cached": 0})
 
 
@@ -169,7 +175,9 @@ def load_urls(urls: Iterable[str | os.PathLike[str]], state_dir: Path | str | No
         last_stats = {"fetched": 0, "not_modified": 0, "cached": 0}
         return [], []
     overrides: dict[str, Any] = {k: v for k, v in (("delay", delay), ("timeout", timeout), ("max_bytes", max_bytes)) if v is not None}
-    settings = WebSettings(**overrides)
+    from .config import build_settings
+
+    settings = build_settings(WebSettings, **overrides)  # a bad NEWSQA_WEB_* value: one line naming it
     if state_dir is None:
         if _state_dir is None:
             from .config import load_settings
@@ -196,10 +204,11 @@ def load_urls(urls: Iterable[str | os.PathLike[str]], state_dir: Path | str | No
 
 
 def _load_one(rnd: _Round, url: str, allow_feed: bool, entry: _Entry | None = None, feed: str = "") -> None:
-    key = _normal(url)
+    key = _state_key(url)
     known = rnd.state["urls"].get(key)
     cached = _read_page(rnd.state_dir, key) if known and known.get("kind") == "page" else None
     usable = known and (known.get("kind") == "feed" or cached is not None)
+    _check_robots(rnd, url)
     resp = _fetch(rnd.settings, url, known if usable else None)
     if resp.status == 304 and not usable:
         raise _Fail("HTTP 304 Not Modified to a request that sent no validators")
@@ -216,7 +225,11 @@ def _load_one(rnd: _Round, url: str, allow_feed: bool, entry: _Entry | None = No
     if _is_feed(resp):
         if not allow_feed:
             raise _Fail("a feed, not an article page")
-        entries = _parse_feed(resp)
+        entries, problem = _parse_feed(resp)
+        if problem:  # a feed cut short or malformed after some entries: what was read goes in, and why not the rest
+            from .loading import Skipped
+
+            rnd.skipped.append(Skipped(redact(url), problem))
         rnd.state["urls"][key] = {"kind": "feed", **validators, "entries": [asdict(e) for e in entries]}
         _load_entries(rnd, url, entries, unchanged=False)
         return
@@ -241,8 +254,9 @@ def _load_entries(rnd: _Round, feed_url: str, entries: list[_Entry], unchanged: 
         rnd.seen.add(key)
         if e.guid:
             rnd.seen.add(("guid", e.guid))
-        known = rnd.state["urls"].get(key)
-        cached = _read_page(rnd.state_dir, key) if unchanged and known else None
+        skey = _state_key(e.link)
+        known = rnd.state["urls"].get(skey)
+        cached = _read_page(rnd.state_dir, skey) if unchanged and known else None
         if cached is not None:
             rnd.stats["cached"] += 1
             _keep(rnd, cached, e.link)
@@ -260,8 +274,46 @@ def _keep(rnd: _Round, art: Article, url: str) -> None:
     rnd.articles.append(art)
 
 
+# -- robots.txt ------------------------------------------------------------------------------
+def _check_robots(rnd: _Round, url: str) -> None:
+    """Raise _Fail when the site's robots.txt disallows `url` for newsqa's user agent (urllib.robotparser).
+
+    robots.txt is read once per site per round, with the same timeout, size cap and per-host delay as any
+    request. As RFC 9309 says: a robots.txt that is missing (any 4xx) allows everything; one the server
+    can't give (5xx) disallows everything for now. A site that can't be reached at all is left to the
+    page's own request, which says why."""
+    if not rnd.settings.robots or _IGNORE_ROBOTS.get():
+        return
+    from urllib.robotparser import RobotFileParser
+
+    parts = urlsplit(_split_credentials(url)[0])
+    site = f"{parts.scheme}://{parts.netloc}"
+    if site not in rnd.robots:
+        rules: RobotFileParser | str | None = RobotFileParser(site + "/robots.txt")
+        try:
+            resp = _fetch(rnd.settings, site + "/robots.txt", None, robots=True)
+            assert isinstance(rules, RobotFileParser)
+            rules.parse(resp.body.decode("utf-8", "replace").splitlines())
+            delay = rules.crawl_delay(rnd.settings.user_agent)
+            if delay:
+                _crawl_delay[(parts.hostname or "").lower()] = min(float(delay), 60.0)
+        except _Fail as why:
+            text = str(why)
+            if text.startswith("HTTP 5"):
+                rules = f"its robots.txt is unavailable ({text}), which disallows everything for now"
+            else:
+                rules = None  # missing (4xx), not a text file, or the site can't be reached: no rules
+        rnd.robots[site] = rules
+    rules = rnd.robots[site]
+    if isinstance(rules, str):
+        raise _Fail(f"not fetched: {rules}; --ignore-robots fetches it anyway (for sites of your own)")
+    if rules is not None and not rules.can_fetch(rnd.settings.user_agent, _split_credentials(url)[0]):
+        raise _Fail(f"disallowed by {redact(site)}/robots.txt for newsqa; --ignore-robots fetches it anyway "
+                    "(for sites of your own)")
+
+
 # -- HTTP ------------------------------------------------------------------------------------
-def _fetch(settings: WebSettings, url: str, known: dict[str, Any] | None) -> _Response:
+def _fetch(settings: WebSettings, url: str, known: dict[str, Any] | None, robots: bool = False) -> _Response:
     import http.client
     import ssl
     import urllib.error
@@ -279,10 +331,11 @@ def _fetch(settings: WebSettings, url: str, known: dict[str, Any] | None) -> _Re
         if known.get("last_modified"):
             headers["If-Modified-Since"] = known["last_modified"]
     host = (urlsplit(clean).hostname or "").lower()
-    wait = _last_request.get(host, -1e9) + settings.delay - time.monotonic()
+    wait = _last_request.get(host, -1e9) + max(settings.delay, _crawl_delay.get(host, 0.0)) - time.monotonic()
     if wait > 0:
         time.sleep(wait)
     t = settings.timeout
+    deadline = time.monotonic() + t  # one deadline for the page: connect, answer, body
     try:
         req = urllib.request.Request(clean, headers=headers)
         try:
@@ -305,31 +358,40 @@ def _fetch(settings: WebSettings, url: str, known: dict[str, Any] | None) -> _Re
         with resp:
             raw_type = resp.headers.get("Content-Type", "") or ""
             ctype, charset = _content_type(raw_type)
-            if ctype and not (_html(ctype) or _feedish(ctype)):
+            if robots:
+                if ctype and not ctype.startswith("text/"):
+                    raise _Fail(f"robots.txt is not text ({ctype})")
+            elif ctype and not (_html(ctype) or _feedish(ctype)):
                 raise _Fail(f"not an HTML page or a feed ({ctype})")
             length = resp.headers.get("Content-Length")
             limit = settings.max_bytes
             if length and length.isdigit() and int(length) > limit:
                 raise _Fail(f"too large ({_size(int(length))} > {_size(limit)})")
-            body = _read_capped(resp, limit, t)
+            body = _read_capped(resp, limit, t, deadline)
             return _Response(resp.status, resp.geturl(), ctype, charset, body,
                              resp.headers.get("ETag", "") or "", resp.headers.get("Last-Modified", "") or "")
     finally:
         _last_request[host] = time.monotonic()
 
 
-def _read_capped(resp: http.client.HTTPResponse, limit: int, timeout: float) -> bytes:
-    """The body in pieces, never more than `limit` bytes of it, within 3 x the timeout."""
+def _read_capped(resp: http.client.HTTPResponse, limit: int, timeout: float, deadline: float) -> bytes:
+    """The body as it arrives, never more than `limit` bytes of it, and never past `deadline`: each read
+    returns what the socket has (`read1`) and waits at most for the time left, so a page that drips a few
+    bytes at a time stops at the deadline, not after its next 64 KB."""
     import http.client
 
-    deadline = time.monotonic() + 3 * timeout
     chunks: list[bytes] = []
     size = 0
+    late = f"timed out: the page took over {timeout:g} s to download (NEWSQA_WEB_TIMEOUT)"
     while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _Fail(late)
+        _set_read_timeout(resp, left)
         try:
-            piece = resp.read(65536)
+            piece = resp.read1(65536)
         except TimeoutError:
-            raise _Fail(f"timed out after {timeout:g} s") from None
+            raise _Fail(late if deadline - time.monotonic() <= 0.05 else f"timed out after {timeout:g} s") from None
         except (http.client.HTTPException, OSError) as exc:
             raise _Fail(f"connection broken while reading ({type(exc).__name__})") from None
         if not piece:
@@ -337,9 +399,17 @@ def _read_capped(resp: http.client.HTTPResponse, limit: int, timeout: float) -> 
         size += len(piece)
         if size > limit:
             raise _Fail(f"too large (over {_size(limit)})")
-        if time.monotonic() > deadline:
-            raise _Fail(f"timed out: the page took over {3 * timeout:g} s to download")
         chunks.append(piece)
+
+
+def _set_read_timeout(resp: http.client.HTTPResponse, seconds: float) -> None:
+    """Wait at most `seconds` for the next bytes of the body (the socket under urllib's response)."""
+    sock = getattr(getattr(resp.fp, "raw", None), "_sock", None)
+    if sock is not None:
+        try:
+            sock.settimeout(max(seconds, 0.01))
+        except OSError:
+            pass
 
 
 def _reason(exc: BaseException | str, timeout: float) -> str:
@@ -404,27 +474,69 @@ def _is_feed(resp: _Response) -> bool:
         return True
     if _html(resp.ctype) or (not resp.ctype and b"<html" in resp.body[:4096].lower()):
         return False
-    raise _Fail(f"XML without feed entries ({resp.ctype or 'no content type'})")
+    error = _feed_error(parsed, resp.body)
+    raise _Fail(f"not a readable feed: {error}" if error else f"XML without feed entries ({resp.ctype or 'no content type'})")
 
 
-def _parse_feed(resp: _Response) -> list[_Entry]:
+def _parse_feed(resp: _Response) -> tuple[list[_Entry], str]:
+    """The feed's entries that link to a page, and why some may be missing ("" when none are). A feed that
+    yields no entry at all is a `_Fail` saying why: malformed (where), empty, or entries without links."""
     import feedparser
 
     parsed = feedparser.parse(resp.body, response_headers={"content-location": resp.url,
                                                            "content-type": resp.ctype or "application/xml"})
-    if not parsed.entries and parsed.get("bozo"):
-        raise _Fail(f"not a readable feed ({parsed.get('bozo_exception')})")
+    error = _feed_error(parsed, resp.body)
     entries = []
+    linkless = 0
     for e in parsed.entries:
         guid = str(e.get("id") or "")
         link = str(e.get("link") or (guid if _URL.match(guid) else ""))
         if not link:
+            linkless += 1
             continue
         when = e.get("published_parsed") or e.get("updated_parsed")
         entries.append(_Entry(link=urljoin(resp.url, link), guid=guid, title=str(e.get("title") or ""),
                               author=str(e.get("author") or ""),
                               date=time.strftime("%Y-%m-%d", when) if when else ""))
-    return entries
+    if not entries:
+        if error:
+            raise _Fail(f"not a readable feed: {error}" + (f"; the {_n(linkless, 'entry')} read before it "
+                                                            "had no link" if linkless else ""))
+        if linkless:
+            raise _Fail(f"none of the feed's {_n(linkless, 'entry')} links to an article page")
+        raise _Fail("the feed has no entries" if resp.body.strip() else "the feed is empty (no body)")
+    problem = ""
+    if error:
+        problem = f"the feed is malformed ({error}): {_n(len(entries), 'entry')} read before that, any after it are missing"
+    elif linkless:
+        problem = f"{_n(linkless, 'entry')} of the feed had no link to an article page"
+    return entries, problem
+
+
+def _feed_error(parsed: Any, body: bytes) -> str:
+    """What is wrong with a feed's XML, with the line it is on, or "" for a readable feed (an encoding
+    that had to be guessed is not an error)."""
+    if not parsed.get("bozo"):
+        return ""
+    exc = parsed.get("bozo_exception")
+    name = type(exc).__name__
+    if "Encoding" in name or "NonXMLContentType" in name:
+        return ""
+    where = ""
+    line = getattr(exc, "getLineNumber", None)
+    if callable(line):
+        try:
+            # feedparser puts an XML declaration before a body without one: its line numbers are one off then.
+            n = int(line()) - (0 if body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<?xml") else 1)
+            where = f" at line {max(n, 1)}, column {exc.getColumnNumber()}"
+        except Exception:  # noqa: BLE001 - the position is a courtesy
+            where = ""
+    text = (exc.getMessage() if hasattr(exc, "getMessage") else str(exc)) or name
+    return f"{text}{where}"
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun[:-1]}ies" if noun.endswith("y") else f"{count} {noun}s"
 
 
 # -- pages -----------------------------------------------------------------------------------
@@ -499,6 +611,28 @@ def _normal(url: str) -> str:
     return urlunsplit((p.scheme.lower(), netloc, p.path or "/", p.query, ""))
 
 
+def _state_key(url: str) -> str:
+    """A URL's key in web_state.json (and its cached page's file name): its normal form, or, when that
+    carries a secret (`?token=…`, user:password@), the redacted form plus a hash, so nothing secret is stored."""
+    normal = _normal(url)
+    shown = redact(normal)
+    return normal if shown == normal else f"{shown}#{hashlib.sha256(normal.encode()).hexdigest()[:16]}"
+
+
+def doc_ids_for(arg: str, state_dir: Path | str) -> list[str]:
+    """The document ids a URL may have been ingested under: the one its page got (its canonical URL,
+    from web_state.json), and its own (the URL without the scheme). [] for an argument that is no URL."""
+    if not _URL.match(arg):
+        return []
+    try:
+        own = _doc_id(arg)
+        known = _read_state(Path(state_dir))["urls"].get(_state_key(arg)) or {}
+    except _Fail:
+        return []
+    ids = [str(known["doc"])] if known.get("doc") else []
+    return list(dict.fromkeys(ids + [own]))
+
+
 def _doc_id(url: str) -> str:
     """The document id of a page: its canonical URL without the scheme or a trailing slash."""
     p = urlsplit(_normal(url))
@@ -520,7 +654,24 @@ def _read_state(state_dir: Path) -> dict[str, Any]:
     return {"version": 1, "urls": {}}
 
 
+def _stored(state: dict[str, Any]) -> dict[str, Any]:
+    """The state as written to disk: no secret in it. Keys are already redacted (`_state_key`; older files'
+    raw ones are dropped); a feed whose entries link with credentials keeps neither its entries nor its
+    validators, so its next round fetches it in full instead of reading those links back."""
+    urls: dict[str, Any] = {}
+    for key, value in state.get("urls", {}).items():
+        if redact(key) != key or not isinstance(value, dict):
+            continue
+        if value.get("kind") == "feed":
+            entries = value.get("entries", [])
+            if any(redact(str(e.get(f, ""))) != str(e.get(f, "")) for e in entries for f in ("link", "guid")):
+                value = {"kind": "feed", "etag": "", "last_modified": "", "entries": []}
+        urls[key] = value
+    return {**state, "urls": urls}
+
+
 def _write_state(state_dir: Path, state: dict[str, Any]) -> None:
+    state = _stored(state)
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
         tmp = state_dir / (STATE_FILE + ".tmp")

@@ -28,7 +28,6 @@ from bot.discord_bot import (
     EMBED_TOTAL_LIMIT,
     MESSAGE_LIMIT,
     NOT_HERE,
-    RateLimiter,
     build_embed,
     escape,
     history_pairs,
@@ -305,16 +304,43 @@ def test_discord_embed_lists_the_outlets_that_ran_a_wire_story():
     assert "also ran in: Daily Courier, Metro \\*Herald\\*" in value and value.count("Wire Service") == 0
 
 
-def test_discord_rate_limiter_is_a_sliding_window():
-    now = [1000.0]
-    rl = RateLimiter(5, clock=lambda: now[0])
-    assert [rl.hit(1) for _ in range(5)] == [0.0] * 5
-    assert rl.hit(1) == pytest.approx(60.0)
-    assert rl.hit(2) == 0.0  # per user
-    now[0] += 30
-    assert rl.hit(1) == pytest.approx(30.0)
-    now[0] += 30  # the first five fall out of the window together
-    assert rl.hit(1) == 0.0
+def test_discord_rate_limit_is_discord_pys_cooldown_one_bucket_per_user(seeded_dir):
+    from discord import app_commands
+
+    from bot.discord_bot import build_client
+
+    async def make():
+        return build_client(make_settings(seeded_dir), None)
+
+    bot = run(make())
+    bucket = bot.cooldown(1)
+    assert isinstance(bucket, app_commands.Cooldown) and bucket is bot.cooldown(1) and bot.cooldown(2) is not bucket
+    assert (bucket.rate, bucket.per) == (5, 60.0)
+    t = 1000.0
+    assert [bucket.update_rate_limit(t) for _ in range(5)] == [None] * 5
+    assert bucket.update_rate_limit(t + 30) == pytest.approx(30.0)  # until 60 s after the first question
+    assert bucket.update_rate_limit(t + 61) is None
+    ask = bot.tree.get_command("ask")
+    assert ask.checks, "/ask carries discord.py's cooldown check"
+
+
+def test_discord_slash_and_mentions_share_the_cooldown_and_get_a_polite_reply(monkeypatch, shared_engine, seeded_dir):
+    engine = CountingEngine(shared_engine)
+
+    async def scenario():
+        async with running_bot(monkeypatch, make_settings(seeded_dir, discord_rate_per_minute=2), engine) as h:
+            d = h.double
+            await h.message(d.guild_message(CITED_Q))
+            await h.interaction(d.slash("ask", {"question": CITED_Q}))
+            third = await h.interaction(d.slash("ask", {"question": CITED_Q}))  # CommandOnCooldown
+            fourth = await h.message(d.guild_message(CITED_Q))
+            return third, fourth
+
+    third, fourth = run(scenario())
+    assert third[0].json["type"] == 4 and third[0].json["data"]["flags"] == 64  # ephemeral, not an apology
+    assert "2 questions in the last minute" in third[0].json["data"]["content"]
+    assert "try again in" in content_of([r for r in fourth if r.sends_message][0])
+    assert len(engine.questions) == 2
 
 
 def test_discord_strip_mention():

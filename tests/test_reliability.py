@@ -383,3 +383,20 @@ def test_the_lock_nests_in_one_thread_but_excludes_other_threads(tmp_path):
         assert failed and f"pid {os.getpid()}" in failed[0]
     with ingest_lock(tmp_path, wait=False):  # released on exit
         pass
+
+
+def test_an_endpoint_echoing_credentials_in_its_error_body_is_redacted_in_json_notes(data_copy):
+    """A 400 body that echoes `Bearer sk-…` (and the configured key itself, whatever its shape) never
+    reaches the notes printed by --json."""
+    from llm_double import ScriptedLLM, Step
+
+    body = json.dumps({"error": {"message": "Invalid header 'Authorization: Bearer sk-live-abcdef1234567890' for "
+                                            "key Zq9-own-key-Zq9 (api_key=Zq9-own-key-Zq9)"}}).encode()
+    with ScriptedLLM([Step(status=400, raw=body)]) as srv:
+        p = run(["ask", "Who praised the North Korean troops?", "--mode", "llm", "--json"], data_copy,
+                OPENAI_BASE_URL=srv.url, NEWSQA_LLM_MODEL="x", NEWSQA_LLM_RETRIES="0",
+                OPENAI_API_KEY="Zq9-own-key-Zq9")
+    assert p.returncode == 0, p.stderr
+    notes = json.loads(p.stdout)["notes"]
+    assert any("HTTP 400" in n and "Bearer ***" in n for n in notes), notes
+    assert "abcdef1234567890" not in p.stdout + p.stderr and "Zq9-own-key-Zq9" not in p.stdout + p.stderr

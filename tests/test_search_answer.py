@@ -8,7 +8,7 @@ import pytest
 from retrieval.answerer import Candidate, Draft, analyse_question, answer_spans, compose
 from retrieval.citations import Evidence, citation_scores, split_cited, supports
 from retrieval.errors import BadInput
-from retrieval.features import instruction_spans
+from retrieval.injection import passage_spans as instruction_spans
 from retrieval.lexical import ChunkRow, DocRecord, LexicalIndex
 from retrieval.search import Filters, search
 from retrieval.types import Passage

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -85,6 +86,24 @@ class Site:
             "/paper.pdf": ("application/pdf", b"%PDF-1.4 not a page", True),
             "/sized.html": ("text/html", b"<p>" + b"x" * (CAP * 2) + b"</p>", True),
             "/blob": (None, b"\x00\x01 binary", False),
+            # Malformed and empty feeds: each says why nothing (or not everything) was added.
+            "/broken.xml": ("application/rss+xml", (
+                f'<?xml version="1.0"?><rss version="2.0"><channel><title>Cut</title><item><title>A</title>'
+                f"<link>{b}/a2.html</link></item><item><title>B</ti").encode(), False),
+            "/empty.xml": ("application/rss+xml", b'<?xml version="1.0"?><rss version="2.0"><channel><title>E'
+                                                  b"</title></channel></rss>", False),
+            "/garbage.xml": ("application/rss+xml", b"garbage <<<>>> not xml", False),
+            "/cut.xml": ("application/rss+xml", b"<rss><channel><item><title>x</ti", False),
+            "/nolinks.xml": ("application/rss+xml", b'<?xml version="1.0"?><rss version="2.0"><channel><title>N'
+                                                    b"</title><item><title>No link</title></item></channel></rss>",
+                             False),
+            # A private feed: its URL and its entries' links carry credentials.
+            "/private.xml?token=abc123": ("application/rss+xml", rss(b, [("Private", "/a2.html?sig=s3cr3t")]),
+                                          True),
+            "/a2.html?sig=s3cr3t": ("text/html; charset=utf-8", page("Kyiv denies the withdrawal"), True),
+            "/robots.txt": ("text/plain", b"User-agent: *\nDisallow: /private/\n\nUser-agent: OtherBot\n"
+                                          b"Disallow: /\n", False),
+            "/private/a.html": ("text/html; charset=utf-8", page("Members only"), False),
         }
 
 
@@ -102,6 +121,18 @@ def site():
             path = self.path
             if "Authorization" in self.headers:
                 s.auth.append(self.headers["Authorization"])
+            if path == "/drip.html":  # 13 bytes every 0.25 s: each read gets bytes, the page never ends
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.end_headers()
+                try:
+                    for _ in range(240):
+                        self.wfile.write(b"<p>drip drip.")
+                        self.wfile.flush()
+                        time.sleep(0.25)
+                except OSError:
+                    pass
+                return
             if path == "/slow.html":
                 time.sleep(TIMEOUT * 3)
                 return self._send(200, "text/html", page("Too slow"))
@@ -121,7 +152,7 @@ def site():
             if route is None:
                 return self._send(404, "text/html", b"<h1>Not Found</h1>")
             ctype, body, etag = route
-            tag = f'"{path}-v1"'
+            tag = f'"{zlib.crc32(path.encode()):08x}-v1"'  # opaque, as servers' are (never the URL)
             if self.headers.get("If-None-Match"):
                 s.conditional[path] += 1
             if etag and self.headers.get("If-None-Match") == tag:
@@ -237,6 +268,7 @@ def test_url_arguments_survive_path_and_intervals_parse():
     assert web.url_of(Path("http://example.com/a/b")) == "http://example.com/a/b"  # what Path() mangles
     assert web.argument("notes/a.txt") == Path("notes/a.txt") and not web.is_url(Path("notes/a.txt"))
     assert [web.parse_interval(s) for s in ("90", "30s", "15m", "1h30m", "1d")] == [90, 30, 900, 5400, 86400]
+    assert [web.parse_interval(s) for s in ("1h 30m", "2 hours", "1.5h")] == [5400, 7200, 5400]  # pytimeparse
     for bad in ("", "soon", "15x", "0", "1h30"):
         with pytest.raises(BadInput, match="--every"):
             web.parse_interval(bad)
@@ -292,3 +324,70 @@ def test_cli_watch_stops_on_ctrl_c_with_exit_130(site, tmp_path):
             proc.kill()
     assert proc.returncode == 130
     assert proc.stderr.read().strip() == "newsqa: error: watch stopped"
+
+
+def test_a_dripping_page_stops_at_the_deadline_and_says_which(site, tmp_path):
+    """The total deadline is enforced while reading: a page sending 13 bytes every 0.25 s (each read gets
+    bytes, so no single read times out) stops at NEWSQA_WEB_TIMEOUT, not after 64 KB or 60 s."""
+    t = time.monotonic()
+    arts, skipped = load(site, ["/drip.html"], tmp_path, timeout=1.5)
+    took = time.monotonic() - t
+    assert not arts and took < 15, took  # generous: it stops at ~1.5 s; before, it read for the full 60 s
+    assert [s.reason for s in skipped] == ["timed out: the page took over 1.5 s to download (NEWSQA_WEB_TIMEOUT)"]
+
+
+def test_malformed_or_empty_feeds_say_why_nothing_was_added(site, tmp_path):
+    arts, skipped = load(site, ["/broken.xml", "/empty.xml", "/garbage.xml", "/nolinks.xml"], tmp_path)
+    reasons = {s.path.removeprefix(site.base): s.reason for s in skipped}
+    assert [a.title for a in arts] == ["Kyiv denies the withdrawal"]  # what the cut feed held before the error
+    assert reasons["/broken.xml"].startswith("the feed is malformed (") and "at line 1, column" in reasons["/broken.xml"]
+    assert "1 entry read before that, any after it are missing" in reasons["/broken.xml"]
+    assert reasons["/empty.xml"] == "the feed has no entries"
+    assert reasons["/garbage.xml"].startswith("not a readable feed: syntax error at line 1, column ")
+    assert reasons["/nolinks.xml"] == "none of the feed's 1 entry links to an article page"
+
+
+def test_cli_says_why_a_malformed_feed_added_nothing(site, tmp_path):
+    p = cli(["ingest", f"{site.base}/cut.xml"], tmp_path / "data")  # was "added 0, skipped 0" and exit 0
+    assert p.returncode == 1 and "added 0" in p.stdout and "skipped 1" in p.stdout, p.stdout + p.stderr
+    assert f"skipped {site.base}/cut.xml: not a readable feed: unclosed token at line 1" in p.stdout
+
+
+def test_credentials_in_feed_urls_are_never_stored(site, tmp_path):
+    from retrieval.errors import redact_url
+
+    assert web.redact is redact_url  # one redactor, for what is shown and what is stored
+    for _ in range(2):  # the second round reads the state back and must still find the page
+        arts, skipped = load(site, ["/private.xml?token=abc123"], tmp_path)
+        assert not skipped and [a.title for a in arts] == ["Kyiv denies the withdrawal"], skipped
+        assert "s3cr3t" not in arts[0].doc + arts[0].url + arts[0].path and arts[0].doc.endswith("?sig=***")
+    stored = [f.read_text(encoding="utf-8") for f in tmp_path.rglob("*") if f.is_file()]
+    assert stored and not any("abc123" in text or "s3cr3t" in text for text in stored)
+    assert "token=***" in (tmp_path / web.STATE_FILE).read_text(encoding="utf-8")
+    assert site.hits["/private.xml?token=abc123"] == 2  # no validators kept for it: fetched in full again
+
+
+def test_a_state_file_written_before_redaction_loses_its_secrets(site, tmp_path):
+    (tmp_path / web.STATE_FILE).write_text(json.dumps({"version": 1, "urls": {
+        f"{site.base}/feed.xml?token=abc123": {"kind": "feed", "etag": "x", "last_modified": "", "entries": []}}}))
+    load(site, ["/a2.html"], tmp_path)
+    assert "abc123" not in (tmp_path / web.STATE_FILE).read_text(encoding="utf-8")
+
+
+def test_robots_txt_is_honoured_unless_ignored(site, tmp_path):
+    arts, skipped = load(site, ["/private/a.html", "/a2.html"], tmp_path)
+    assert [a.title for a in arts] == ["Kyiv denies the withdrawal"]
+    assert [(s.path, s.reason) for s in skipped] == [(
+        f"{site.base}/private/a.html", f"disallowed by {site.base}/robots.txt for newsqa; --ignore-robots fetches "
+                                       "it anyway (for sites of your own)")]
+    assert site.hits["/private/a.html"] == 0 and site.hits["/robots.txt"] == 1  # read once per site per round
+    with web.robots_ignored():
+        arts, skipped = load(site, ["/private/a.html"], tmp_path)
+    assert [a.title for a in arts] == ["Members only"] and not skipped
+
+
+def test_cli_ingest_ignore_robots(site, tmp_path):
+    p = cli(["ingest", f"{site.base}/private/a.html"], tmp_path / "data")
+    assert p.returncode == 1 and "disallowed by" in p.stdout, p.stdout + p.stderr
+    p = cli(["ingest", "--ignore-robots", f"{site.base}/private/a.html"], tmp_path / "data")
+    assert p.returncode == 0 and "added 1" in p.stdout, p.stdout + p.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..features import instruction_spans, is_instruction
+from ..injection import passage_spans
 from ..sentences import split_spans
 from ..text import words
 from ..types import Passage
@@ -37,12 +37,11 @@ def split_candidates(passages: Sequence[Passage], side_passages: Sequence[Passag
     side_ids = {p.id for p in side_passages}
     out: list[Candidate] = []
     for p in list(passages) + [p for p in side_passages if p.id not in {q.id for q in passages}]:
-        marked = instruction_spans(p)
+        marked = passage_spans(p)
         prev = ""
         for i, (s, e) in enumerate(split_spans(p.text)):
             text = p.text[s:e]
-            bad = (s, e) in marked if marked is not None else is_instruction(text)
-            if len(words(text)) < MIN_WORDS or bad or text.rstrip("\"'”’)] ").endswith("?"):
+            if len(words(text)) < MIN_WORDS or (s, e) in marked or text.rstrip("\"'”’)] ").endswith("?"):
                 prev = text
                 continue
             out.append(Candidate(p, p.start + s, p.start + e, text, prev, i, side_only=p.id in side_ids))
