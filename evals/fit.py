@@ -41,10 +41,11 @@ def collect(records: list[dict], scorer, k: int, log=None) -> dict[str, np.ndarr
     """Feature rows for every candidate of every instance of a dump (`python -m evals.scorer_dev dump`)."""
     from retrieval.answerer.candidates import split_candidates
     from retrieval.answerer.features import FEATURES, featurize
+    from retrieval.answerer.policy import absent_names
     from retrieval.answerer.question import analyse_question
     from retrieval.answerer.scorer import default_relevance, scorer_text
 
-    rows, labels, groups, instances, kinds, contains = [], [], [], [], [], []
+    rows, labels, groups, instances, kinds, contains, forced = [], [], [], [], [], [], []
     t = time.time()
     weeks: dict[str, int] = {}
     for n, r in enumerate(records):
@@ -56,6 +57,7 @@ def collect(records: list[dict], scorer, k: int, log=None) -> dict[str, np.ndarr
             featurize(q, cands, cos, default_relevance().scores(r["question"], [c.text for c in cands]))
         inst = len(kinds)
         kinds.append(r["kind"])
+        forced.append(bool(absent_names(q, r["passages"][:k])))
         for c in cands:
             rows.append([c.features[f] for f in FEATURES])
             labels.append(int(bool(r["answers"]) and answer_bearing(c.text, r["question"], r["answers"])))
@@ -66,7 +68,8 @@ def collect(records: list[dict], scorer, k: int, log=None) -> dict[str, np.ndarr
             log(f"  {n}/{len(records)} instances, {len(rows)} sentences, {time.time() - t:.0f} s")
     return {"x": np.array(rows, float).reshape(len(rows), len(FEATURES)), "y": np.array(labels, int),
             "contains": np.array(contains, int), "groups": np.array(groups, int),
-            "instances": np.array(instances, int), "kinds": np.array(kinds), "features": np.array(FEATURES)}
+            "instances": np.array(instances, int), "kinds": np.array(kinds), "features": np.array(FEATURES),
+            "forced": np.array(forced, bool)}
 
 
 def per_instance_best(p: np.ndarray, y: np.ndarray, instances: np.ndarray, n: int):
@@ -135,13 +138,14 @@ def fit_model(data: dict[str, np.ndarray], c: float = 1.0, max_wrongful: float |
     a, b = float(platt.coef_[0][0]), float(platt.intercept_[0])
     conf = 1.0 / (1.0 + np.exp(-(a * logit(best_p) + b)))
     conf[~has_rows] = 0.0
-    tau, curve = choose_threshold(conf, best_ok, any_ok, kinds, max_wrongful)
+    forced = data["forced"] if "forced" in data else np.zeros(n, bool)
+    tau, curve = choose_threshold(conf, best_ok, any_ok, kinds, max_wrongful, forced)
     at = next(row for row in curve if row["threshold"] == tau)
     best_contains = np.zeros(n, bool)
     bp2, bc, _ = per_instance_best(oof, data["contains"], instances, n)
     best_contains[:] = bc
     asked = kinds == "asked"
-    answered = conf >= tau
+    answered = (conf >= tau) & ~forced
     mean, scale, m = fit_logistic(x, y, c)
     info = {
         "fitted_on": {"instances": n, "asked": int(asked.sum()), "removed": int((kinds == "removed").sum()),
@@ -204,11 +208,13 @@ def main(argv=None) -> int:
         if any(str(r.get("week", ""))[:4] not in ("2022", "2023") for r in records):
             raise SystemExit("evals.fit: only 2022-2023 (the tuning years) may be fitted on")
         data = collect(records, scorer, args.k, log=lambda s: print(s, file=sys.stderr))
+        data["weeks"] = np.array(sorted({str(r.get("week", "")) for r in records}))
         if cache:
             np.savez(cache, **data)
     model, info = fit_model(data, args.C, features=args.features.split(",") if args.features else None)
     model.scorer = scorer.sha256 or ""
-    info["fitted_on"].update({"dump": Path(args.dump).name, "k": args.k, "scorer": scorer.model_id})
+    info["fitted_on"].update({"dump": Path(args.dump).name, "k": args.k, "scorer": scorer.model_id,
+                              "dev_weeks": [str(w) for w in data.get("weeks", [])]})
     info["script"] = "python -m evals.fit"
     Path(args.out).write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in info.items() if k != "risk_coverage"}, indent=1))

@@ -267,7 +267,8 @@ class Engine:
             sources = _closest_sources(draft.closest)
         timings["answer"] = time.perf_counter() - t
         result = Answer(question=q, answer=text, abstained=draft.abstained, sources=sources, sentences=sentences,
-                        mode="extractive", confidence=round(draft.confidence, 4), notes=notes + draft.notes,
+                        mode="extractive", confidence=round(draft.confidence, 4), contested=draft.contested,
+                        notes=notes + draft.notes,
                         timings=timings, retrieved=passages)
         if mode == "llm":
             from .llm import llm_answer

@@ -31,11 +31,11 @@ class Evidence:
     label: str = ""
 
 
-def label_words(outlet: str, title: str, doc: str, copy_outlets: Iterable[str] = ()) -> str:
+def label_words(outlet: str, title: str, doc: str, copy_outlets: Iterable[str] = (), extra: Iterable[str] = ()) -> str:
     """The words that may name a source: its outlet, title and id, and the outlets that ran copies of it
-    (an answer attributes a syndicated story as "A, B and others")."""
+    (an answer attributes a syndicated story as "A, B and others"), plus any `extra` words the answer may add."""
     more = list(copy_outlets)
-    return " ".join([outlet, title, doc, *more, "others" if more else ""]).strip()
+    return " ".join([outlet, title, doc, *more, "others" if more else "", *extra]).strip()
 
 
 def support_score(sentence: str, evidence: Sequence[Evidence]) -> float:

@@ -68,9 +68,13 @@ def numbers(text: str) -> set[str]:
     return {n.replace(",", "") for n in re.findall(r"\d+(?:[.,]\d+)*", text)}
 
 
+# English inflectional and demonym endings (plural, past, participle, agent, nationality: Korea/Korean).
+ENDINGS = ("s", "es", "ed", "d", "ing", "er", "ers", "n", "an", "ans", "ian", "ians", "ese")
+
+
 def inflected_in(word: str, vocabulary: set[str]) -> bool:
     """`word` occurs in some inflection among `vocabulary` (folded words): the same stem, or one word the
-    other plus an ending of at most three letters (Korea/Korean, bus/buses, claim/claimed)."""
+    other plus an inflectional ending (Korea/Korean, bus/buses, claim/claimed; not may/mayor)."""
     w = fold(word)
     if w in vocabulary:
         return True
@@ -79,6 +83,6 @@ def inflected_in(word: str, vocabulary: set[str]) -> bool:
         if stem(v) == s:
             return True
         short, long_ = (w, v) if len(w) <= len(v) else (v, w)
-        if len(short) >= 3 and long_.startswith(short) and len(long_) - len(short) <= 3:
+        if len(short) >= 3 and long_.startswith(short) and long_[len(short):] in ENDINGS:
             return True
     return False

@@ -96,6 +96,8 @@ class Sentence:
     text: str
     citations: list[int]
     supported: bool
+    side: str = ""  # in a two-sided answer: "claim", "denial", or the value this sentence gives
+    speaker: str = ""  # who the sentence says is speaking, else the source's outlet
 
 
 @dataclass
@@ -108,7 +110,8 @@ class Answer:
     sources: list[Source]
     sentences: list[Sentence]
     mode: str = "extractive"
-    confidence: float = 0.0  # the answerer's probability that its best sentence answers the question
+    confidence: float = 0.0  # the answerer's calibrated probability that its answer is right
+    contested: bool = False  # the sources disagree: the answer gives each side, attributed and cited
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     retrieved: list[Passage] = field(default_factory=list)

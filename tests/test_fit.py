@@ -1,79 +1,130 @@
-"""The answerer's fitting script: labels, the yes/no forms, the abstention policy and the model file."""
+"""The answer model and its fitting: labels, the threshold rule, calibration, the shipped files, and the
+features every model reads."""
 
 import json
+from importlib import resources
 
 import numpy as np
 import pytest
 
-from evals.fit import per_instance_best, policy_threshold, states_answer
-from retrieval.answering import AnswerModel
-from retrieval.features import FEATURES
+from evals.fit import fit_model, per_instance_best
+from evals.metrics import answer_bearing, states_answer
+from retrieval.answerer.candidates import Candidate
+from retrieval.answerer.features import FEATURES, featurize
+from retrieval.answerer.model import AnswerModel, MissingFeature, default_model
+from retrieval.answerer.policy import choose_threshold, mention_note
+from retrieval.answerer.question import analyse_question
+from retrieval.answerer.scorer import card
+from retrieval.text import inflected_in
+from retrieval.types import Passage
 
 
 def test_labels_accept_the_answer_verbatim_or_with_all_its_words():
     assert states_answer("The Colorado Avalanche won the Stanley Cup.", ["Colorado Avalanche"])
     assert states_answer("Nichols played Lt. Nyota Uhura on Star Trek.", ["Lt. Nyota Uhura"])
-    assert states_answer("Uhura, played by Nichols, became an icon; Lt. Nyota was her rank.", ["Lt. Nyota Uhura"])
     assert not states_answer("The Tampa Bay Lightning lost the final.", ["Colorado Avalanche"])
     assert states_answer("Some 60 percent of adults disapprove.", ["60%"])
     assert not states_answer("Some 6 percent of adults disapprove.", ["60%"])
 
 
-def test_the_threshold_answers_most_while_abstaining_on_enough_questions_without_their_articles():
-    # Five questions asked with their articles, five without: best probabilities and whether the best is right.
-    kinds = np.array(["asked"] * 5 + ["removed"] * 5)
-    best_p = np.array([0.9, 0.8, 0.7, 0.4, 0.3, 0.6, 0.35, 0.2, 0.1, 0.05])
-    best_ok = np.array([True, True, False, True, False] + [False] * 5)
-    tau, curve = policy_threshold(best_p, best_ok, kinds, min_abstain=0.8)
-    assert tau == pytest.approx(0.4)  # 0.35 would answer two of the five absent ones
+def test_an_answer_bearing_sentence_is_also_about_the_question():
+    q = "Former President Donald Trump was found liable for fraud in which state?"
+    assert answer_bearing("A New York judge found Trump liable for fraud on Tuesday.", q, ["New York"])
+    assert not answer_bearing("He flew to New York for a rally.", q, ["New York"])  # names the state, not the case
+
+
+def test_the_threshold_maximises_crag_while_few_questions_with_an_answer_abstain():
+    # Six questions as asked (four whose candidates hold an answer), two without their articles.
+    kinds = np.array(["asked"] * 6 + ["removed"] * 2)
+    conf = np.array([0.9, 0.7, 0.5, 0.3, 0.6, 0.2, 0.55, 0.1])
+    right = np.array([True, True, False, True, False, False, False, False])
+    has = np.array([True, True, True, True, False, False, False, False])
+    tau, curve = choose_threshold(conf, right, has, kinds, max_wrongful=0.25)
+    # 0.7 would be the best CRAG (+2 of 6) but leaves two of the four with an answer unanswered (50%). Of the
+    # thresholds that leave at most one (0.5 and 0.3), 0.3 scores better: +3 -2 of 6 against +2 -2.
+    assert tau == pytest.approx(0.3)
     at = next(c for c in curve if c["threshold"] == tau)
-    assert at["abstain_absent"] == pytest.approx(0.8) and at["accuracy"] == pytest.approx(3 / 5)
+    assert at["wrongful_abstention"] == 0.0 and at["coverage"] == pytest.approx(5 / 6)
+    assert at["crag"] == pytest.approx(1 / 6)
+    assert choose_threshold(conf, right, has, kinds, max_wrongful=1.0)[0] == pytest.approx(0.7)
 
 
 def test_the_best_sentence_of_each_instance():
     p = np.array([0.1, 0.7, 0.3, 0.9, 0.2])
     y = np.array([0, 1, 0, 0, 1])
     inst = np.array([0, 0, 0, 1, 1])
-    best_p, best_ok = per_instance_best(p, y, inst, 2)
-    assert best_p.tolist() == [0.7, 0.9] and best_ok.tolist() == [True, False]
+    best_p, best_ok, any_ok = per_instance_best(p, y, inst, 2)
+    assert best_p.tolist() == [0.7, 0.9] and best_ok.tolist() == [True, False] and any_ok.tolist() == [True, True]
 
 
-def test_the_shipped_model_matches_the_features_and_records_how_it_was_fitted():
-    from importlib import resources
+def test_fitting_learns_the_signal_calibrates_and_respects_the_wrongful_abstention_bound():
+    rng = np.random.default_rng(0)
+    rows, labels, groups, instances, kinds = [], [], [], [], []
+    for i in range(400):
+        kind = "asked" if i < 300 else "removed"
+        answer = kind == "asked" and rng.random() < 0.7
+        right_at = rng.integers(6) if answer else -1
+        for j in range(6):
+            good = j == right_at
+            f = {name: rng.normal() for name in FEATURES}
+            f["cos"] = rng.normal(0.8 if good else 0.5, 0.1)
+            rows.append([f[name] for name in FEATURES])
+            labels.append(int(good))
+            groups.append(i % 10)
+            instances.append(i)
+        kinds.append(kind)
+    data = {"x": np.array(rows), "y": np.array(labels), "contains": np.array(labels), "groups": np.array(groups),
+            "instances": np.array(instances), "kinds": np.array(kinds), "features": np.array(FEATURES)}
+    model, info = fit_model(data)
+    oof = info["out_of_fold"]
+    assert model.coef[model.features.index("cos")] > 0.5 and oof["sentence_auc"] > 0.8
+    assert oof["wrongful_abstention"] <= 0.15 and oof["abstain_removed"] > 0.5
+    assert 0 < model.threshold < 1 and model.confidence(0.99) > model.confidence(0.2)
+    for row in info["calibration"]:  # calibrated: each bin's confidence near how often it was right
+        if row["n"] >= 40:
+            assert abs(row["mean_confidence"] - row["right"]) < 0.15
 
+
+def P(text, doc="a.txt", title=""):
+    return Passage(id=f"{doc}:0", doc=doc, text=text, start=0, end=len(text), kind="body", title=title, outlet="",
+                   date="2025-01-01", rank=1)
+
+
+def test_featurize_computes_every_feature_and_the_model_refuses_a_missing_one():
+    q = analyse_question("How many passengers use the route 14 bus each day?")
+    p = P("The route is used by around 900 passengers a day. The council met on Monday.", title="Route 14 bus cut")
+    cands = [Candidate(p, 0, 49, "The route is used by around 900 passengers a day."),
+             Candidate(p, 50, 77, "The council met on Monday.")]
+    featurize(q, cands, np.array([0.8, 0.4]), np.array([0.7, 0.3]))
+    assert all(set(c.features) == set(FEATURES) for c in cands)
+    a, b = cands[0].features, cands[1].features
+    assert a["typed"] == 1.0 and b["typed"] == 0.0  # a figure for a how-many question
+    assert a["cos_margin"] == pytest.approx(0.4) and b["cos_margin"] == pytest.approx(-0.4)
+    # "bus" and "14" are in the title, "passengers" in the sentence: nothing is missing from the passage
+    assert a["missing_passage"] == 0.0 and a["missing_sentence"] > 0
+    model = default_model()
+    with pytest.raises(MissingFeature):
+        model.probabilities([{k: v for k, v in a.items() if k != model.features[0]}])
+
+
+def test_notes_never_say_a_word_is_missing_when_an_inflection_of_it_is_there():
+    assert inflected_in("Korean", {"north", "korea", "deployed"}) and inflected_in("buses", {"bus"})
+    assert inflected_in("claimed", {"claim"}) and not inflected_in("mayor", {"may", "council"})
+    q = analyse_question("How many passengers use the route 14 bus each day?")
+    note = mention_note(q, [P("Buses on the route carry 900 passengers daily.")])
+    assert "bus" in note.split(";")[0] and "passengers" in note.split(";")[0]
+    assert "none mentions" in note and "route" not in note.split("none mentions")[1]
+
+
+def test_the_shipped_model_and_scorer_belong_together_and_say_how_they_were_made():
     d = json.loads((resources.files("retrieval") / "data" / "answerer.json").read_text(encoding="utf-8"))
     m = AnswerModel.from_json(d)
-    assert m.features == list(FEATURES) and len(m.coef) == len(FEATURES) and 0 < m.threshold < 1
+    assert set(m.features) <= set(FEATURES) and len(m.coef) == len(m.features) and 0 < m.threshold < 1
+    assert m.scorer == card()["export"]["sha256"]
     info = m.info["fitted_on"]
-    assert info["split"] == "tuning" and set(info["years"]) <= {"2022", "2023"} and info["questions"] > 100
-    assert m.info["out_of_fold"]["abstain_absent"] >= 0.8
-    # probabilities are monotone in the model's score: more coverage of the question, all else equal, scores higher
-    row = {f: float(mu) for f, mu in zip(m.features, m.mean)}
-    more = dict(row, cov_sentence=row["cov_sentence"] + 0.3)
-    assert m.probabilities([more])[0] != m.probabilities([row])[0]
-
-
-def test_yes_no_forms_put_the_answer_into_the_question():
-    from evals.fit import as_yes_no
-
-    assert as_yes_no("Which team won the 2022 Stanley Cup?", "Colorado Avalanche") == \
-        "Is it true that Colorado Avalanche won the 2022 Stanley Cup?"
-    assert as_yes_no("Who was named Time's Person of the Year?", "Taylor Swift") == \
-        "Is it true that Taylor Swift was named Time's Person of the Year?"
-    assert as_yes_no("How many people attended?", "5,000") is None  # no "who/which X" to replace
-    assert as_yes_no("Who won?", "") is None
-
-
-def test_a_yes_no_question_is_answered_by_its_own_model_when_one_was_fitted():
-    from retrieval.features import analyse_question
-
-    def model(shift: float, threshold: float) -> AnswerModel:
-        k = len(FEATURES)
-        return AnswerModel(list(FEATURES), np.zeros(k), np.ones(k), np.full(k, 0.1), shift, threshold, {})
-
-    wh, polar = model(-1.0, 0.3), model(2.0, 0.9)
-    both = AnswerModel.from_json({**wh.to_json(), "yes_no": polar.to_json()})
-    assert both.for_question(analyse_question("Did Ukraine capture Moscow?")).threshold == 0.9
-    assert both.for_question(analyse_question("Who captured Moscow?")).threshold == 0.3
-    assert wh.for_question(analyse_question("Did Ukraine capture Moscow?")) is wh  # none fitted: the one model
-    assert AnswerModel.from_json(both.to_json()).yes_no is not None
+    assert info["asked"] > 100 and info["removed"] > 100 and info["weeks"] >= 10
+    assert m.info["out_of_fold"]["wrongful_abstention"] <= 0.15
+    c = card()
+    assert set(c["data"]["weeks"]).isdisjoint(m.info["fitted_on"].get("dev_weeks", []))
+    assert all(w[:4] in ("2022", "2023") for w in c["data"]["weeks"])
+    assert c["base"]["sha256"] and c["training"]["epochs"] and c["export"]["bytes"] <= 25_000_000

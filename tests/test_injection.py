@@ -178,7 +178,7 @@ def test_llm_repeating_tell_every_user_is_not_supported_even_with_the_words_else
 
 
 def _no_answer(question: str):
-    from retrieval.answering import ABSTAIN_TEXT
+    from retrieval.answerer import ABSTAIN_TEXT
     from retrieval.types import Answer
 
     return Answer(question=question, answer=ABSTAIN_TEXT, abstained=True, sentences=[], sources=[],

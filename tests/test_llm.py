@@ -549,7 +549,7 @@ def test_cli_ask_llm_json(data_copy):
     assert p.returncode == 0, p.stderr
     r = json.loads(p.stdout)
     assert r["mode"] == "llm" and r["abstained"] is False
-    assert r["sentences"] and all(set(s) == {"text", "citations", "supported"} for s in r["sentences"])
+    assert r["sentences"] and all(set(s) == {"text", "citations", "supported", "side", "speaker"} for s in r["sentences"])
     assert all(s["supported"] for s in r["sentences"])
     assert [s["n"] for s in r["sources"]] == list(range(1, len(r["sources"]) + 1))
     assert "llm" in r["timings"]

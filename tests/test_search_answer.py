@@ -218,13 +218,24 @@ def test_bad_questions_are_rejected(shared_engine, bad):
 
 
 def test_compose_numbers_sources_in_order_of_first_use():
-    p1, p2 = P(1, "Alpha said the bridge closed.", "a.txt", "Daily"), P(2, "Beta said the bridge reopened.", "b.txt")
+    p1, p2 = P(1, "The bridge closed at noon.", "a.txt", "Daily"), P(2, "The bridge reopened at six.", "b.txt")
     c1 = Candidate(p1, p1.start, p1.end, p1.text)
     c2 = Candidate(p2, p2.start, p2.end, p2.text)
     text, sentences, sources = compose(Draft(False, "", [c2, c1], [], []))
     assert [s.n for s in sources] == [1, 2] and sources[0].doc == "b.txt"
     assert text.index("[1]") < text.index("[2]")
     assert "According to Daily" in text and "According to one report" in text and "b.txt" not in text
+
+
+def test_a_claim_and_its_denial_name_their_speakers_not_the_outlet():
+    p1 = P(1, "Mayor Ana Ruiz said the bridge was safe.", "a.txt", "Daily")
+    p2 = P(2, "The engineers' union denied that the bridge was safe.", "b.txt", "Weekly")
+    c1 = Candidate(p1, p1.start, p1.end, p1.text, side="claim")
+    c2 = Candidate(p2, p2.start, p2.end, p2.text, side="denial")
+    text, sentences, _ = compose(Draft(False, "", [c1, c2], [], [], lead_in="Disputed: ", contested=True,
+                                       attribute=True))
+    assert text.startswith("Disputed: Mayor Ana Ruiz said") and "According to" not in text
+    assert [(s.side, s.speaker) for s in sentences] == [("claim", "Mayor Ana Ruiz"), ("denial", "The engineers' union")]
 
 
 def test_langchain_retriever_returns_the_same_passages_with_their_offsets(shared_engine):

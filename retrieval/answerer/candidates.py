@@ -28,6 +28,7 @@ class Candidate:
     cosine: float = 0.0  # the scorer's similarity to the question
     features: dict[str, float] = field(default_factory=dict)
     score: float = 0.0  # the answer model's probability that it states the answer
+    side: str = ""  # in a two-sided answer: "claim", "denial", or the value it gives
 
 
 def split_candidates(passages: Sequence[Passage], side_passages: Sequence[Passage] = ()) -> list[Candidate]:

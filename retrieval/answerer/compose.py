@@ -11,6 +11,7 @@ from ..text import STOPWORDS
 from ..types import Passage, Sentence, Source, other_outlets
 from .candidates import Candidate
 from .policy import Draft
+from .stance import speaker
 
 NAMED_OUTLETS = 3  # a story many outlets ran is attributed to the first few "and others"
 
@@ -48,11 +49,18 @@ def compose(draft: Draft) -> tuple[str, list[Sentence], list[Source]]:
         return numbers[key]
 
     sentences: list[Sentence] = []
-    attribute = len({c.passage.doc for c in draft.picked}) > 1
-    for c in draft.picked:
+    attribute = draft.attribute or len({c.passage.doc for c in draft.picked}) > 1
+    for i, c in enumerate(draft.picked):
         n = cite(c)
-        body = _attributed(c) if attribute else c.text
-        sentences.append(Sentence(text=as_sentence(body), citations=[n], supported=True))
+        who = speaker(c.text).name
+        # Who claims what: a claim or denial names its speaker where the sentence does; figures, dates and names
+        # that differ, or agree, are each given with the source that reports them.
+        by_speaker = c.side in ("claim", "denial") and who
+        body = c.text if not attribute or by_speaker else _attributed(c)
+        if i == 0 and draft.lead_in:
+            body = draft.lead_in + body
+        sentences.append(Sentence(text=as_sentence(body), citations=[n], supported=True, side=c.side,
+                                  speaker=who or source_label(c.passage)))
     parts = [draft.lead] if draft.lead else []
     if draft.lead and sentences:
         parts.append(draft.connector)
@@ -86,9 +94,13 @@ def end_marker(text: str, cites: list[int]) -> str:
     return f"{text} {marks}"
 
 
+LEADS = ("Disputed", "Sources differ", "Yes", "No")  # the words a two-sided or agreed answer opens with
+
+
 def check_support(sentences: list[Sentence], sources: list[Source]) -> None:
-    """Mark each sentence supported or not by its cited sources, with the shared rule."""
-    by_n = {s.n: Evidence(s.text, label_words(s.outlet, s.title, s.doc, (c.outlet for c in s.copies)))
+    """Mark each sentence supported or not by its cited sources, with the shared rule (the opening words of a
+    two-sided answer count as the answer's own, not as a claim about the passage)."""
+    by_n = {s.n: Evidence(s.text, label_words(s.outlet, s.title, s.doc, (c.outlet for c in s.copies), LEADS))
             for s in sources}
     for s in sentences:
         s.supported = supports(s.text, [by_n[c] for c in s.citations if c in by_n])

@@ -95,3 +95,4 @@ def _missing(q: QuestionInfo, vocabulary: set[str]) -> float:
     if not q.terms:
         return 0.0
     return sum(not inflected_in(q.surface[t], vocabulary) for t in q.terms) / len(q.terms)
+

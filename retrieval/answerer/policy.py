@@ -6,6 +6,7 @@ shared with `python -m evals.fit`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,13 +15,14 @@ import numpy as np
 
 from prompts import load as load_prompt
 
-from ..text import NEGATIONS, content_terms, inflected_in, words
+from ..text import NEGATIONS, STOPWORDS, content_terms, inflected_in, words
 from ..types import Passage
 from .candidates import Candidate, split_candidates
-from .features import featurize
+from .features import featurize, states_claim
 from .model import AnswerModel, default_model
-from .question import REPORTING, QuestionInfo, analyse_question, typed_values
+from .question import DATE_WORDS, REPORTING, QuestionInfo, analyse_question, typed_values
 from .scorer import SentenceScorer, default_relevance, default_scorer, scorer_text
+from .stance import quantities, same_quantity, stance
 
 # The one abstention sentence, shared with the LLM prompt (prompts/abstain.txt).
 ABSTAIN_TEXT = load_prompt("abstain").strip()
@@ -41,6 +43,9 @@ class Draft:
     connector: str = "They report:"  # between an abstaining lead and the sentences it cites
     confidence: float = 0.0
     candidates: list[Candidate] = field(default_factory=list)
+    lead_in: str = ""  # before the first sentence: "Disputed: ", "Sources differ: ", "Yes: ", "No: "
+    contested: bool = False  # the sources disagree: each side is given, attributed
+    attribute: bool = False  # name each sentence's speaker or source even when only one is cited
 
 
 def scored(question: QuestionInfo, passages: Sequence[Passage], scorer: SentenceScorer, model: AnswerModel,
@@ -78,6 +83,16 @@ def extract(question: str, passages: list[Passage], model: AnswerModel | None = 
         return Draft(True, ABSTAIN_TEXT, [], ["no sentence in the retrieved passages"], closest)
     best = main[0]
     conf = model.confidence(best.score)
+    absent = absent_names(q, passages)
+    if absent:
+        return Draft(True, ABSTAIN_TEXT, [], ["no retrieved passage mentions " + ", ".join(absent),
+                                              mention_note(q, passages)], closest, confidence=conf, candidates=cands)
+    premise = premise_problem(q, best) if conf >= model.threshold / 2 else ""
+    if premise:
+        # "Why did X confirm …?" when X denied it, or "Why did X pull out in March?" when no passage says so:
+        # the premise is not what the articles report; what they do report on it is shown, cited.
+        return Draft(True, ABSTAIN_TEXT, [best], [premise, mention_note(q, passages)], closest,
+                     connector="The closest they report:", confidence=conf, candidates=cands)
     if conf < model.threshold:
         notes = [f"no sentence is likely to answer (confidence {conf:.2f} < {model.threshold:.2f})",
                  mention_note(q, passages)]
@@ -87,38 +102,142 @@ def extract(question: str, passages: list[Passage], model: AnswerModel | None = 
             return Draft(True, ABSTAIN_TEXT, [best], notes, closest, connector="The closest they report:",
                          confidence=conf, candidates=cands)
         return Draft(True, ABSTAIN_TEXT, [], notes, closest, confidence=conf, candidates=cands)
+    if q.qtype == "yesno":
+        claim = claim_answer(q, cands, model, closest, conf)
+        if claim is not None:
+            return claim
     picked = [best]
-    other = other_side(q, best, cands, model)
+    best.side = ""
+    other = differing_value(q, best, cands, model)
+    lead = ""
     if other is not None:
         picked.append(other)
+        lead = "Sources differ: "
+        best.side, other.side = value_label(q, best.text), value_label(q, other.text)
     for c in main[1:]:
         if len(picked) >= MAX_SENTENCES or model.confidence(c.score) < model.threshold:
             break
         if c in picked or any(_overlap(c.text, p.text) > 0.6 for p in picked):
             continue
-        if all(c.passage.doc != p.passage.doc for p in picked):
-            picked.append(c)  # another source that also answers: corroboration or a different value
-    wants = best.text if other is None and REPORTING.search(best.text) else ""
-    return Draft(False, "", picked, [], closest, wants_other_side=wants, confidence=conf, candidates=cands)
+        if all(c.passage.doc != p.passage.doc for p in picked) and confirms(q, best, c):
+            picked.append(c)  # another source that states the same answer
+    wants = best.text if q.qtype == "yesno" and REPORTING.search(best.text) else ""
+    return Draft(False, "", picked, [], closest, wants_other_side=wants, confidence=conf, candidates=cands,
+                 lead_in=lead, contested=other is not None)
 
 
-def other_side(q: QuestionInfo, best: Candidate, cands: list[Candidate], model: AnswerModel) -> Candidate | None:
-    """A sentence from another article that answers differently: a figure or date the best one lacks
-    while lacking one it states, or wholly other names; or the denial of what the best one states. It
-    must itself be on the question (half the threshold)."""
-    values = typed_values(q, best.text)
-    negated = _negated(best.text)
+def absent_names(q: QuestionInfo, passages: Sequence[Passage]) -> list[str]:
+    """The names the question asks about ("What did Zelensky say …") that no retrieved passage mentions in any
+    inflection: the articles cannot say what such a one did. (`evals.fit` forces the same abstention when it
+    fits the threshold, so the bound on wrongful abstention holds with this rule in place.)"""
+    vocabulary = {w for p in passages for w in words(p.text + " " + p.title)}
+    return [q.surface[t] for t in q.terms if t in q.names and q.surface[t] not in DATE_WORDS
+            and not inflected_in(q.surface[t], vocabulary)]
+
+
+def premise_problem(q: QuestionInfo, best: Candidate) -> str:
+    """Why the question's premise does not hold in the closest sentence, or "": a question that presupposes
+    something ("Why did …", "When did …") and the sentence denies it; or a question asking for a reason whose
+    premise has words that the sentence's passage holds in no inflection."""
+    if q.presupposes and stance(q, best.text) == "denial" and states_claim(q, best.text):
+        return "the closest sentence denies what the question takes for granted"
+    if q.asks_reason and best.features.get("missing_passage", 0.0) > 0:
+        return "the passages do not report what the question takes for granted"
+    return ""
+
+
+def claim_answer(q: QuestionInfo, cands: list[Candidate], model: AnswerModel, closest: list[Passage],
+                 conf: float) -> Draft | None:
+    """A yes/no question answered with who claims what: the best sentence stating its claim and the best one
+    denying it, each cited and attributed ("Disputed: …"); "Yes:"/"No:" only when two or more outlets agree and
+    none disputes; a single source's word is given attributed, never as settled fact. None when no candidate
+    that clears the threshold states the claim at all (the plain answer then stands)."""
+    # On the claim: a sentence the model takes for an answer, or one stating most of the claim's words that is at
+    # least halfway there (a denial seldom repeats every word of what it denies).
+    on = [c for c in cands if (conf_c := model.confidence(c.score)) >= model.threshold
+          or (conf_c >= model.threshold / 2 and states_claim(q, c.text))]
+    if not on or not any(states_claim(q, c.text) for c in on):
+        return None
+    # the sentences that state the claim first, then the scorer's similarity to the question
+    on.sort(key=lambda c: (not states_claim(q, c.text), -c.cosine))
+    for c in on:
+        c.side = stance(q, c.text)
+    claims = [c for c in on if c.side == "claim"]
+    denials = [c for c in on if c.side == "denial"]
+    if claims and denials:
+        picked = [claims[0], denials[0]]
+        return Draft(False, "", picked, [], closest, confidence=conf, candidates=cands, lead_in="Disputed: ",
+                     contested=True, attribute=True)
+    one = claims or denials
+    if one[0].side_only:
+        return None
+    outlets: dict[str, Candidate] = {}
+    for c in one:
+        outlets.setdefault(c.passage.outlet or c.passage.doc, c)
+    picked = list(outlets.values())[:2]
+    lead = ("Yes: " if one is claims else "No: ") if len(picked) > 1 else ""
+    wants = picked[0].text if one is claims else ""
+    return Draft(False, "", picked, [], closest, wants_other_side=wants, confidence=conf, candidates=cands,
+                 lead_in=lead, attribute=True)
+
+
+def asked_values(q: QuestionInfo, text: str) -> set[str] | set[float]:
+    """The values of the kind asked for that a sentence states: figures (as numbers) for how many/how much, dates,
+    or names. A figure the question itself holds, or a year in a sentence asked for a figure, is not one."""
+    if q.qtype == "quantity":
+        asked = quantities(q.text)
+        return {v for v in quantities(text, counted(q)) if v not in asked and not (v.is_integer() and 1900 <= v <= 2100)}
+    return typed_values(q, text)
+
+
+def counted(q: QuestionInfo) -> set[str]:
+    """What a how-many/how-much question counts: the words after "how many", "how much" or "number of"."""
+    m = re.search(r"\b(?:how (?:many|much)|number of|amount of)\s+((?:[\w'-]+\s*){1,2})", q.text, re.I)
+    return {w for w in words(m.group(1)) if w not in STOPWORDS} if m else set()
+
+
+def value_label(q: QuestionInfo, text: str) -> str:
+    """The value a sentence gives, as the answer's `side` ("900", "Geneva")."""
+    vals = asked_values(q, text)
+    if not vals:
+        return ""
+    v = sorted(vals, key=str)[0]
+    return f"{v:,.0f}" if isinstance(v, float) and v.is_integer() else str(v)
+
+
+def _same_values(q: QuestionInfo, a: set[str] | set[float], b: set[str] | set[float]) -> bool:
+    if q.qtype == "quantity":
+        return same_quantity({float(x) for x in a}, {float(x) for x in b})
+    return bool(set(a) & set(b))
+
+
+def differing_value(q: QuestionInfo, best: Candidate, cands: list[Candidate], model: AnswerModel) -> Candidate | None:
+    """A sentence from another article that gives another value of what was asked (a figure, a date, a name).
+    It must itself clear the answer threshold and be as much about the question as the best one (it lacks no
+    more of the question's words), and the two values must not be the same quantity written differently (900 /
+    nine hundred; 1.8m / 1,800,000)."""
+    if q.qtype not in ("quantity", "date", "person", "place", "which"):
+        return None
+    mine = asked_values(q, best.text)
+    if not mine:
+        return None
     for c in cands:
-        if c is best or c.passage.doc == best.passage.doc or model.confidence(c.score) < model.threshold / 2:
+        if c is best or c.passage.doc == best.passage.doc or model.confidence(c.score) < model.threshold:
             continue
-        theirs = typed_values(q, c.text)
-        if q.qtype in ("quantity", "date") and values - theirs and theirs - values:
-            return c  # each states a figure or date the other lacks: they disagree on what was asked
-        if values and theirs and not values & theirs:
-            return c  # names: only wholly different ones are a disagreement (a sentence names several)
-        if _overlap(c.text, best.text) <= 0.8 and _negated(c.text) != negated and _overlap(c.text, best.text) >= 0.3:
+        if c.features.get("typed", 0.0) < 1.0 or c.features["missing_sentence"] > best.features["missing_sentence"]:
+            continue
+        theirs = asked_values(q, c.text)
+        if theirs and not _same_values(q, mine, theirs):
             return c
     return None
+
+
+def confirms(q: QuestionInfo, best: Candidate, c: Candidate) -> bool:
+    """`c` states the same answer as the best sentence (for a question without a value kind: the same claim)."""
+    mine, theirs = asked_values(q, best.text), asked_values(q, c.text)
+    if mine or theirs:
+        return bool(mine and theirs and _same_values(q, mine, theirs))
+    return _overlap(c.text, best.text) >= 0.5
 
 
 def _negated(text: str) -> bool:
@@ -149,20 +268,24 @@ def mention_note(q: QuestionInfo, passages: Sequence[Passage]) -> str:
 
 # --- fitting the threshold (python -m evals.fit) -------------------------------------------------------
 def choose_threshold(conf: np.ndarray, right: np.ndarray, has_answer: np.ndarray, kinds: np.ndarray,
-                     max_wrongful: float = MAX_WRONGFUL_ABSTENTION) -> tuple[float, list[dict[str, Any]]]:
+                     max_wrongful: float = MAX_WRONGFUL_ABSTENTION,
+                     forced: np.ndarray | None = None) -> tuple[float, list[dict[str, Any]]]:
     """The threshold on the confidence that maximises the CRAG score (+1 right, 0 abstained, -1 wrong) over
     the questions as asked (and those held out with their articles), among the thresholds at which at most
     `max_wrongful` of the questions whose candidates hold an answer abstain. Returns it and the whole
     risk-coverage curve.
 
     `conf`, `right` (the best sentence states the answer), `has_answer` (some candidate does) and `kinds`
-    ("asked", "removed", "held_out") have one entry per question instance."""
+    ("asked", "removed", "held_out") have one entry per question instance; `forced` marks the instances a rule
+    abstains on whatever their confidence (names no passage mentions)."""
+    if forced is not None:
+        conf = np.where(forced, -1.0, conf)
     asked = kinds == "asked"
     pool = asked | (kinds == "held_out")
     absent = (kinds == "removed") | (kinds == "held_out")
     present = asked & has_answer
     curve = []
-    for tau in np.unique(np.concatenate([conf, [0.0, 1.01]])):
+    for tau in np.unique(np.concatenate([conf[conf >= 0], [0.0, 1.01]])):
         answered = conf >= tau
         score = np.where(answered, np.where(right, 1.0, -1.0), 0.0)
         curve.append({

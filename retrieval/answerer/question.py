@@ -14,10 +14,13 @@ QTYPES = ("quantity", "date", "person", "place", "which", "yesno", "other")
 MONTHS = ("January February March April May June July August September October November December "
           "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec").split()
 WEEKDAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+DATE_WORDS = frozenset(w.lower() for w in MONTHS + WEEKDAYS)  # capitalised, but dates rather than names
 NUMBER_WORDS = frozenset("""one two three four five six seven eight nine ten eleven twelve thirteen fourteen
 fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred
 thousand million billion trillion dozen dozens hundreds thousands millions billions half""".split())
 AUXILIARIES = frozenset("is are was were did does do has have had can will could should would may might".split())
+# Adverbs that only stress a yes/no question ("Did Russia really take back Kursk?"): not part of the claim.
+INTENSIFIERS = frozenset("really actually truly indeed".split())
 # Words for places as a kind of thing, so "which country/city" asks for a place (general geography).
 PLACE_NOUNS = frozenset("country countries city cities state states nation town region province county continent "
                         "capital island village place location".split())
@@ -49,6 +52,7 @@ class QuestionInfo:
     negated: bool = False
     presupposes: bool = False
     head: list[str] = field(default_factory=list)  # what a which/what question names ("which company")
+    asks_reason: bool = False  # "Why did …?", "How come …", "What made …": its premise must be in the passages
 
 
 def analyse_question(question: str) -> QuestionInfo:
@@ -71,7 +75,7 @@ def analyse_question(question: str) -> QuestionInfo:
         qtype = "which"
     terms, surface = [], {}
     for w in ws:
-        if w in STOPWORDS or w in QUESTION_WORDS or w in AUXILIARIES:
+        if w in STOPWORDS or w in QUESTION_WORDS or w in AUXILIARIES or w in INTENSIFIERS:
             continue
         t = stem(w)
         if t not in surface:
@@ -84,7 +88,8 @@ def analyse_question(question: str) -> QuestionInfo:
                                 r"what caused)\b", q))
     return QuestionInfo(question, qtype, terms, surface, names, set(YEAR.findall(question)),
                         {n.replace(",", "") for n in re.findall(r"\d[\d,.]*", question)},
-                        bool(set(ws) & NEGATIONS), presupposes, head)
+                        bool(set(ws) & NEGATIONS), presupposes, head,
+                        bool(re.match(r"\s*(why|how come|what made|what caused)\b", q)))
 
 def answer_spans(sentence: str) -> dict[str, list[str]]:
     """Spans of each answer kind a sentence holds: names, numbers, amounts, percentages, dates."""

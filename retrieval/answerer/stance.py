@@ -1,0 +1,112 @@
+"""Who claims what: whether a sentence states a yes/no question's claim or denies it, who says so, and whether two
+figures are the same quantity written differently.
+
+General English only. The refuting words are the Fake News Challenge (FNC-1, 2017) baseline's list
+(`_refuting_words` in its features.py: fake, fraud, hoax, false, deny, denies, not, despite, nope, doubt,
+doubts, bogus, debunk, pranks, retract), with the inflections of the denial verbs this project's issue names
+(deny, refute, reject, dismiss, dispute, contradict, rebut) and the negations of retrieval/text.py. Number
+words are read by the `text2num` package.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..text import NEGATIONS, fold, inflected_in, words
+from .question import REPORTING, QuestionInfo, answer_spans
+
+FNC1_REFUTING = frozenset("fake fraud hoax false deny denies not despite nope doubt doubts bogus debunk pranks "
+                          "retract".split())
+DENIAL_VERBS = frozenset("deny denies denied denying denial refute refutes refuted refuting reject rejects rejected "
+                         "rejecting dismiss dismisses dismissed dismissing dispute disputes disputed disputing "
+                         "contradict contradicts contradicted rebut rebuts rebutted untrue baseless debunked "
+                         "doubted retracted".split())
+DENIAL = FNC1_REFUTING | DENIAL_VERBS | NEGATIONS
+_SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "mn": 1e6, "billion": 1e9, "bn": 1e9,
+           "trillion": 1e12}
+_SCALED = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(thousand|million|billion|trillion|bn|mn|m|k)\b", re.I)
+_NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
+
+
+def denies(text: str) -> bool:
+    """The sentence denies, refutes or negates what it reports."""
+    return bool(set(words(text)) & DENIAL)
+
+
+def stance(q: QuestionInfo, text: str) -> str:
+    """`claim` when the sentence affirms the question's claim, `denial` when it denies or negates it (a negated
+    question flips the reading)."""
+    return "denial" if denies(text) != q.negated else "claim"
+
+
+@dataclass
+class Speaker:
+    name: str  # who the sentence says is speaking, or "" when it names nobody
+    verb: str = ""
+
+
+_LEAD = re.compile(r"^(?:according to\s+)(?P<who>[^,]+),", re.I)
+
+
+def speaker(text: str) -> Speaker:
+    """The speaker a sentence names for what it reports: "According to X, …", or the name before its first
+    reporting verb ("Ukraine's General Staff denied …", "Putin said …"); "" when it names nobody."""
+    m = _LEAD.match(text.strip())
+    if m:
+        return Speaker(m.group("who").strip(), "according to")
+    verb = REPORTING.search(text)
+    if not verb:
+        return Speaker("")
+    before = text[: verb.start()]
+    # "The General Staff of the Ukrainian Armed Forces denied …": the capitalised subject right before the verb
+    subject = re.search(r"[A-Z][\w'’.-]*(?:\s+(?:of|the|for|and|[A-Z][\w'’.-]*))*\s*$", before)
+    if subject and subject.group(0).strip() not in ("The", "A", "An", "In", "On", "It"):
+        return Speaker(subject.group(0).strip(), verb.group(0))
+    # "…, organisers said": a name or plain subject right before the verb (within three words), never a name
+    # earlier in the sentence ("held in Vienna next spring, organisers said" is not Vienna speaking)
+    tail = re.split(r"[,;:()—–]", before)[-1].split()
+    names = answer_spans(" ".join(tail[-4:]))["name"]
+    if names:
+        return Speaker(names[-1], verb.group(0))
+    return Speaker(" ".join(tail[-3:]) if 0 < len(tail) <= 3 else "", verb.group(0))
+
+
+def figures(text: str) -> list[tuple[float, str]]:
+    """The figures a sentence states, as numbers, each with the three words after it: "900", "nine hundred",
+    "around 900" and "~900" are all 900; "1.8m", "1.8 million" and "1,800,000" are all 1,800,000."""
+    from text_to_num import alpha2digit
+
+    def scaled(m: re.Match[str]) -> str:
+        value = float(m.group(1).replace(",", "")) * _SCALES[m.group(2).lower()]
+        return f"{value:.0f}" if value.is_integer() else str(value)
+
+    norm = _SCALED.sub(scaled, fold(text))
+    try:
+        norm = alpha2digit(norm, "en")
+    except Exception:  # noqa: BLE001 - a parser failure only loses number words
+        pass
+    out = []
+    for m in _NUMBER.finditer(norm):
+        try:
+            value = float(m.group(0).replace(",", ""))
+        except ValueError:
+            continue
+        out.append((value, " ".join(words(norm[m.end():])[:3])))
+    return out
+
+
+def quantities(text: str, about: set[str] | None = None) -> set[float]:
+    """The figures of `figures(text)`; with `about` (the words a how-many question counts: "people",
+    "passengers"), only those followed by one of them in some inflection, when any is ("Forty-one people were
+    treated … in less than six hours" is about 41 people, not six)."""
+    found = figures(text)
+    if about:
+        near = {v for v, after in found if any(inflected_in(a, set(after.split())) for a in about)}
+        if near:
+            return near
+    return {v for v, _ in found}
+
+
+def same_quantity(a: set[float], b: set[float]) -> bool:
+    return any(abs(x - y) <= 1e-9 * max(abs(x), abs(y), 1.0) for x in a for y in b)
