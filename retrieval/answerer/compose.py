@@ -65,6 +65,8 @@ def compose(draft: Draft) -> tuple[str, list[Sentence], list[Source]]:
     if draft.lead and sentences:
         parts.append(draft.connector)
     parts.extend(f"{end_marker(s.text, s.citations)}" for s in sentences)
+    if draft.contested:  # each side on a line of its own, in the CLI, in Discord and in --json alike
+        return "\n".join(parts), sentences, sources
     return " ".join(parts), sentences, sources
 
 

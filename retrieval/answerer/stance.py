@@ -69,7 +69,7 @@ def speaker(text: str) -> Speaker:
     names = answer_spans(" ".join(tail[-4:]))["name"]
     if names:
         return Speaker(names[-1], verb.group(0))
-    return Speaker(" ".join(tail[-3:]) if 0 < len(tail) <= 3 else "", verb.group(0))
+    return Speaker(" ".join(tail) if 0 < len(tail) <= 4 else "", verb.group(0))
 
 
 def figures(text: str) -> list[tuple[float, str]]:

@@ -1,0 +1,138 @@
+"""Who claims what, on invented articles: a claim and its denial, figures that differ, figures that only look
+different, and how the two sides reach --json and Discord."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from retrieval.answerer.stance import denies, figures, quantities, same_quantity, speaker
+from retrieval.api import Engine
+from retrieval.config import Settings
+
+from conftest import ROOT
+
+HERALD = ("Harbridge council to cut route 14 bus\n\n"
+          "Harbridge council will withdraw its subsidy for the route 14 bus from April, the council confirmed on "
+          "Tuesday. The route is used by around 900 passengers a day, according to figures from the council's "
+          "transport office. Councillor Mary Osei said the subsidy cost £410,000 a year.\n\n"
+          "Council tax in Harbridge will rise by 4.99% from April, the council said.\n")
+COURIER = ("Operator disputes route 14 numbers\n\n"
+           "The bus operator Valeway says route 14 carries far fewer people than the council claims. The operator "
+           "puts daily use of the route at about 350 passengers a day. Valeway's manager Tom Reid said the "
+           "company had offered to run the route without a subsidy.\n")
+SAME = ("Route 14 passengers plead for their bus\n\n"
+        "Nine hundred passengers a day use route 14, the council's transport office said on Monday. Riders "
+        "gathered outside the town hall to ask councillors to keep the service.\n")
+BRIDGE_CLAIM = ("Mill bridge safe, says mayor\n\n"
+                "Mayor Ana Ruiz said the old mill bridge was safe for traffic after an inspection on Friday. "
+                "The bridge, built in 1911, carries about 4,000 vehicles a day.\n")
+BRIDGE_DENIAL = ("Engineers reject mayor's bridge verdict\n\n"
+                 "The county engineers' union denied that the old mill bridge was safe for traffic, saying cracks "
+                 "in two of its piers had widened since the spring. The union called for the bridge to close.\n")
+
+
+def run_cli(args, data_dir):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "NEWSQA_"))}
+    env.update({"NEWSQA_DATA_DIR": str(data_dir), "NO_COLOR": "1"})
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT,
+                          timeout=300)
+
+
+def corpus(tmp_path, *items):
+    src = tmp_path / "src"
+    src.mkdir()
+    for doc, outlet, text in items:
+        (src / f"{doc}.json").write_text(json.dumps({"id": doc, "outlet": outlet, "title": text.split("\n")[0],
+                                                     "date": "2025-03-04", "text": text}), encoding="utf-8")
+    data = tmp_path / "data"
+    Engine(Settings(data_dir=data)).ingest([src])
+    return data
+
+
+def test_figures_written_differently_are_the_same_quantity():
+    assert quantities("around nine hundred passengers") == {900.0} == quantities("about 900 passengers")
+    assert quantities("1.8m viewers") == {1_800_000.0} == quantities("1,800,000 viewers")
+    assert quantities("Forty-one people were treated in under six hours", {"people"}) == {41.0}
+    assert same_quantity({900.0}, quantities("Nine hundred")) and not same_quantity({900.0}, {350.0})
+    assert [v for v, _ in figures("route 14 carries 350 riders")] == [14.0, 350.0]
+
+
+def test_stance_words_and_speakers_are_general_english():
+    assert denies("The union denied that the bridge was safe.") and denies("Officials rejected the claims.")
+    assert not denies("Mayor Ana Ruiz said the bridge was safe.")
+    assert speaker("Mayor Ana Ruiz said the bridge was safe.").name == "Mayor Ana Ruiz"
+    assert speaker("The climate summit will be held in Vienna next spring, organisers said.").name == "organisers"
+    assert speaker("The route carries 900 passengers a day.").name == ""
+
+
+def test_sources_that_differ_on_the_figure_asked_are_both_given_with_their_source(tmp_path):
+    e = Engine(Settings(data_dir=corpus(tmp_path, ("herald", "Harbridge Herald", HERALD),
+                                        ("courier", "Vale Courier", COURIER))))
+    r = e.answer("How many passengers use the route 14 bus each day?")
+    assert not r.abstained and r.contested and r.answer.startswith("Sources differ:")
+    assert "900" in r.answer and "350" in r.answer
+    assert "Harbridge Herald" in r.answer and "Vale Courier" in r.answer
+    assert {s.side for s in r.sentences} == {"900", "350"} and all(s.supported for s in r.sentences)
+    assert len(r.answer.splitlines()) == 2  # one line a side
+    # a question on something only one source states gets no second, unrelated sentence
+    tax = e.answer("By how much is council tax going up?")
+    assert not tax.abstained and not tax.contested and "4.99%" in tax.answer and len(tax.sentences) == 1
+
+
+def test_the_same_figure_written_in_words_is_no_disagreement(tmp_path):
+    e = Engine(Settings(data_dir=corpus(tmp_path, ("herald", "Harbridge Herald", HERALD),
+                                        ("same", "Town Crier", SAME))))
+    r = e.answer("How many passengers use the route 14 bus each day?")
+    assert not r.abstained and not r.contested and "Sources differ" not in r.answer
+    assert "900" in r.answer or "Nine hundred" in r.answer
+
+
+def test_a_claim_and_its_denial_are_each_given_by_their_speaker(tmp_path):
+    e = Engine(Settings(data_dir=corpus(tmp_path, ("claim", "Harbridge Herald", BRIDGE_CLAIM),
+                                        ("denial", "Vale Courier", BRIDGE_DENIAL))))
+    r = e.answer("Is the old mill bridge safe?")
+    assert not r.abstained and r.contested and r.answer.startswith("Disputed:")
+    assert [s.side for s in r.sentences] == ["claim", "denial"]
+    assert "Mayor Ana Ruiz" in r.sentences[0].text and "union" in r.sentences[1].text
+    assert {s.doc for s in r.sources} == {"claim", "denial"} and all(s.supported for s in r.sentences)
+
+
+def test_one_source_alone_is_given_attributed_never_as_settled_fact(tmp_path):
+    e = Engine(Settings(data_dir=corpus(tmp_path, ("claim", "Harbridge Herald", BRIDGE_CLAIM))))
+    r = e.answer("Is the old mill bridge safe?")
+    assert not r.abstained and not r.contested
+    assert not r.answer.startswith(("Yes", "No")) and "Mayor Ana Ruiz said" in r.answer
+
+
+def test_json_carries_each_sentence_side_and_contested(tmp_path):
+    data = corpus(tmp_path, ("claim", "Harbridge Herald", BRIDGE_CLAIM), ("denial", "Vale Courier", BRIDGE_DENIAL))
+    p = run_cli(["ask", "Is the old mill bridge safe?", "--json"], data)
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert r["contested"] is True
+    assert [(s["side"], bool(s["speaker"])) for s in r["sentences"]] == [("claim", True), ("denial", True)]
+    assert all(s["citations"] for s in r["sentences"])
+
+
+@pytest.mark.parametrize("question", ["Has Russia fully retaken Kursk?"])
+def test_the_readme_claim_question_cites_the_claim_and_the_general_staffs_denial(shared_engine, question):
+    r = shared_engine.answer(question)
+    assert not r.abstained and r.contested
+    claim, denial = r.sentences[0], r.sentences[1]
+    assert claim.side == "claim" and "Putin" in claim.text
+    assert denial.side == "denial" and "General Staff" in denial.text and denial.citations
+    assert (ROOT / "corpus" / "articles").is_dir()
+
+
+def test_discord_shows_the_two_sides_as_two_cited_lines(tmp_path):
+    from bot.discord_bot import render_answer
+
+    e = Engine(Settings(data_dir=corpus(tmp_path, ("claim", "Harbridge Herald", BRIDGE_CLAIM),
+                                        ("denial", "Vale Courier", BRIDGE_DENIAL))))
+    texts, embed = render_answer(e.answer("Is the old mill bridge safe?"))
+    lines = [x for x in "\n".join(texts).splitlines() if x.strip()]
+    assert lines[0].startswith("Disputed:") and "[1]" in lines[0] and "[2]" in lines[1]
+    assert embed is not None and len(embed.fields) == 2
