@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--dump", required=True)
     b.add_argument("--scorer", action="append", required=True)
     b.add_argument("--pool", default="8")
+    b.add_argument("--card", help="record the figures in this scorer card (card.json / scorer.json) under dev_scores")
     args = ap.parse_args(argv)
     if args.cmd == "dump":
         d = Path(args.dir)
@@ -126,14 +127,24 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit("scorer_dev: only a tuning split (2022-2023) is used for development")
         return dump(d, Path(args.data_dir or d / "index"), args.k, Path(args.out))
     records = load_dump(Path(args.dump))
+    recorded = []
     for spec in args.scorer:
         scorer = make_scorer(spec)
         for pool in (int(x) for x in args.pool.split(",")):
             t = time.time()
             res = top1(records, scorer, pool)
+            recorded.append({"scorer": Path(spec).name, "pool": pool, **{k: round(v, 4) if isinstance(v, float) else v
+                                                                          for k, v in res.items()}})
             print(json.dumps({"scorer": spec, "pool": pool, **{k: round(v, 4) if isinstance(v, float) else v
                                                                  for k, v in res.items()},
                               "seconds": round(time.time() - t)}))
+    if args.card:
+        card = Path(args.card)
+        data = json.loads(card.read_text(encoding="utf-8"))
+        data["dev_scores"] = {"dump": Path(args.dump).name, "weeks": sorted({r["week"] for r in records}),
+                              "label": "the top candidate of the first `pool` passages answers (evals.metrics."
+                                       "answer_bearing), over the dev questions as asked", "results": recorded}
+        card.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     return 0
 
 
