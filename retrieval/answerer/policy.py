@@ -103,7 +103,7 @@ def extract(question: str, passages: list[Passage], model: AnswerModel | None = 
                          confidence=conf, candidates=cands)
         return Draft(True, ABSTAIN_TEXT, [], notes, closest, confidence=conf, candidates=cands)
     if q.qtype == "yesno":
-        claim = claim_answer(q, cands, model, closest, conf)
+        claim = claim_answer(q, cands, model, closest, conf, scorer)
         if claim is not None:
             return claim
     picked = [best]
@@ -147,27 +147,41 @@ def premise_problem(q: QuestionInfo, best: Candidate) -> str:
 
 
 def claim_answer(q: QuestionInfo, cands: list[Candidate], model: AnswerModel, closest: list[Passage],
-                 conf: float) -> Draft | None:
+                 conf: float, scorer: SentenceScorer) -> Draft | None:
     """A yes/no question answered with who claims what: the best sentence stating its claim and the best one
-    denying it, each cited and attributed ("Disputed: …"); "Yes:"/"No:" only when two or more outlets agree and
-    none disputes; a single source's word is given attributed, never as settled fact. None when no candidate
-    that clears the threshold states the claim at all (the plain answer then stands)."""
-    # On the claim: a sentence the model takes for an answer, or one stating most of the claim's words that is at
-    # least halfway there (a denial seldom repeats every word of what it denies).
-    on = [c for c in cands if (conf_c := model.confidence(c.score)) >= model.threshold
-          or (conf_c >= model.threshold / 2 and states_claim(q, c.text))]
-    if not on or not any(states_claim(q, c.text) for c in on):
+    denying it, each cited and attributed ("Disputed: …"); "Yes:"/"No:" only when two or more outlets state it
+    and none disputes it; a single source's word is given attributed, never as settled fact. None when no
+    candidate that clears the threshold states the claim (the plain answer then stands).
+
+    The claim side is a sentence stating most of the claim's words (`states_claim`) that the model takes for an
+    answer or that reports someone's words, ranked by the scorer's similarity to the question. A denial seldom
+    repeats every word of what it denies: any sentence with a denial cue counts when the scorer finds it as
+    close to the claim sentence as that sentence is to the question."""
+    stating = [c for c in cands if states_claim(q, c.text)
+               and (model.confidence(c.score) >= model.threshold
+                    or (model.confidence(c.score) >= model.threshold / 2 and REPORTING.search(c.text)))]
+    if not stating:
         return None
-    # the sentences that state the claim first, then the scorer's similarity to the question
-    on.sort(key=lambda c: (not states_claim(q, c.text), -c.cosine))
-    for c in on:
+    stating.sort(key=lambda c: (c.side_only, not REPORTING.search(c.text), -c.cosine))
+    for c in stating:
         c.side = stance(q, c.text)
-    claims = [c for c in on if c.side == "claim"]
-    denials = [c for c in on if c.side == "denial"]
+    claims = [c for c in stating if c.side == "claim"]
+    denials = [c for c in stating if c.side == "denial"]
+    if claims and not denials:
+        anchor = claims[0]
+        others = [c for c in cands if c.passage.doc != anchor.passage.doc or c.passage.id != anchor.passage.id]
+        others = [c for c in others if c is not anchor and stance(q, c.text) == "denial"]
+        if others:
+            texts = [scorer_text(c.text, c.passage.title, c.prev, scorer.context) for c in [anchor, *others]]
+            vecs = scorer.vectors(texts)
+            sims = vecs[1:] @ vecs[0]
+            i = int(np.argmax(sims))
+            if sims[i] >= anchor.cosine:
+                others[i].side = "denial"
+                denials = [others[i]]
     if claims and denials:
-        picked = [claims[0], denials[0]]
-        return Draft(False, "", picked, [], closest, confidence=conf, candidates=cands, lead_in="Disputed: ",
-                     contested=True, attribute=True)
+        return Draft(False, "", [claims[0], denials[0]], [], closest, confidence=conf, candidates=cands,
+                     lead_in="Disputed: ", contested=True, attribute=True)
     one = claims or denials
     if one[0].side_only:
         return None
