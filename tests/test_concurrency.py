@@ -14,6 +14,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from retrieval.api import Engine
 from retrieval.config import Settings
 
@@ -29,6 +31,7 @@ def key(answer):
     return (answer.answer, answer.abstained, [(s.n, s.doc, s.start, s.end, s.text) for s in answer.sources])
 
 
+@pytest.mark.slow  # timing: overlap measured with sleeps inside the engine
 def test_answers_from_several_threads_overlap_inside_the_engine_and_match(monkeypatch, shared_engine):
     engine = shared_engine
     expected = {q: key(engine.answer(q, mode="extractive")) for q in QUESTIONS}  # one at a time (and warm)
@@ -130,6 +133,7 @@ def rss_bytes() -> int:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+@pytest.mark.slow  # soak: 500 questions from 4 threads beside an ingest
 def test_soak_questions_while_ingesting(data_copy, tmp_path):
     engine = Engine(Settings(_env_file=None, data_dir=data_copy, mode="extractive"))
     # Every version of every article that could be cited (the ingester rewrites its articles).

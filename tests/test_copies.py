@@ -172,7 +172,7 @@ def test_pages_of_one_wire_story_fetched_from_a_feed_become_one_source(tmp_path)
             self.wfile.write(body)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         eng = Engine(Settings(data_dir=tmp_path / "data"))

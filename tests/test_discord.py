@@ -257,6 +257,7 @@ def test_discord_render_draft_escapes_and_shows_the_tail():
     assert len(tail) > MESSAGE_LIMIT - 200  # the tail fills the message
 
 
+@pytest.mark.slow  # timing: the stream's edit pacing
 def test_discord_two_streams_in_one_channel_share_its_edit_pace():
     """Discord limits edits per channel: two answers streaming side by side never edit closer than the
     interval, while a stream in another channel is not slowed by them."""
@@ -669,6 +670,7 @@ def test_discord_allow_lists_and_mention_setting(monkeypatch, shared_engine, see
     assert mention == []
 
 
+@pytest.mark.slow  # timing: overlap measured with sleeps inside the engine
 def test_discord_answers_off_the_event_loop_with_bounded_concurrency(monkeypatch, shared_engine, seeded_dir):
     # Measured inside the real engine: the bot's semaphore and worker threads, and Engine.answer()
     # letting two threads in at once (it once ran under one engine-wide lock, so answers were serial
@@ -848,6 +850,7 @@ def assert_cadence(edits, at_least: float) -> None:
     assert gaps and all(g >= max(at_least, DISCORD_EDIT_SPACING) for g in gaps), gaps
 
 
+@pytest.mark.slow  # timing: the stream's edit pacing
 def test_discord_llm_mention_streams_edits_then_shows_the_verified_answer(monkeypatch, linked_dir):
     from bot.discord_bot import STREAM_CURSOR, STREAM_EDIT_INTERVAL, STREAM_PLACEHOLDER, build_embed, render_answer
     from retrieval.api import Engine
@@ -898,6 +901,7 @@ def test_discord_llm_mention_streams_edits_then_shows_the_verified_answer(monkey
     assert "[link](https://news.example/000)" in final.json["embeds"][0]["fields"][0]["value"]
 
 
+@pytest.mark.slow  # timing: the stream's edit pacing
 def test_discord_llm_dying_mid_stream_ends_with_the_extractive_answer(monkeypatch, linked_dir):
     from bot.discord_bot import LLM_UNAVAILABLE_NOTE, STREAM_EDIT_INTERVAL, render_answer
     from retrieval.api import Engine
@@ -937,6 +941,7 @@ def test_discord_llm_dying_mid_stream_ends_with_the_extractive_answer(monkeypatc
     assert double.message(DM_CHANNEL_ID, final.path.rsplit("/", 1)[1])["content"] == contents[0]
 
 
+@pytest.mark.slow  # timing: the stream's edit pacing
 def test_discord_llm_slash_ask_streams_into_its_followup(monkeypatch, linked_dir):
     from bot.discord_bot import STREAM_CURSOR, STREAM_EDIT_INTERVAL, build_embed, render_answer
     from retrieval.api import Engine
@@ -991,6 +996,7 @@ class StreamingFixedEngine(FixedEngine):
         return super().answer(question, **kw)
 
 
+@pytest.mark.slow  # timing: the stream's edit pacing
 def test_discord_llm_long_stream_shows_its_tail_and_final_is_split(monkeypatch, seeded_dir):
     from bot.discord_bot import render_answer
 
@@ -1020,6 +1026,7 @@ def test_discord_llm_long_stream_shows_its_tail_and_final_is_split(monkeypatch, 
     assert all(p.at > final.at for p in posts[1:])
 
 
+@pytest.mark.slow  # timing: the stream's edit pacing
 def test_discord_llm_failure_while_streaming_turns_the_draft_into_an_apology(monkeypatch, seeded_dir, caplog):
     engine = StreamingFixedEngine(None, ["Kursk was ", "retaken by "], pace=0.1)
 

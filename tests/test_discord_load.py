@@ -13,6 +13,8 @@ import os
 import statistics
 import time
 
+import pytest
+
 from bot.discord_bot import render_answer
 from retrieval.config import Settings
 
@@ -28,6 +30,8 @@ from discord_double import (
     text_channel_payload,
     user_payload,
 )
+
+pytestmark = pytest.mark.slow  # soak: 50 questions from 10 users at once
 
 QUESTIONS = [*CORPUS_QUESTIONS, "Why did North Korea pull its troops out of Kursk in March?"]
 EXTRA_CHANNELS = [CHANNEL_ID + 100 + i for i in range(3)]

@@ -266,6 +266,7 @@ def test_client_errors_are_not_retried(fast_backoff):
     assert "sk-secret" not in json.dumps(r.to_dict())
 
 
+@pytest.mark.slow  # timing: a request timeout
 def test_timeout_falls_back(fast_backoff):
     with ScriptedLLM([slow(3.0, COMPLETION)]) as srv:
         r = ask(srv, llm_timeout=0.3, llm_retries=1)
@@ -614,6 +615,7 @@ def test_rewrite_without_history_or_config_makes_no_call():
     assert r == "Q?"
 
 
+@pytest.mark.slow  # e2e: a whole eval run in two modes in a newsqa process
 def test_cli_eval_both_modes_side_by_side(data_copy, tmp_path):
     euro = "000_ab32f97f3e457f91.txt"
     gold = tmp_path / "g.jsonl"
@@ -640,6 +642,7 @@ def test_cli_eval_both_modes_side_by_side(data_copy, tmp_path):
 
 # --- one deadline per answer; a completion cut midway is a fault ---------------------------------
 
+@pytest.mark.slow  # timing: the answer's deadline
 def test_a_hung_endpoint_falls_back_within_the_deadline(fast_backoff):
     import time
 
@@ -652,6 +655,7 @@ def test_a_hung_endpoint_falls_back_within_the_deadline(fast_backoff):
     assert "1.5 s deadline" in r.notes[-1] and "NEWSQA_LLM_DEADLINE" in r.notes[-1]
 
 
+@pytest.mark.slow  # timing: the answer's deadline
 def test_retries_stop_at_the_deadline(monkeypatch):
     import time
 
@@ -665,6 +669,7 @@ def test_retries_stop_at_the_deadline(monkeypatch):
     assert r.mode == "extractive" and "deadline" in r.notes[-1] and "HTTP 503" in r.notes[-1]
 
 
+@pytest.mark.slow  # timing: the answer's deadline
 def test_tokens_of_an_abandoned_attempt_never_reach_the_display():
     import time
 
@@ -731,6 +736,7 @@ def test_credentials_in_the_endpoint_url_are_never_shown(fast_backoff):
     assert "SECRETPASS" not in json.dumps(r.to_dict()) and "admin" not in r.notes[-1]
 
 
+@pytest.mark.slow  # timing: the progress line while waiting
 def test_cli_shows_progress_on_stderr_while_waiting(data_copy):
     with ScriptedLLM([slow(30.0)]) as srv:
         p = run_cli(["ask", "Who praised the North Korean troops?", "--mode", "llm", "--json"], data_copy,

@@ -81,6 +81,7 @@ def test_markdown_titles_and_manifests_for_files_in_subfolders(tmp_path):
         "Town Crier", "2025-03-01", "J. Roe")  # the manifest entry was ignored
 
 
+@pytest.mark.slow  # e2e: seven newsqa processes against a web server
 def test_remove_accepts_a_page_url_as_given(tmp_path):
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from threading import Thread
@@ -104,7 +105,7 @@ def test_remove_accepts_a_page_url_as_given(tmp_path):
             self.wfile.write(body)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    Thread(target=server.serve_forever, daemon=True).start()
+    Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
         data = tmp_path / "data"
@@ -125,6 +126,7 @@ def test_remove_accepts_a_page_url_as_given(tmp_path):
         server.server_close()
 
 
+@pytest.mark.slow  # e2e: a whole eval run in a newsqa process
 def test_eval_table_is_one_metric_per_line_when_piped(tmp_path):
     p = run(["eval", "--out", str(tmp_path / "o")], tmp_path / "data")
     assert p.returncode == 0, p.stderr

@@ -332,6 +332,7 @@ def test_runner_end_to_end(dataset, tmp_path, capsys):
     assert "bm25-sentence" in table and "first-sent acc" in table and "CRAG" in table
 
 
+@pytest.mark.slow  # e2e: an ingest and an eval run in newsqa processes
 def test_eval_ingests_the_corpus_and_answers_from_it(dataset, tmp_path):
     converted(dataset, tmp_path / "o", holdout_frac=0)
     gold = tmp_path / "two.jsonl"

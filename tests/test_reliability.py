@@ -221,6 +221,7 @@ def _mount(*args) -> bool:
     return subprocess.run(["mount", *args], capture_output=True).returncode == 0
 
 
+@pytest.mark.slow  # mount: a read-only bind mount
 def test_a_read_only_index_is_a_permission_problem_not_corruption(seeded_dir, tmp_path):
     src = tmp_path / "src"
     shutil.copytree(seeded_dir, src)
@@ -238,6 +239,7 @@ def test_a_read_only_index_is_a_permission_problem_not_corruption(seeded_dir, tm
     assert "permissions" in str(err) and "reset" not in str(err)
 
 
+@pytest.mark.slow  # mount: a small tmpfs filled up
 def test_a_full_disk_is_not_corruption(tmp_path):
     small = tmp_path / "small"
     small.mkdir()
@@ -305,6 +307,7 @@ def _holder(data_dir):
     return proc
 
 
+@pytest.mark.slow  # signals: a lock holder killed
 def test_no_wait_refuses_while_another_ingest_holds_the_lock_and_a_killed_holder_frees_it(tmp_path, data_copy):
     article = tmp_path / "fire.txt"
     article.write_text("The harbour fire started at dawn and burned for six hours.\n", encoding="utf-8")
@@ -327,6 +330,7 @@ def test_no_wait_refuses_while_another_ingest_holds_the_lock_and_a_killed_holder
     assert "added 1," in out
 
 
+@pytest.mark.slow  # timing: two ingest processes at once
 def test_two_ingests_at_once_embed_each_article_once(tmp_path, data_copy):
     folder = tmp_path / "many"
     folder.mkdir()

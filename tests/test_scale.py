@@ -8,6 +8,8 @@ from retrieval.config import Settings
 from retrieval.ingest import ingest_articles
 from retrieval.store import Store
 
+pytestmark = pytest.mark.slow  # scale: 34,000 chunks, past Chroma's one-get limit
+
 N_ARTICLES = 3400  # x 10 chunks = 34,000 chunks, past the wall
 
 

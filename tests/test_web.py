@@ -180,7 +180,7 @@ def site():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     s.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield s
     server.shutdown()
@@ -254,6 +254,7 @@ def test_direct_urls_each_fail_with_one_clear_line(site, tmp_path):
     assert site.auth == ["Basic dTpodW50ZXIy"]  # the credentials went in a header, not the request line
 
 
+@pytest.mark.slow  # timing: the per-host delay
 def test_per_host_delay_spaces_requests(site, tmp_path):
     t = time.monotonic()
     arts, _ = load(site, ["/a2.html", "/a3.html"], tmp_path, delay=0.3)
@@ -312,6 +313,7 @@ def test_cli_watch_once_fetches_only_what_changed(site, tmp_path):
     assert p.returncode == 2 and p.stderr.strip() == "newsqa: error: --every takes a duration like 30s, 15m or 1h, not 'soon'"
 
 
+@pytest.mark.slow  # signals: Ctrl-C to a running watch
 def test_cli_watch_stops_on_ctrl_c_with_exit_130(site, tmp_path):
     proc = cli(["watch", f"{site.base}/atom.xml", "--every", "1h"], tmp_path / "data", popen=True)
     try:
@@ -326,6 +328,7 @@ def test_cli_watch_stops_on_ctrl_c_with_exit_130(site, tmp_path):
     assert proc.stderr.read().strip() == "newsqa: error: watch stopped"
 
 
+@pytest.mark.slow  # timing: the page deadline
 def test_a_dripping_page_stops_at_the_deadline_and_says_which(site, tmp_path):
     """The total deadline is enforced while reading: a page sending 13 bytes every 0.25 s (each read gets
     bytes, so no single read times out) stops at NEWSQA_WEB_TIMEOUT, not after 64 KB or 60 s."""
