@@ -224,7 +224,7 @@ def make_engine(**overrides):
     if settings.mode == "llm":
         from retrieval.llm import require_llm_config
 
-        require_llm_config(settings)
+        require_llm_config(settings.llm)
     return Engine(settings)
 
 
@@ -253,7 +253,7 @@ def ask(
     stream = None
     streamed: list[str] = []
     llm_mode = engine.settings.mode == "llm"
-    with Waiting(engine.settings.llm_deadline, enabled=llm_mode) as waiting:
+    with Waiting(engine.settings.llm.deadline, enabled=llm_mode) as waiting:
         if not json_out and llm_mode:
             def stream(token: str) -> None:
                 waiting.stop()
@@ -348,12 +348,13 @@ def _check_dates(*dates: str | None) -> None:
         raise BadInput(f"--from {dates[0]} is after --to {dates[1]}; nothing can match")
 
 
-def _emit(result, json_out: bool, engine=None) -> None:
-    from retrieval.api import BOOTSTRAP_NOTE
+BOOTSTRAP_LINE = "the index was empty: ingested the bundled corpus first"
 
-    if engine is not None and engine.bootstrapped and BOOTSTRAP_NOTE in result.notes:
-        err.print(f"newsqa: {BOOTSTRAP_NOTE} (the demo articles in {engine.settings.data_dir}; `newsqa reset` "
-                  "empties it again)", markup=False)
+
+def _emit(result, json_out: bool, engine=None) -> None:
+    if result.bootstrapped:
+        where = f" (the demo articles in {engine.settings.data_dir}; `newsqa reset` empties it again)" if engine else ""
+        err.print(f"newsqa: {BOOTSTRAP_LINE}{where}", markup=False)
     if json_out:
         STDOUT.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
         return
@@ -363,6 +364,8 @@ def _emit(result, json_out: bool, engine=None) -> None:
 def render(result) -> None:
     from rich.markup import escape
     from rich.table import Table
+
+    from retrieval.types import other_outlets
 
     style = "yellow" if result.abstained else ""
     # On a terminal, rich wraps the answer at word boundaries to its width (the terminal would cut words:
@@ -376,18 +379,15 @@ def render(result) -> None:
         table.add_column("article", ratio=1, overflow="fold")  # doc ids are folded, never cut with "…"
         table.add_column("passage", ratio=3, overflow="fold")
         for s in result.sources:
-            also = list(dict.fromkeys(c.outlet or c.doc for c in s.copies if (c.outlet or c.doc) != s.outlet))
+            also = other_outlets(s.outlet, s.copies)
             more = f" and {len(also) - 8} more" if len(also) > 8 else ""
             ran = f"also ran in: {', '.join(also[:8])}{more}" if also else ""
             where = "\n".join(x for x in (s.outlet, s.title, s.date, f"{s.doc} @{s.start}-{s.end}", ran) if x)
             passage = s.text if s.kind not in ("caption", "meta") else f"({'photo caption' if s.kind == 'caption' else 'byline'}) {s.text}"
             table.add_row(str(s.n), escape(where), escape(passage))
         out.print(table)
-    from retrieval.api import BOOTSTRAP_NOTE
-
     for note in result.notes:
-        if note != BOOTSTRAP_NOTE:  # said on stderr by _emit
-            out.print(f"note: {escape(note)}", style="dim")
+        out.print(f"note: {escape(note)}", style="dim")
 
 
 CHAT_HISTORY = "chat_history"  # in the data dir: the questions asked in `newsqa chat`, for Up and Ctrl-R
@@ -463,7 +463,7 @@ def chat(
             streamed: list[str] = []
 
             llm_mode = engine.settings.mode == "llm"
-            with Waiting(engine.settings.llm_deadline, enabled=llm_mode) as waiting:
+            with Waiting(engine.settings.llm.deadline, enabled=llm_mode) as waiting:
                 def stream(t: str) -> None:  # noqa: F811 - stops the progress line first
                     waiting.stop()
                     streamed.append(t)  # noqa: B023 - called only within this turn
@@ -498,16 +498,15 @@ def ingest(
 
     paths = [web.argument(p) for p in paths]  # URLs stay exact through Path(); retrieval/web.py fetches them
     list(iter_files(paths, follow_links))  # a missing path fails before anything is touched
-    engine = make_engine(data_dir=data_dir, chroma_url=chroma_url, embedding=embedding)
-    web.use_state_dir(engine.settings.data_dir)  # ETag/Last-Modified of fetched URLs live beside the index
+    engine = make_engine(data_dir=data_dir, chroma_url=chroma_url, embedding=embedding,
+                         web_robots=False if ignore_robots else None)
 
     def waiting(pid) -> None:
         who = f"pid {pid}" if pid else "another process"
         err.print(f"newsqa: another ingest ({who}) is writing to {engine.settings.data_dir}; waiting for it to "
                   "finish (Ctrl-C to stop, --no-wait to not wait)", markup=False)
 
-    with web.robots_ignored(ignore_robots):
-        code = _ingest(engine, paths, rebuild, wait=not no_wait, on_wait=waiting, follow_links=follow_links)
+    code = _ingest(engine, paths, rebuild, wait=not no_wait, on_wait=waiting, follow_links=follow_links)
     if prune:
         gone = engine.remove(engine.stale([p for p in paths if Path(p).is_dir()]), wait=not no_wait, on_wait=waiting)
         out.print(f"pruned {len(gone)} (files no longer in the folder)" + (": " + ", ".join(gone[:10]) if gone else ""),
@@ -592,14 +591,15 @@ def watch(
 ):
     """Re-ingest feeds on an interval, fetching only what changed; Ctrl-C stops (exit 130)."""
     from retrieval import web
+    from retrieval.index import watch as watch_feeds
     from retrieval.loading import iter_files
 
     interval, targets = web.parse_interval(every), [web.argument(f) for f in feeds]
     list(iter_files(targets))
-    engine = make_engine(data_dir=data_dir, chroma_url=chroma_url, embedding=embedding)
+    engine = make_engine(data_dir=data_dir, chroma_url=chroma_url, embedding=embedding,
+                         web_robots=False if ignore_robots else None)
     try:
-        with web.robots_ignored(ignore_robots):
-            code = web.watch(engine, targets, interval, once, say=lambda line: out.print(line, markup=False))
+        code = watch_feeds(engine.index, targets, interval, once, say=lambda line: out.print(line, markup=False))
     except KeyboardInterrupt:
         raise fail("watch stopped", 130) from None
     raise typer.Exit(code)
@@ -644,6 +644,41 @@ def sources(
             table.add_column(col, justify="right" if col == "chunks" else "left", overflow="fold")
     for r in records:
         table.add_row(*(Text(str(v)) for v in (r.doc, r.outlet, r.title, r.date, r.author, r.chunks)))
+    out.print(table)
+
+
+@app.command("config")
+@guarded
+def config_cmd(
+    json_out: bool = typer.Option(False, "--json", help="Print JSON: one object per setting."),
+    data_dir: str | None = DataDir,
+    chroma_url: str | None = ChromaUrl,
+    embedding: str | None = Embedding,
+    mode: str | None = Mode,
+):
+    """Every setting: its environment variable, its value now (secrets hidden) and what it does."""
+    from dataclasses import asdict
+
+    from retrieval.config import describe
+
+    rows = describe(settings_from(data_dir=data_dir, chroma_url=chroma_url, embedding=embedding, mode=mode))
+    if json_out:
+        STDOUT.write(json.dumps([asdict(r) for r in rows], ensure_ascii=False) + "\n")
+        return
+    if not out.is_terminal:
+        STDOUT.write("\n".join("\t".join((r.variable, r.value, r.description)) for r in rows) + "\n")
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="newsqa settings (environment or .env; --help of a command for its flags)",
+                  title_justify="left", show_lines=False, expand=True)
+    table.add_column("variable", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    table.add_column("meaning", ratio=1, overflow="fold")
+    for r in rows:
+        shown = Text(r.value or "(unset)", style="" if r.value != r.default else "dim")
+        table.add_row(Text(r.variable), shown, Text(r.description))
     out.print(table)
 
 
@@ -736,7 +771,14 @@ def discord_cmd(
     chroma_url: str | None = ChromaUrl,
 ):
     """Run the Discord bot (token from DISCORD_TOKEN in the environment or .env)."""
-    from bot.discord_bot import run_bot
+    try:
+        from bot.discord_bot import run_bot
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in ("discord", "aiohttp"):
+            raise
+        from retrieval.errors import ConfigError
+
+        raise ConfigError("newsqa discord needs the discord extra: pip install 'newsqa[discord]'") from None
 
     settings = settings_from(mode=mode, k=k, data_dir=data_dir, chroma_url=chroma_url)
     raise typer.Exit(run_bot(settings))

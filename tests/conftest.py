@@ -22,7 +22,7 @@ import pytest
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "corpus" / "articles"
+CORPUS = ROOT / "retrieval" / "corpus" / "articles"
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """A scripted OpenAI-compatible server on 127.0.0.1 for the LLM-mode tests.
 
     with ScriptedLLM([status(429), reply("Kursk was retaken [1].")]) as llm:
-        settings.openai_base_url = llm.url   # http://127.0.0.1:PORT/v1
+        settings.llm.base_url = llm.url   # http://127.0.0.1:PORT/v1
         ...
     llm.requests  # the JSON bodies received, in order
 

@@ -176,7 +176,6 @@ def test_pages_of_one_wire_story_fetched_from_a_feed_become_one_source(tmp_path)
     thread.start()
     try:
         eng = Engine(Settings(data_dir=tmp_path / "data"))
-        web.use_state_dir(eng.settings.data_dir)
         report = eng.ingest([web.argument(f"http://127.0.0.1:{server.server_address[1]}/feed.xml")])
         assert len(report.added) == 4 and not report.skipped
         result = eng.answer("How far did the Tamsin River rise above its normal level?")

@@ -32,7 +32,8 @@ pytestmark = [
 ]
 
 SERVER_START_TIMEOUT = 180  # seconds for the server to load the model and answer /v1/models
-ANSWER_KEYS = {"question", "answer", "abstained", "sources", "sentences", "mode", "confidence", "notes", "timings"}
+ANSWER_KEYS = {"question", "answer", "abstained", "sources", "sentences", "mode", "confidence", "contested", "fallback",
+               "bootstrapped", "notes", "timings"}
 SOURCE_KEYS = {"n", "doc", "title", "outlet", "date", "text", "start", "end", "url", "chunk_id", "kind", "copies"}
 
 
