@@ -233,7 +233,7 @@ def test_discord_build_embed_labels_sources():
     ])
     embed = build_embed(answer)
     names = [f.name for f in embed.fields]
-    assert names[0] == "[1] 003\\_c7d2b25bb0186fa3.txt" or names[0] == "[1] 003_c7d2b25bb0186fa3.txt"
+    assert names[0] == "[1] 003\\_c7d2b25bb0186fa3.txt"  # the doc id, its markdown escaped like all article text
     assert "(photo caption)" in embed.fields[1].value
     assert "@everyone" not in names[2] and "@\u200beveryone" in names[2]
     assert "@here" not in embed.fields[2].value and "\\*\\*bold\\*\\*" in embed.fields[2].value
