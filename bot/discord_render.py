@@ -179,13 +179,14 @@ def _safe_url(url: str) -> str:
     return url.replace("(", "%28").replace(")", "%29")
 
 
-def source_label(source: Any) -> str:
-    """The library's heading of a source or record ('outlet — title', else its doc id), escaped."""
+def heading(source: Any) -> str:
+    """The library's heading of a source or record (`retrieval.types.source_heading`: 'outlet — title', else its
+    doc id), escaped."""
     return escape(source_heading(source.outlet, source.title, source.doc))
 
 
 def _source_field(source: Source, quote_chars: int, name_chars: int) -> tuple[str, str]:
-    name = shorten(f"[{source.n}] {source_label(source)}", min(name_chars, EMBED_FIELD_NAME_LIMIT))
+    name = shorten(f"[{source.n}] {heading(source)}", min(name_chars, EMBED_FIELD_NAME_LIMIT))
     head = []
     if source.date:
         head.append(escape(source.date))
@@ -227,7 +228,7 @@ def build_embed(answer: Answer) -> discord.Embed | None:
             embed.add_field(name=name, value=value, inline=False)
         rest = sources[len(shown):]
         if rest:
-            more = "\n".join(shorten(f"[{s.n}] {source_label(s)}", 120) for s in rest)
+            more = "\n".join(shorten(f"[{s.n}] {heading(s)}", 120) for s in rest)
             embed.add_field(name=f"{len(rest)} more sources", value=shorten(more, EMBED_FIELD_VALUE_LIMIT),
                             inline=False)
         if len(embed) <= EMBED_TOTAL_LIMIT:
@@ -317,7 +318,7 @@ def page_count(total: int, per_page: int = SOURCES_PER_PAGE) -> int:
 
 def _source_line(record: Any, budget: int) -> str:
     """One article of the listing: its label linked to the article when it has a URL, and its date."""
-    label = shorten(source_label(record), 100)
+    label = shorten(heading(record), 100)
     date = f" · {escape(record.date)}" if record.date else ""
     url = _safe_url(record.url)
     if url:

@@ -62,28 +62,29 @@ class Index:
 
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            loader = self._loader
-            if loader is not None:
-                loader.join()
-            if self._embedder is None:  # no loader, or it failed: load here and let errors surface
-                from .embedding import get_embedder
+        if self._embedder is None and not self._preloaded():
+            from .embedding import get_embedder  # no loader, or it failed: load here and let errors surface
 
-                self._embedder = get_embedder(self.settings)
+            self._embedder = get_embedder(self.settings)
+        assert self._embedder is not None
         return self._embedder
 
     @property
     def scorer(self) -> SentenceScorer:
         """The answerer's sentence scorer (loaded on the preload thread beside the embedder)."""
-        if self._scorer is None:
-            loader = self._loader
-            if loader is not None:
-                loader.join()
-            if self._scorer is None:
-                from .answerer import default_scorer
+        if self._scorer is None and not self._preloaded():
+            from .answerer import default_scorer
 
-                self._scorer = default_scorer(self.settings.embedding_threads)
+            self._scorer = default_scorer(self.settings.embedding_threads)
+        assert self._scorer is not None
         return self._scorer
+
+    def _preloaded(self) -> bool:
+        """Wait for the preload thread, if there is one; whether it loaded everything."""
+        loader = self._loader
+        if loader is not None:
+            loader.join()
+        return self._embedder is not None and self._scorer is not None
 
     @property
     def answer_model(self) -> AnswerModel:
