@@ -135,6 +135,7 @@ def test_copies_survive_a_rebuilt_lexical_index_and_follow_removals(wire_dir, tm
     assert all(outlets_of(s) == {"Daily Courier", "Metro Herald"} for s in cited)
 
 
+@pytest.mark.slow  # timing: a feed fetched at the default 1 s per host
 def test_pages_of_one_wire_story_fetched_from_a_feed_become_one_source(tmp_path):
     def html(site, paras, extra=""):
         body = "".join(f"<p>{p}</p>" for p in paras)

@@ -208,6 +208,7 @@ def test_invalid_utf8_on_chat_stdin_skips_that_question_only(data_copy):
     assert "not valid UTF-8" in err and "Zakharova" in out  # the next question is answered
 
 
+@pytest.mark.slow  # e2e: a chain of newsqa processes
 def test_symlink_loops_are_skipped_and_the_good_file_beside_them_goes_in(tmp_path, data_copy):
     root = tmp_path / "articles"
     (root / "sub").mkdir(parents=True)

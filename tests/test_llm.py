@@ -563,6 +563,7 @@ def test_cli_ask_llm_streams_then_shows_the_verified_answer(data_copy):
     assert "verified answer" in p.stdout and "Traceback" not in p.stderr
 
 
+@pytest.mark.slow  # e2e: newsqa against a dead port (test_engine_falls_back_when_the_server_is_down has the rule)
 def test_cli_llm_server_down_falls_back_exit_0(data_copy):
     p = run_cli(["ask", "Who praised the North Korean troops?", "--mode", "llm", "--json"], data_copy,
                 {"OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1", "NEWSQA_LLM_MODEL": "x",

@@ -38,6 +38,7 @@ def test_version():
     assert p.returncode == 0 and p.stdout.startswith(f"newsqa {version('newsqa')} (chromadb "), p.stdout + p.stderr
 
 
+@pytest.mark.slow  # e2e: newsqa on a pseudo-terminal
 def test_answers_are_wrapped_to_the_terminal_at_word_boundaries(data_copy):
     answer = json.loads(run(["ask", QUESTION, "--json"], data_copy).stdout)["answer"]
     p = run(["ask", QUESTION], data_copy, FORCE_COLOR="1", COLUMNS="50")  # rich: a 50-column terminal
@@ -49,6 +50,7 @@ def test_answers_are_wrapped_to_the_terminal_at_word_boundaries(data_copy):
     assert " ".join(x.strip() for x in shown) == answer  # wrapped between words, nothing lost or cut
 
 
+@pytest.mark.slow  # e2e: a chain of newsqa processes
 def test_piped_sources_keep_whole_ids(tmp_path):
     data = tmp_path / "data"
     src = tmp_path / "src" / "a-rather-long-folder-name-for-the-regional-desk"
@@ -63,6 +65,7 @@ def test_piped_sources_keep_whole_ids(tmp_path):
     assert "…" not in p.stdout
 
 
+@pytest.mark.slow  # e2e: a chain of newsqa processes
 def test_markdown_titles_and_manifests_for_files_in_subfolders(tmp_path):
     data = tmp_path / "data"
     root = tmp_path / "notes"
@@ -197,6 +200,7 @@ def _read_until(fd, needle: bytes, seconds: float) -> bytes:
     return got
 
 
+@pytest.mark.slow  # e2e: newsqa chat on a pseudo-terminal
 def test_chat_has_line_editing_and_keeps_its_history_in_the_data_dir(data_copy):
     pytest.importorskip("readline")
     master, slave = os.openpty()

@@ -312,6 +312,7 @@ def test_eval_scores_predictions_against_an_outside_corpus(dataset, tmp_path):
     assert p.returncode == 2 and "not in the corpus" in p.stderr
 
 
+@pytest.mark.slow  # e2e: convert, ingest and two scored runs
 def test_runner_end_to_end(dataset, tmp_path, capsys):
     from evals.realtimeqa import run
 

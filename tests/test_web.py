@@ -294,6 +294,7 @@ def cli(args, data_dir, **kw):
                           cwd=ROOT, timeout=300)
 
 
+@pytest.mark.slow  # e2e: a chain of newsqa processes
 def test_cli_ingests_a_feed_and_exits_1_when_some_entries_were_skipped(site, tmp_path):
     data = tmp_path / "data"
     p = cli(["ingest", f"{site.base}/feed.xml"], data)
@@ -308,6 +309,7 @@ def test_cli_ingests_a_feed_and_exits_1_when_some_entries_were_skipped(site, tmp
     assert (data / web.STATE_FILE).is_file()
 
 
+@pytest.mark.slow  # e2e: a chain of newsqa watch processes
 def test_cli_watch_once_fetches_only_what_changed(site, tmp_path):
     data = tmp_path / "data"
     p = cli(["watch", f"{site.base}/atom.xml", "--once"], data)
