@@ -263,12 +263,12 @@ def test_ingest_progress_bar_shows_chunks_articles_and_an_eta(tmp_path, monkeypa
 
     from rich.console import Console
 
-    from bot import cli
+    from bot import terminal
     from retrieval.ingest import IngestProgress
 
-    monkeypatch.setattr(cli, "PROGRESS_AFTER", 0.0)
+    monkeypatch.setattr(terminal, "PROGRESS_AFTER", 0.0)
     buf = StringIO()
-    display, tick = cli.ingest_progress(Console(file=buf, force_terminal=True, width=160, color_system=None))
+    display, tick = terminal.ingest_progress(Console(file=buf, force_terminal=True, width=160, color_system=None))
     tick(IngestProgress("checking", 256, 512))
     for done in (64, 128, 192):
         tick(IngestProgress("embedding", 300, 512, done, 6947, "a.txt"))
