@@ -526,6 +526,40 @@ def test_engine_answer_in_llm_mode(llm_engine):
     assert set(r.timings) >= {"embed", "search", "answer", "llm", "total"}
 
 
+class FakeLLM:
+    """An LLM client given to the Engine's constructor: no endpoint, the replies written here."""
+
+    def __init__(self, settings, fail: bool = False):
+        self.settings, self.fail, self.calls = settings, fail, 0
+
+    def complete(self, messages, *, max_tokens, on_token=None, stream=True, retries=None, deadline=None):
+        from retrieval.errors import LLMError
+
+        self.calls += 1
+        if self.fail:
+            raise LLMError("scripted failure", False)
+        text = quote_first_source({"messages": messages})
+        if on_token is not None:
+            on_token(text)
+        return llm.Completion(text, 1)
+
+
+def test_engine_takes_its_llm_client_through_the_constructor(shared_engine):
+    settings = Settings(data_dir=shared_engine.settings.data_dir, llm_model="fake", openai_base_url="http://unused/v1")
+    fake = FakeLLM(settings.llm)
+    engine = Engine(settings, store=shared_engine.store, embedder=shared_engine.embedder, llm=fake)
+    streamed: list[str] = []
+    r = engine.answer("When did Ukraine start its cross-border operation into Kursk?", mode="llm",
+                      on_token=streamed.append)
+    assert fake.calls == 1 and streamed and r.mode == "llm" and r.fallback is None
+    assert r.sentences and all(s.supported for s in r.sentences) and "[1]" in r.answer
+    failing = Engine(settings, store=shared_engine.store, embedder=shared_engine.embedder,
+                     llm=FakeLLM(settings.llm, fail=True))
+    r = failing.answer("When did Ukraine start its cross-border operation into Kursk?", mode="llm")
+    assert r.mode == "extractive" and r.fallback is not None and r.fallback.reason == "failed"
+    assert "scripted failure" in r.fallback.detail and r.notes[-1] == f"{r.fallback.detail}; showing the extractive answer"
+
+
 def test_engine_falls_back_when_the_server_is_down(llm_engine, fast_backoff):
     engine = llm_engine(f"http://127.0.0.1:{free_port()}/v1")
     r = engine.answer("When did Ukraine start its cross-border operation into Kursk?", mode="llm")
