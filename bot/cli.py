@@ -1,18 +1,33 @@
 """The `newsqa` command: a thin layer over `retrieval` (the library does the work).
 
-Every command turns a `NewsqaError` into one line on stderr and its exit code;
-nothing else the user can cause prints a traceback.
+One function a command. Each runs inside `terminal.guarded`, which turns a `NewsqaError` into one line on
+stderr and its exit code; nothing else the user can cause prints a traceback. What the commands print, and
+how, is bot/terminal.py.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
+
+from .terminal import (
+    RESET_DECLINED_EXIT,
+    STDOUT,
+    Waiting,
+    emit,
+    end_draft,
+    err,
+    fail,
+    guarded,
+    ingest_progress,
+    out,
+    render,
+)
+
+__all__ = ["app", "main", "render"]
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Ask questions about news articles; every answer cites the passages it comes from.")
@@ -37,167 +52,11 @@ def _version(value: bool) -> None:
 def _main(version: bool = typer.Option(False, "--version", is_eager=True, callback=_version,
                                        help="Print the version and exit.")) -> None:
     """Ask questions about news articles; every answer cites the passages it comes from."""
-class OutputError(Exception):
-    """Writing to stdout failed (a full disk, a closed pipe): kept apart from every other OSError."""
-
-    def __init__(self, error: OSError):
-        super().__init__(str(error))
-        self.error = error
-
-
-class _Stdout:
-    """Whatever sys.stdout is now (CliRunner swaps it), with write errors raised as OutputError."""
-
-    def write(self, text: str) -> int:
-        try:
-            return sys.stdout.write(text)
-        except OSError as exc:
-            raise OutputError(exc) from None
-
-    def flush(self) -> None:
-        try:
-            sys.stdout.flush()
-        except OSError as exc:
-            raise OutputError(exc) from None
-
-    def __getattr__(self, name: str):
-        return getattr(sys.stdout, name)
-
-
-STDOUT = _Stdout()
-out = Console(file=STDOUT, highlight=False, soft_wrap=True)  # type: ignore[arg-type]
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
 DataDir = typer.Option(None, "--data-dir", help="Index folder [env NEWSQA_DATA_DIR].")
 ChromaUrl = typer.Option(None, "--chroma-url", help="Use a Chroma server, e.g. http://127.0.0.1:8000 [env NEWSQA_CHROMA_URL].")
 Embedding = typer.Option(None, "--embedding", help="minilm (default), st:<path> or openai:<model> [env NEWSQA_EMBEDDING].")
 Mode = typer.Option(None, "--mode", help="extractive (default, offline) or llm [env NEWSQA_MODE].")
 K = typer.Option(None, "-k", "--k", help="How many passages to retrieve [env NEWSQA_K].")
-
-
-def fail(message: str, code: int) -> typer.Exit:
-    from retrieval.errors import redact_text
-
-    first = " ".join(str(message).split())  # one line, whatever the message held
-    err.print(f"newsqa: error: {redact_text(first)}", markup=False)
-    return typer.Exit(code)
-
-
-# A reader that stops early (`newsqa ask … | head -1`) closes the pipe: that is not an error, so the
-# command ends quietly with exit 0 (not 141 as if killed by SIGPIPE, which fails `set -o pipefail`).
-BROKEN_PIPE_EXIT = 0
-
-
-def _on_broken_pipe() -> None:
-    """rich's own broken-pipe handler exits 1; ours ends the command quietly with BROKEN_PIPE_EXIT."""
-    raise _quiet_broken_pipe()
-
-
-def _quiet_broken_pipe() -> typer.Exit:
-    """Stop writing to the closed pipe, so the interpreter's final flush doesn't complain either."""
-    import os
-
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass
-    return typer.Exit(BROKEN_PIPE_EXIT)
-
-
-out.on_broken_pipe = _on_broken_pipe  # type: ignore[method-assign]
-
-
-# The output could not be written (stdout on a full disk, a device that refuses writes): a distinct code,
-# since nothing is wrong with the index or the input.
-OUTPUT_FAILED_EXIT = 12
-RESET_DECLINED_EXIT = 13  # `newsqa reset` answered "n": nothing was deleted
-
-
-def _output_failed(exc: OSError) -> typer.Exit:
-    """stdout refused the answer (`newsqa ask … > /dev/full`): one line on stderr, exit 12, and no second
-    complaint from the interpreter's final flush."""
-    import os
-
-    why = exc.strerror or type(exc).__name__
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass
-    return fail(f"cannot write the output: {why} (errno {exc.errno}); the command's work is done, only printing "
-                "it failed", OUTPUT_FAILED_EXIT)
-
-
-def _flush_stdout() -> None:
-    """Push buffered output out now, so a failing stdout is reported here, not after exit."""
-    try:
-        STDOUT.flush()
-    except OutputError as exc:
-        raise _output_error(exc) from None
-    except ValueError:  # stdout already closed
-        pass
-
-
-def _output_error(exc: OutputError) -> typer.Exit:
-    import errno
-
-    if isinstance(exc.error, BrokenPipeError) or exc.error.errno == errno.EPIPE:
-        return _quiet_broken_pipe()
-    return _output_failed(exc.error)
-
-
-def guarded(fn):
-    """Run a command; user-caused failures become one line and an exit code."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        import sqlite3
-
-        from retrieval.errors import NewsqaError
-
-        try:
-            result = fn(*args, **kwargs)
-            _flush_stdout()
-            return result
-        except typer.Exit:
-            _flush_stdout()
-            raise
-        except NewsqaError as exc:
-            raise fail(str(exc), exc.exit_code) from None
-        except KeyboardInterrupt:
-            raise fail("interrupted; the index keeps everything stored before the interruption", 130) from None
-        except BrokenPipeError:
-            raise _quiet_broken_pipe() from None
-        except OutputError as exc:  # e.g. `newsqa ask … > /dev/full`
-            raise _output_error(exc) from None
-        except sqlite3.Error as exc:  # the lexical index (SQLite, beside Chroma): a lock, a full disk, damage
-            from retrieval.errors import diagnose_store_error
-
-            raised = diagnose_store_error(exc, _index_dir(kwargs))
-            raise fail(str(raised), raised.exit_code) from None
-        except OSError as exc:
-            import errno
-
-            if exc.errno == errno.EPIPE:
-                raise _quiet_broken_pipe() from None
-            raise
-        except ValueError as exc:  # a settings error that escaped load_settings
-            from retrieval.config import settings_error_message
-
-            if hasattr(exc, "errors"):
-                raise fail(settings_error_message(exc), 2) from None
-            raise fail(f"invalid value: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", 2) from None
-
-    return wrapper
-
-
-def _index_dir(kwargs: dict) -> Path:
-    """The index folder a command works on, for messages about errors raised outside the store."""
-    try:
-        return Path(kwargs.get("data_dir") or settings_from().data_dir) / "chroma"
-    except Exception:  # noqa: BLE001 - only for wording a message
-        return Path("the index")
 
 
 _WARNED: set[str] = set()
@@ -224,7 +83,7 @@ def make_engine(**overrides):
     if settings.mode == "llm":
         from retrieval.llm import require_llm_config
 
-        require_llm_config(settings)
+        require_llm_config(settings.llm)
     return Engine(settings)
 
 
@@ -253,78 +112,15 @@ def ask(
     stream = None
     streamed: list[str] = []
     llm_mode = engine.settings.mode == "llm"
-    with Waiting(engine.settings.llm_deadline, enabled=llm_mode) as waiting:
+    with Waiting(engine.settings.llm.deadline, enabled=llm_mode) as waiting:
         if not json_out and llm_mode:
             def stream(token: str) -> None:
                 waiting.stop()
                 streamed.append(token)
                 out.print(token, end="", markup=False)
         result = engine.answer(question, k=k, outlet=outlet, date_from=date_from, date_to=date_to, on_token=stream)
-    _end_draft(result, streamed)
-    _emit(result, json_out, engine)
-
-
-class Waiting:
-    """Progress on stderr while the language model has written nothing yet.
-
-    On a terminal: a line updated every half second with the seconds waited and the deadline,
-    erased when the first token arrives. Otherwise: one line saying what is being waited for.
-    """
-
-    def __init__(self, deadline: float, enabled: bool = True, interval: float = 0.5):
-        import threading
-
-        self.deadline = deadline
-        self.enabled = enabled
-        self.interval = interval
-        self._done = threading.Event()
-        self._thread = None
-        self._drawn = False
-
-    def __enter__(self) -> Waiting:
-        import threading
-
-        if not self.enabled:
-            return self
-        if err.is_terminal:
-            self._thread = threading.Thread(target=self._run, daemon=True)
-            self._thread.start()
-        else:
-            err.print(f"newsqa: waiting for the language model (at most {self.deadline:g} s, then the extractive "
-                      "answer)…", markup=False)
-        return self
-
-    def _run(self) -> None:
-        import time
-
-        t0 = time.monotonic()
-        while not self._done.wait(self.interval):
-            waited = time.monotonic() - t0
-            sys.stderr.write(f"\r\033[Kwaiting for the language model… {waited:.0f} s "
-                             f"(extractive answer after {self.deadline:g} s)")
-            sys.stderr.flush()
-            self._drawn = True
-
-    def stop(self) -> None:
-        if self._done.is_set():
-            return
-        self._done.set()
-        if self._thread is not None:
-            self._thread.join()
-            if self._drawn:
-                sys.stderr.write("\r\033[K")
-                sys.stderr.flush()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-
-def _end_draft(result, streamed: list[str]) -> None:
-    """After a streamed draft: a rule saying whether what follows is the checked model answer."""
-    if not streamed:
-        return
-    out.print()
-    out.rule("verified answer" if result.mode == "llm" else "draft not used: extractive answer")
+    end_draft(result, streamed)
+    emit(result, json_out, engine)
 
 
 def _check_dates(*dates: str | None) -> None:
@@ -346,48 +142,6 @@ def _check_dates(*dates: str | None) -> None:
             raise BadInput(f"{flag}: {d!r} is not a real date ({exc})") from None
     if len(parsed) == 2 and None not in parsed and parsed[0] > parsed[1]:
         raise BadInput(f"--from {dates[0]} is after --to {dates[1]}; nothing can match")
-
-
-def _emit(result, json_out: bool, engine=None) -> None:
-    from retrieval.api import BOOTSTRAP_NOTE
-
-    if engine is not None and engine.bootstrapped and BOOTSTRAP_NOTE in result.notes:
-        err.print(f"newsqa: {BOOTSTRAP_NOTE} (the demo articles in {engine.settings.data_dir}; `newsqa reset` "
-                  "empties it again)", markup=False)
-    if json_out:
-        STDOUT.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
-        return
-    render(result)
-
-
-def render(result) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    style = "yellow" if result.abstained else ""
-    # On a terminal, rich wraps the answer at word boundaries to its width (the terminal would cut words:
-    # "retak / en"); piped, each paragraph stays one line for the next program.
-    out.print(escape(result.answer), style=style, soft_wrap=not out.is_terminal)
-    if result.sources:
-        cited = any(f"[{s.n}]" in result.answer for s in result.sources)
-        title = "Closest passages" if result.abstained and not cited else "Sources"
-        table = Table(title=title, title_justify="left", show_lines=True, expand=True)
-        table.add_column("#", justify="right", no_wrap=True)
-        table.add_column("article", ratio=1, overflow="fold")  # doc ids are folded, never cut with "…"
-        table.add_column("passage", ratio=3, overflow="fold")
-        for s in result.sources:
-            also = list(dict.fromkeys(c.outlet or c.doc for c in s.copies if (c.outlet or c.doc) != s.outlet))
-            more = f" and {len(also) - 8} more" if len(also) > 8 else ""
-            ran = f"also ran in: {', '.join(also[:8])}{more}" if also else ""
-            where = "\n".join(x for x in (s.outlet, s.title, s.date, f"{s.doc} @{s.start}-{s.end}", ran) if x)
-            passage = s.text if s.kind not in ("caption", "meta") else f"({'photo caption' if s.kind == 'caption' else 'byline'}) {s.text}"
-            table.add_row(str(s.n), escape(where), escape(passage))
-        out.print(table)
-    from retrieval.api import BOOTSTRAP_NOTE
-
-    for note in result.notes:
-        if note != BOOTSTRAP_NOTE:  # said on stderr by _emit
-            out.print(f"note: {escape(note)}", style="dim")
 
 
 CHAT_HISTORY = "chat_history"  # in the data dir: the questions asked in `newsqa chat`, for Up and Ctrl-R
@@ -463,7 +217,7 @@ def chat(
             streamed: list[str] = []
 
             llm_mode = engine.settings.mode == "llm"
-            with Waiting(engine.settings.llm_deadline, enabled=llm_mode) as waiting:
+            with Waiting(engine.settings.llm.deadline, enabled=llm_mode) as waiting:
                 def stream(t: str) -> None:  # noqa: F811 - stops the progress line first
                     waiting.stop()
                     streamed.append(t)  # noqa: B023 - called only within this turn
@@ -471,8 +225,8 @@ def chat(
 
                 result = engine.answer(question, on_token=stream if llm_mode else None, previous=previous)
             previous = f"{result.question} {result.answer}"
-            _end_draft(result, streamed)
-            _emit(result, False, engine)
+            end_draft(result, streamed)
+            emit(result, False, engine)
         except BadInput as exc:
             err.print(f"newsqa: error: {exc}", markup=False)
         except NewsqaError:
@@ -498,66 +252,20 @@ def ingest(
 
     paths = [web.argument(p) for p in paths]  # URLs stay exact through Path(); retrieval/web.py fetches them
     list(iter_files(paths, follow_links))  # a missing path fails before anything is touched
-    engine = make_engine(data_dir=data_dir, chroma_url=chroma_url, embedding=embedding)
-    web.use_state_dir(engine.settings.data_dir)  # ETag/Last-Modified of fetched URLs live beside the index
+    engine = make_engine(data_dir=data_dir, chroma_url=chroma_url, embedding=embedding,
+                         web_robots=False if ignore_robots else None)
 
     def waiting(pid) -> None:
         who = f"pid {pid}" if pid else "another process"
         err.print(f"newsqa: another ingest ({who}) is writing to {engine.settings.data_dir}; waiting for it to "
                   "finish (Ctrl-C to stop, --no-wait to not wait)", markup=False)
 
-    with web.robots_ignored(ignore_robots):
-        code = _ingest(engine, paths, rebuild, wait=not no_wait, on_wait=waiting, follow_links=follow_links)
+    code = _ingest(engine, paths, rebuild, wait=not no_wait, on_wait=waiting, follow_links=follow_links)
     if prune:
         gone = engine.remove(engine.stale([p for p in paths if Path(p).is_dir()]), wait=not no_wait, on_wait=waiting)
         out.print(f"pruned {len(gone)} (files no longer in the folder)" + (": " + ", ".join(gone[:10]) if gone else ""),
                   markup=False)
     raise typer.Exit(code)
-
-
-PROGRESS_AFTER = 1.0  # seconds before the ingest progress shows: quick ingests print just their summary
-
-
-def ingest_progress(console: Console):
-    """A rich progress display for `Engine.ingest` and the callback that drives it: a spinner while the
-    articles are compared with the index, then one bar over every chunk to embed (its total known before
-    the first is embedded), with articles done, elapsed time and an ETA."""
-    import time
-
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        SpinnerColumn,
-        TaskProgressColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    display = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-                       TextColumn("{task.fields[chunks]}"), TextColumn("{task.fields[articles]}"),
-                       TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
-                       transient=True, disable=not console.is_terminal)
-    started = time.monotonic()
-    task = display.add_task("checking articles", total=None, chunks="", articles="")
-    stage = ["checking"]
-
-    def tick(p) -> None:
-        if not display.live.is_started and time.monotonic() - started >= PROGRESS_AFTER:
-            display.start()
-        of = f"/{p.articles_total:,}" if p.articles_total is not None else ""
-        articles = f"{p.articles_done:,}{of} articles"
-        if p.stage == "checking":
-            display.update(task, description="checking articles", articles=articles)
-            return
-        if stage[0] != "embedding":  # once, when the counting is over: the ETA starts from here
-            stage[0] = "embedding"
-            display.reset(task, total=p.chunks_total, description="embedding")
-        chunks = f"{p.chunks_done:,}/{p.chunks_total:,} chunks" if p.chunks_total is not None else \
-            f"{p.chunks_done:,} chunks"
-        display.update(task, completed=p.chunks_done, chunks=chunks, articles=articles)
-
-    return display, tick
 
 
 def _ingest(engine, paths, rebuild: bool, **lock_and_links) -> int:
@@ -592,14 +300,15 @@ def watch(
 ):
     """Re-ingest feeds on an interval, fetching only what changed; Ctrl-C stops (exit 130)."""
     from retrieval import web
+    from retrieval.index import watch as watch_feeds
     from retrieval.loading import iter_files
 
     interval, targets = web.parse_interval(every), [web.argument(f) for f in feeds]
     list(iter_files(targets))
-    engine = make_engine(data_dir=data_dir, chroma_url=chroma_url, embedding=embedding)
+    engine = make_engine(data_dir=data_dir, chroma_url=chroma_url, embedding=embedding,
+                         web_robots=False if ignore_robots else None)
     try:
-        with web.robots_ignored(ignore_robots):
-            code = web.watch(engine, targets, interval, once, say=lambda line: out.print(line, markup=False))
+        code = watch_feeds(engine.index, targets, interval, once, say=lambda line: out.print(line, markup=False))
     except KeyboardInterrupt:
         raise fail("watch stopped", 130) from None
     raise typer.Exit(code)
@@ -644,6 +353,41 @@ def sources(
             table.add_column(col, justify="right" if col == "chunks" else "left", overflow="fold")
     for r in records:
         table.add_row(*(Text(str(v)) for v in (r.doc, r.outlet, r.title, r.date, r.author, r.chunks)))
+    out.print(table)
+
+
+@app.command("config")
+@guarded
+def config_cmd(
+    json_out: bool = typer.Option(False, "--json", help="Print JSON: one object per setting."),
+    data_dir: str | None = DataDir,
+    chroma_url: str | None = ChromaUrl,
+    embedding: str | None = Embedding,
+    mode: str | None = Mode,
+):
+    """Every setting: its environment variable, its value now (secrets hidden) and what it does."""
+    from dataclasses import asdict
+
+    from retrieval.config import describe
+
+    rows = describe(settings_from(data_dir=data_dir, chroma_url=chroma_url, embedding=embedding, mode=mode))
+    if json_out:
+        STDOUT.write(json.dumps([asdict(r) for r in rows], ensure_ascii=False) + "\n")
+        return
+    if not out.is_terminal:
+        STDOUT.write("\n".join("\t".join((r.variable, r.value, r.description)) for r in rows) + "\n")
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="newsqa settings (environment or .env; --help of a command for its flags)",
+                  title_justify="left", show_lines=False, expand=True)
+    table.add_column("variable", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    table.add_column("meaning", ratio=1, overflow="fold")
+    for r in rows:
+        shown = Text(r.value or "(unset)", style="" if r.value != r.default else "dim")
+        table.add_row(Text(r.variable), shown, Text(r.description))
     out.print(table)
 
 
@@ -736,7 +480,14 @@ def discord_cmd(
     chroma_url: str | None = ChromaUrl,
 ):
     """Run the Discord bot (token from DISCORD_TOKEN in the environment or .env)."""
-    from bot.discord_bot import run_bot
+    try:
+        from bot.discord_bot import run_bot
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in ("discord", "aiohttp"):
+            raise
+        from retrieval.errors import ConfigError
+
+        raise ConfigError("newsqa discord needs the discord extra: pip install 'newsqa[discord]'") from None
 
     settings = settings_from(mode=mode, k=k, data_dir=data_dir, chroma_url=chroma_url)
     raise typer.Exit(run_bot(settings))

@@ -1,9 +1,10 @@
 """newsqa on Discord: `/ask`, mentions and DMs answered from the indexed articles, with citations.
 
-The whole flow reads top to bottom (in the spirit of jakobdylanc/llmcord):
+The whole flow reads top to bottom (in the spirit of jakobdylanc/llmcord); what a message shows is worked
+out by the pure functions of bot/discord_render.py (escaping, splitting, embeds, the rate-limit reply, the
+streamed draft, the /sources pages), and sent from here:
 
-1. Discord's limits and the pure helpers (escaping, splitting, embeds, the rate limit, the
-   streamed draft and the /sources pages), which the tests exercise directly.
+1. `rewrite_followup`, the LLM rewrite of a follow-up in a thread (the question as asked when it fails).
 2. `LiveDraft`, the message an LLM answer streams into (edited at a rate-limit-safe cadence, then
    replaced by the checked answer), and `SourcesPager`, the Previous/Next buttons of /sources.
 3. `NewsqaBot`, the discord.py client: command sync at start-up, the message flow (mentions
@@ -21,398 +22,59 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiohttp
 import discord
 from discord import app_commands
 
-from retrieval.answerer import ABSTAIN_TEXT
 from retrieval.api import Engine, validate_question
 from retrieval.config import Settings
 from retrieval.errors import BadInput, ConfigError, NewsqaError
-from retrieval.types import Answer, Source, other_outlets
+from retrieval.types import Answer
+
+from .discord_render import (
+    APOLOGY,
+    FOLLOW_UP_HINT,
+    HISTORY_MESSAGES,
+    NO_MENTIONS,
+    NO_SOURCES,
+    NOT_HERE,
+    SOURCES_VIEW_TIMEOUT,
+    STREAM_EDIT_INTERVAL,
+    STREAM_PLACEHOLDER,
+    echo_line,
+    escape,
+    help_text,
+    history_pairs,
+    newest_first,
+    one_line,
+    page_count,
+    plain_text,
+    rate_limited_text,
+    render_answer,
+    render_draft,
+    shorten,
+    sources_embed,
+    strip_mention,
+    thread_name,
+)
 
 log = logging.getLogger("newsqa.discord")
 
 # --------------------------------------------------------------------------------------------
-# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
-# --------------------------------------------------------------------------------------------
-
-MESSAGE_LIMIT = 2000
-EMBED_TITLE_LIMIT = 256
-EMBED_DESCRIPTION_LIMIT = 4096  # the /sources listing; an answer's sources go in fields
-EMBED_FIELD_NAME_LIMIT = 256
-EMBED_FIELD_VALUE_LIMIT = 1024
-EMBED_FIELD_COUNT_LIMIT = 25
-EMBED_TOTAL_LIMIT = 6000
-THREAD_NAME_LIMIT = 100
-
-QUOTE_CHARS = 280  # the longest quote of a cited passage shown in the sources embed
-ECHO_CHARS = 300  # the longest echo of a question above a slash-command answer
-HISTORY_MESSAGES = 12  # how far back a thread is read for a follow-up
-SOURCES_PER_PAGE = 20  # /sources shows this many articles a page, newest first
-SOURCES_VIEW_TIMEOUT = 600.0  # seconds the Previous/Next buttons work (an interaction token lasts 15 minutes)
-# LLM mode streams: one message is posted at once and edited as the model writes. Discord allows
-# 5 edits per 5 s per channel; one edit every 1.2 s keeps a stream at ~4 per 5 s, leaving room for
-# the final edit and the bot's other sends there (discord.py waits out any 429 that still happens).
-STREAM_EDIT_INTERVAL = 1.2
-STREAM_PLACEHOLDER = "…"  # the first message of a streamed answer, before any text arrives
-STREAM_CURSOR = " …"  # after the streamed text while the model is still writing
-NO_MENTIONS = discord.AllowedMentions.none()
-
-APOLOGY = "Sorry, something went wrong while I was answering that. Please try again in a moment."
-NOT_HERE = "Sorry, I don't answer questions in this channel."
-CLOSEST = "These are the closest passages I found, in case they help."
-FOLLOW_UP_HINT = "Follow-up questions go here"
-# The bot's own messages that are not answers, left out of a thread's history.
-CHATTER = (FOLLOW_UP_HINT, "Sorry", "You've asked")
-
-
-# --------------------------------------------------------------------------------------------
-# Pure helpers
+# Follow-ups in LLM mode
 # --------------------------------------------------------------------------------------------
 
 
-def escape(text: str) -> str:
-    """Article text or a user's words, made inert: no mentions, no markdown."""
-    return discord.utils.escape_markdown(discord.utils.escape_mentions(text or ""))
-
-
-def one_line(text: str) -> str:
-    return " ".join((text or "").split())
-
-
-def shorten(text: str, limit: int, ellipsis: str = "…") -> str:
-    """`text` cut to at most `limit` characters, at a word when one is near, never after a lone backslash."""
-    if len(text) <= limit:
-        return text
-    if limit <= len(ellipsis):
-        return text[:limit]
-    cut = text[: limit - len(ellipsis)]
-    space = cut.rfind(" ")
-    if space > len(cut) // 2:
-        cut = cut[:space]
-    # An escaped text must not end in the backslash of a split escape pair.
-    while cut.endswith("\\"):
-        cut = cut[:-1]
-    return cut.rstrip() + ellipsis
-
-
-def strip_mention(content: str, bot_id: int, role_ids: Iterable[int] = ()) -> str:
-    """The question in a message: every mention of the bot (user or its managed role) removed."""
-    text = re.sub(rf"<@!?{int(bot_id)}>", " ", content or "")
-    for role_id in role_ids:
-        text = re.sub(rf"<@&{int(role_id)}>", " ", text)
-    text = re.sub(r"[ \t]{2,}", " ", text)
-    return text.strip()
-
-
-# Spans a split must never cut: markdown links (their text may contain spaces), [n] citation
-# markers (also in their escaped form) and backslash escapes.
-_PROTECTED = re.compile(r"\\?\[[^\]\n]*\\?\]\([^)\s]*\)|\\?\[\d+\\?\]|\\.", re.DOTALL)
-_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]*_]*(?:\s?\\?\[\d+\\?\])*$")
-_STARTS_WITH_MARKER = re.compile(r"\\?\[\d+\\?\]")
-
-
-def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Split `text` into parts of at most `limit` characters.
-
-    Cuts at the last paragraph break that fits, else a line break, else a sentence end, else a
-    space; never inside a word, a [n] marker or a markdown link, and never between a sentence and
-    the marker that follows it. Markers are not renumbered, so they stay consistent across parts.
-    Only a single "word" longer than `limit` is cut hard (outside protected spans when possible).
-    """
-    text = (text or "").strip()
-    if not text:
-        return []
-    protected = [m.span() for m in _PROTECTED.finditer(text)]
-
-    def inside(i: int) -> tuple[int, int] | None:
-        for s, e in protected:
-            if s < i < e:
-                return s, e
-            if s >= i:
-                break
-        return None
-
-    parts: list[str] = []
-    start = 0
-    while len(text) - start > limit:
-        cut = _best_cut(text, start, limit, inside)
-        parts.append(text[start:cut].rstrip())
-        start = cut
-        while start < len(text) and text[start].isspace():
-            start += 1
-    parts.append(text[start:])
-    return [p for p in parts if p.strip()]
-
-
-def _best_cut(text: str, start: int, limit: int, inside: Callable[[int], Any]) -> int:
-    """Where the part starting at `start` ends (an index into `text`, exclusive)."""
-    end = start + limit
-    best: dict[str, int] = {}
-    for m in re.finditer(r"\s+", text[start:end + 1]):
-        ws, we = start + m.start(), start + m.end()
-        if ws <= start or ws > end or inside(ws):
-            continue
-        after = text[we:we + 12]
-        if _STARTS_WITH_MARKER.match(after):
-            continue  # keep a citation marker with the words it cites
-        run = m.group()
-        if "\n" in run and run.count("\n") >= 2:
-            kind = "paragraph"
-        elif "\n" in run:
-            kind = "line"
-        elif _SENTENCE_END.search(text[max(start, ws - 40):ws]):
-            kind = "sentence"
-        else:
-            kind = "word"
-        best[kind] = ws
-    for kind in ("paragraph", "line", "sentence", "word"):
-        if kind in best:
-            return best[kind]
-    # One unbroken run longer than the limit: cut hard, but not inside a protected span.
-    span = inside(end)
-    if span and span[0] > start:
-        return span[0]
-    return end
-
-
-def rate_limited_text(wait: float, per_minute: int) -> str:
-    seconds = max(1, round(wait))
-    return (f"You've asked {per_minute} questions in the last minute, which is my limit. "
-            f"Please try again in {seconds} second{'s' if seconds != 1 else ''}.")
-
-
-def _safe_url(url: str) -> str:
-    url = (url or "").strip()
-    if not re.match(r"https?://[^\s<>]+$", url):
-        return ""
-    return url.replace("(", "%28").replace(")", "%29")
-
-
-def source_label(source: Any) -> str:
-    """'outlet — title', or the doc id when both are empty (escaped)."""
-    label = " — ".join(x for x in (one_line(source.outlet), one_line(source.title)) if x)
-    return escape(label or source.doc)
-
-
-def _source_field(source: Source, quote_chars: int, name_chars: int) -> tuple[str, str]:
-    name = shorten(f"[{source.n}] {source_label(source)}", min(name_chars, EMBED_FIELD_NAME_LIMIT))
-    head = []
-    if source.date:
-        head.append(escape(source.date))
-    if source.kind == "caption":
-        head.append("(photo caption)")
-    elif source.kind == "meta":
-        head.append("(byline)")
-    url = _safe_url(source.url)
-    link = f"[link]({url})" if url else ""
-    lines = [" · ".join(head)] if head else []
-    also = list(dict.fromkeys(one_line(o) for o in other_outlets(source.outlet, source.copies)))
-    if also:  # a wire story other outlets ran too (retrieval/copies.py)
-        lines.append(shorten("also ran in: " + escape(", ".join(also)), 300))
-    budget = EMBED_FIELD_VALUE_LIMIT - sum(len(x) + 1 for x in lines) - len(link) - 4
-    quote = escape(one_line(source.text))
-    if quote_chars > 0 and quote and budget > 8:
-        lines.append(f"“{shorten(quote, min(quote_chars, budget))}”")
-    if link:
-        lines.append(link)
-    value = "\n".join(lines) or escape(source.doc)
-    return name, shorten(value, EMBED_FIELD_VALUE_LIMIT)
-
-
-def build_embed(answer: Answer) -> discord.Embed | None:
-    """The numbered sources as one embed within Discord's limits, or None without sources."""
-    sources = list(answer.sources)
-    if not sources:
-        return None
-    title = "Closest passages" if answer.abstained and not answer.sentences else "Sources"
-    # Shrink quotes, then names, until the embed fits in 6,000 characters.
-    for quote_chars, name_chars in ((QUOTE_CHARS, 256), (180, 256), (100, 160), (40, 100), (0, 80), (0, 40)):
-        embed = discord.Embed(title=shorten(title, EMBED_TITLE_LIMIT), colour=discord.Colour.light_grey() if answer.abstained
-                              else discord.Colour.blurple())
-        shown = sources
-        if len(sources) > EMBED_FIELD_COUNT_LIMIT:
-            shown = sources[: EMBED_FIELD_COUNT_LIMIT - 1]
-        for s in shown:
-            name, value = _source_field(s, quote_chars, name_chars)
-            embed.add_field(name=name, value=value, inline=False)
-        rest = sources[len(shown):]
-        if rest:
-            more = "\n".join(shorten(f"[{s.n}] {source_label(s)}", 120) for s in rest)
-            embed.add_field(name=f"{len(rest)} more sources", value=shorten(more, EMBED_FIELD_VALUE_LIMIT),
-                            inline=False)
-        if len(embed) <= EMBED_TOTAL_LIMIT:
-            return embed
-    return embed  # pragma: no cover - the last configuration always fits (25 x ~150 characters)
-
-
-def render_answer(answer: Answer, echo: str | None = None) -> tuple[list[str], discord.Embed | None]:
-    """The message texts (each <= 2,000 characters) and the sources embed for the last of them."""
-    lines = []
-    if echo:
-        lines.append(echo_line(echo))
-        lines.append("")
-    if answer.abstained:
-        lines.append(escape(answer.answer.strip()) or ABSTAIN_TEXT)
-        if answer.sources:
-            lines.append(CLOSEST)
-    else:
-        lines.append(escape(answer.answer.strip()) or ABSTAIN_TEXT)
-        for note in public_notes(answer.notes):
-            lines.append(f"-# note: {escape(one_line(note))}")
-    return split_message("\n".join(lines)), build_embed(answer)
-
-
-def echo_line(question: str) -> str:
-    """The question quoted above a slash-command answer (escaped, at most ECHO_CHARS)."""
-    return f"> {shorten(escape(one_line(question)), ECHO_CHARS)}"
-
-
-_THINKING = re.compile(r"<think>.*?(?:</think>|$)", re.S | re.I)
-
-
-def render_draft(text: str, header: str = "") -> str:
-    """What a streamed answer's message shows while the model writes: the raw text so far, escaped,
-    marked unfinished. Once it outgrows one message only its tail is shown; the final answer is
-    checked and split properly, so nothing is lost."""
-    body = escape(_THINKING.sub("", text).strip())
-    if not body:
-        return header + STREAM_PLACEHOLDER
-    room = MESSAGE_LIMIT - len(header) - len(STREAM_CURSOR) - 1
-    if len(body) > room:
-        cut = len(body) - room
-        space = body.find(" ", cut, cut + 200)  # start at a word: never between a backslash and what it escapes
-        cut = space + 1 if space >= 0 else cut + (body[cut - 1] == "\\")
-        body = "…" + body[cut:]
-    return header + body + STREAM_CURSOR
-
-
-# Anything that locates a server: a URL, an IP address (v4 or bracketed v6), localhost or host:port.
-_ENDPOINT = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s)]+"
-                       r"|\b(?:\d{1,3}\.){3}\d{1,3}\b"
-                       r"|\[[0-9a-f:]*:[0-9a-f:]*\]"
-                       r"|\blocalhost\b"
-                       r"|\b[a-z0-9][\w.-]*\.[a-z]{2,}:\d{2,5}\b"
-                       r"|\b[\w.-]+@[\w.-]+\b", re.I)
-LLM_UNAVAILABLE_NOTE = "the language model could not be used for this answer; showing the extractive answer"
-
-
-def public_notes(notes: Iterable[str]) -> list[str]:
-    """The notes a Discord user may see: none names an endpoint host or URL.
-
-    A note that does (a failed LLM call says where it tried to connect) is replaced by a generic
-    one when it explains a fallback, and left out otherwise; the operator's log keeps the detail.
-    """
-    shown: list[str] = []
-    for note in notes:
-        if not _ENDPOINT.search(note):
-            shown.append(note)
-            continue
-        from retrieval.errors import redact_text
-
-        log.info("note withheld from Discord: %s", redact_text(note))
-        if "extractive answer" in note and LLM_UNAVAILABLE_NOTE not in shown:
-            shown.append(LLM_UNAVAILABLE_NOTE)
-    return shown
-
-
-NO_SOURCES = "No articles are indexed yet. Ask a question to load the bundled corpus, or run `newsqa ingest`."
-
-
-def newest_first(records: dict) -> list:
-    """The /sources order, sorted once per command (10k records sort in a few milliseconds)."""
-    return sorted(records.values(), key=lambda r: (r.date or "", r.doc), reverse=True)
-
-
-def page_count(total: int, per_page: int = SOURCES_PER_PAGE) -> int:
-    return max(1, -(-total // per_page))
-
-
-def _source_line(record: Any, budget: int) -> str:
-    """One article of the listing: its label linked to the article when it has a URL, and its date."""
-    label = shorten(source_label(record), 100)
-    date = f" · {escape(record.date)}" if record.date else ""
-    url = _safe_url(record.url)
-    if url:
-        # Brackets in a label would end the masked link early.
-        linked = f"• [{label.replace('[', '(').replace(']', ')')}]({url}){date}"
-        if len(linked) <= budget:
-            return linked
-    return shorten(f"• {label}{date}", budget)
-
-
-def sources_embed(rows: Sequence[Any], page: int, per_page: int = SOURCES_PER_PAGE) -> discord.Embed:
-    """Page `page` (1-based, clamped) of the listing as one embed, with "Page X of Y" in its footer."""
-    pages = page_count(len(rows), per_page)
-    page = min(max(1, page), pages)
-    shown = rows[(page - 1) * per_page: page * per_page]
-    budget = (EMBED_DESCRIPTION_LIMIT - 100) // max(1, per_page)  # every line fits, links and all
-    embed = discord.Embed(title=f"{len(rows)} indexed article{'s' if len(rows) != 1 else ''}",
-                          description="\n".join(_source_line(r, budget) for r in shown),
-                          colour=discord.Colour.blurple())
-    embed.set_footer(text=f"Page {page} of {pages} · newest first")
-    return embed
-
-
-def help_text(settings: Settings) -> str:
-    return "\n".join([
-        "**newsqa** answers questions from the news articles it has indexed, and cites them.",
-        "• `/ask question:` — I answer here and open a thread for follow-up questions.",
-        "• Mention me with a question, or DM me — same thing. In a thread, mention me again to follow up.",
-        "• `/sources` — the articles I can answer from.",
-        "Each [n] in an answer points to a numbered source under it. If the articles don't cover "
-        "something, I say so rather than guess.",
-        f"Limit: {settings.discord_rate_per_minute} questions a minute per person.",
-    ])
-
-
-def thread_name(question: str) -> str:
-    name = discord.utils.escape_mentions(one_line(question)) or "question"
-    return shorten(name, THREAD_NAME_LIMIT)
-
-
-def _plain(text: str) -> str:
-    """A rendered Discord message back to plain text for the LLM's history."""
-    text = text.replace("\u200b", "")
-    text = re.sub(r"\\([\\*_`~|>#\-\[\]()])", r"\1", text)
-    return text.strip()
-
-
-def history_pairs(turns: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """A thread's (role, text) messages, oldest first, as (question, answer) pairs.
-
-    A user message opens a pair; the bot's messages after it are its answer (a long answer spans
-    several). A bot message starting with a quoted line is a `/ask` answer echoing its question.
-    The bot's hints, apologies and rate-limit replies are left out, and so are `-#` note lines.
-    """
-    pairs: list[list[str]] = []
-    for role, text in turns:
-        if role == "user":
-            pairs.append([text, ""])
-            continue
-        if text.startswith(CHATTER):
-            continue
-        text = "\n".join(line for line in text.splitlines() if not line.startswith("-# "))
-        if text.startswith("> "):
-            first, _, rest = text.partition("\n")
-            pairs.append([first[2:].strip(), rest.strip()])
-        elif pairs:
-            pairs[-1][1] = f"{pairs[-1][1]}\n{text}".strip()
-    return [(q, a) for q, a in pairs]
-
-
-def rewrite_followup(engine: Any, history: Sequence[tuple[str, str]], question: str) -> str:
+def rewrite_followup(settings: Settings, history: Sequence[tuple[str, str]], question: str) -> str:
     """LLM mode: `question` rewritten into a standalone one using the thread's recent turns.
 
     `history` is the thread's (question, answer) pairs, oldest first, as
-    `retrieval.llm.rewrite_question(engine, history, question)` takes them. Falls back to the
+    `retrieval.llm.rewrite_question(settings.llm, history, question)` takes them. Falls back to the
     question unchanged when that function is missing or fails.
     """
     if not history:
@@ -422,7 +84,7 @@ def rewrite_followup(engine: Any, history: Sequence[tuple[str, str]], question: 
     except ImportError:
         return question
     try:
-        rewritten = rewrite_question(engine, list(history), question)
+        rewritten = rewrite_question(settings.llm, list(history), question)
         return validate_question(rewritten) if isinstance(rewritten, str) else question
     except Exception:  # noqa: BLE001 - a failed rewrite must not lose the question
         log.warning("rewriting a follow-up failed; answering it as asked", exc_info=True)
@@ -599,14 +261,14 @@ class NewsqaBot(discord.Client):
         # Per-user rate limit: discord.py's own cooldown (a token bucket refilled every 60 s), one bucket per
         # user shared by /ask (app_commands.checks.dynamic_cooldown) and by mentions and DMs.
         self.cooldowns: dict[int, app_commands.Cooldown] = {}
-        self.slots = asyncio.Semaphore(settings.discord_max_concurrent)
+        self.slots = asyncio.Semaphore(settings.discord.max_concurrent)
         self._add_commands()
 
     def cooldown(self, user_id: int) -> app_commands.Cooldown:
-        """The user's bucket: `discord_rate_per_minute` questions, refilled 60 s after the first of them."""
+        """The user's bucket: `discord.rate_per_minute` questions, refilled 60 s after the first of them."""
         bucket = self.cooldowns.get(user_id)
         if bucket is None:
-            bucket = self.cooldowns[user_id] = app_commands.Cooldown(self.settings.discord_rate_per_minute, 60.0)
+            bucket = self.cooldowns[user_id] = app_commands.Cooldown(self.settings.discord.rate_per_minute, 60.0)
         return bucket
 
     # -- start-up ----------------------------------------------------------------------------
@@ -630,7 +292,7 @@ class NewsqaBot(discord.Client):
 
     async def setup_hook(self) -> None:
         """Sync the slash commands: to the test guild when configured (instant), else globally."""
-        guild_id = self.settings.discord_test_guild
+        guild_id = self.settings.discord.test_guild
         try:
             if guild_id:
                 guild = discord.Object(id=guild_id)
@@ -654,11 +316,11 @@ class NewsqaBot(discord.Client):
         """The allow-lists: with guild ids set, only those servers (so no DMs); with channel
         ids set, only those channels and threads inside them."""
         s = self.settings
-        if s.discord_guild_ids and guild_id not in s.discord_guild_ids:
+        if s.discord.guild_ids and guild_id not in s.discord.guild_ids:
             return False
-        if s.discord_channel_ids:
+        if s.discord.channel_ids:
             ids = {getattr(channel, "id", None), getattr(channel, "parent_id", None)}
-            if not ids & set(s.discord_channel_ids):
+            if not ids & set(s.discord.channel_ids):
                 return False
         return True
 
@@ -675,7 +337,7 @@ class NewsqaBot(discord.Client):
             return self.allowed_here(None, message.channel)
         mentioned = any(u.id == self.user.id for u in message.mentions) or any(
             r.id in self._own_role_ids(message) for r in message.role_mentions)
-        return (mentioned and self.settings.discord_answer_mentions
+        return (mentioned and self.settings.discord.answer_mentions
                 and self.allowed_here(message.guild.id, message.channel))
 
     # -- mentions and DMs --------------------------------------------------------------------
@@ -694,7 +356,7 @@ class NewsqaBot(discord.Client):
             # Discord's clock (the message's snowflake), as dynamic_cooldown uses for /ask: one bucket, one clock.
             wait = self.cooldown(message.author.id).update_rate_limit(message.created_at.timestamp())
             if wait:
-                await self._reply(message, rate_limited_text(wait, self.settings.discord_rate_per_minute))
+                await self._reply(message, rate_limited_text(wait, self.settings.discord.rate_per_minute))
                 return
             place, opened = await self._place_for(message, question)
             history = [] if opened else await self._history(place, before=message)
@@ -800,7 +462,7 @@ class NewsqaBot(discord.Client):
                 continue
             else:
                 role = "user"
-            text = _plain(strip_mention(m.content, self.user.id))
+            text = plain_text(strip_mention(m.content, self.user.id))
             if text:
                 turns.append((role, text))
         return history_pairs(turns)
@@ -879,7 +541,7 @@ class NewsqaBot(discord.Client):
         if isinstance(error, app_commands.CommandOnCooldown):  # the per-user rate limit, raised by discord.py
             try:
                 await interaction.response.send_message(
-                    rate_limited_text(error.retry_after, self.settings.discord_rate_per_minute), ephemeral=True,
+                    rate_limited_text(error.retry_after, self.settings.discord.rate_per_minute), ephemeral=True,
                     allowed_mentions=NO_MENTIONS)
             except discord.HTTPException:
                 log.warning("could not send the rate-limit reply", exc_info=True)
@@ -908,7 +570,7 @@ class NewsqaBot(discord.Client):
         async with self.slots:
             previous = " ".join(history[-1]) if history else None
             if history and self.settings.mode == "llm":
-                question = await asyncio.to_thread(rewrite_followup, self.engine, history, question)
+                question = await asyncio.to_thread(rewrite_followup, self.settings, history, question)
                 previous = None
             kwargs: dict[str, Any] = {"on_token": on_token} if on_token is not None else {}
             return await asyncio.to_thread(self.engine.answer, question, k=self.settings.k,
@@ -934,11 +596,11 @@ def _prepare_engine(settings: Settings) -> Engine:
             from retrieval.llm import require_llm_config
         except ImportError:
             raise ConfigError("LLM mode is not available in this installation; use --mode extractive") from None
-        require_llm_config(settings)
+        require_llm_config(settings.llm)
     engine = Engine(settings)
     if engine.ensure_index():
         log.info("the index was empty: ingested the bundled corpus")
-        engine.notes.clear()  # said here once, not as a note on the first answer
+        engine.index.take_bootstrap()  # said here once, not by the first answer
     engine.store.check_model(engine.embedder.model_id)
     return engine
 
@@ -959,7 +621,8 @@ def setup_logging(stream: Any = None) -> logging.Handler:
 
 def run_bot(settings: Settings) -> int:
     """Run the bot until interrupted; 0 on a clean stop. User-fixable failures raise NewsqaError."""
-    secret = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
+    token = settings.discord.token
+    secret = token.get_secret_value().strip() if token else ""
     if not secret:
         raise ConfigError("DISCORD_TOKEN is not set; put it in the environment or .env")
     if not logging.getLogger().handlers:

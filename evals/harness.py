@@ -120,14 +120,13 @@ def run_setup(*, gold: Sequence[Path], corpus, engine=None, predictions=None, ju
 
     embedder = ""
     if engine is not None:
-        loaded = getattr(engine, "_embedder", None)
-        embedder = engine.settings.embedding + (f" ({loaded.model_id})" if loaded is not None else "")
+        embedder = f"{engine.settings.embedding} ({engine.embedder.model_id})"
     gold_files = [str(g) for g in gold]
     return {"gold": gold_files, "gold_label": ", ".join(Path(g).name for g in gold_files),
-            "corpus": str(corpus) if corpus else "the bundled corpus (corpus/articles)",
+            "corpus": str(corpus) if corpus else "the bundled corpus (retrieval/corpus/articles)",
             "embedder": embedder or ("(none: scoring given predictions)" if predictions else ""),
             "scorer": "lexical support rule (retrieval/citations.py)"
-                      + (f" and the LLM judge {judge.settings.llm_model}" if judge is not None else ""),
+                      + (f" and the LLM judge {judge.settings.llm.model}" if judge is not None else ""),
             "predictions": str(predictions) if predictions else None,
             "index": str(engine.settings.chroma_url or engine.settings.data_dir) if engine is not None else None,
             "commit": git_commit(),
@@ -242,7 +241,7 @@ def _judge_config(judge, calls_before: int, failures_before: int) -> dict | None
     if judge is None:
         return None
     failures = judge.failures[failures_before:]
-    return {"model": judge.settings.llm_model, "calls": judge.calls - calls_before, "failures": len(failures),
+    return {"model": judge.settings.llm.model, "calls": judge.calls - calls_before, "failures": len(failures),
             "first_failure": failures[0] if failures else None}
 
 

@@ -11,18 +11,19 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from prompts import load
 from retrieval.citations import Evidence, strip_markers
+from retrieval.prompts import load
 
 JUDGE_MAX_TOKENS = 4
 
 
 class Judge:
     def __init__(self, settings):
-        from retrieval.llm import require_llm_config
+        from retrieval.llm import LLMClient, require_llm_config
 
-        require_llm_config(settings)  # a ConfigError naming the variables, before any work
+        require_llm_config(settings.llm)  # a ConfigError naming the variables, before any work
         self.settings = settings
+        self.client = LLMClient(settings.llm)
         self.cache: dict[tuple, bool] = {}
         self.calls = 0
         self.failures: list[str] = []
@@ -38,7 +39,7 @@ class Judge:
 
     def _ask(self, claim: str, evidence: tuple) -> bool:
         from retrieval.errors import LLMError
-        from retrieval.llm import complete, fill
+        from retrieval.llm import fill
 
         def inert(text: str) -> str:  # no tag inside the data can close the fence
             return text.replace("<", "&lt;")
@@ -47,8 +48,8 @@ class Judge:
         prompt = fill(load("judge"), passages=passages, claim=inert(claim))
         self.calls += 1
         try:
-            done = complete(self.settings, [{"role": "user", "content": prompt}], max_tokens=JUDGE_MAX_TOKENS,
-                            stream=False)
+            done = self.client.complete([{"role": "user", "content": prompt}], max_tokens=JUDGE_MAX_TOKENS,
+                                        stream=False)
         except LLMError as exc:
             self.failures.append(exc.reason)
             return False

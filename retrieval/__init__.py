@@ -8,7 +8,8 @@
 from .api import Engine, answer, validate_question
 from .config import Settings, load_settings
 from .errors import NewsqaError
-from .types import Answer, Passage, Sentence, Source
+from .index import Index
+from .types import Answer, Fallback, Passage, Sentence, Source
 
-__all__ = ["Answer", "Engine", "NewsqaError", "Passage", "Sentence", "Settings", "Source", "answer",
-           "load_settings", "validate_question"]
+__all__ = ["Answer", "Engine", "Fallback", "Index", "NewsqaError", "Passage", "Sentence", "Settings", "Source",
+           "answer", "load_settings", "validate_question"]

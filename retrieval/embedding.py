@@ -133,16 +133,24 @@ class SentenceTransformerEmbedder:
 
 
 class OpenAIEmbedder:
-    """Embeddings from an OpenAI-compatible endpoint (OPENAI_API_KEY / OPENAI_BASE_URL)."""
+    """Embeddings from an OpenAI-compatible endpoint (OPENAI_API_KEY / OPENAI_BASE_URL, settings.llm).
+
+    Here the openai client's own retries do the job (`max_retries`, NEWSQA_LLM_RETRIES): an ingest's request
+    has no answer deadline and streams nothing, so its backoff on timeouts, 429 and 5xx is all that is needed.
+    """
 
     def __init__(self, model: str, settings: Settings):
-        from openai import OpenAI
+        try:
+            from openai import OpenAI
+        except ImportError:
+            raise ConfigError("embedding 'openai:…' needs the llm extra: pip install 'newsqa[llm]'") from None
 
-        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-        if not key and not settings.openai_base_url:
+        llm = settings.llm
+        key = llm.api_key.get_secret_value() if llm.api_key else None
+        if not key and not llm.base_url:
             raise ConfigError("embedding 'openai:…' needs OPENAI_API_KEY (or OPENAI_BASE_URL)")
-        self.client = OpenAI(api_key=key or "unused", base_url=settings.openai_base_url,
-                             timeout=settings.llm_timeout)
+        self.client = OpenAI(api_key=key or "unused", base_url=llm.base_url, timeout=llm.timeout,
+                             max_retries=llm.retries)
         self.model = model
         self.model_id = f"openai:{model}"
         self.dim = 0
@@ -207,7 +215,7 @@ def loaded_minilm() -> MiniLMOnnx | None:
 def get_embedder(settings: Settings) -> Embedder:
     """One loaded model per backend per process: loading is the slow part."""
     spec = settings.embedding
-    key = (spec, settings.openai_base_url if spec.startswith("openai:") else settings.embedding_threads)
+    key = (spec, settings.llm.base_url if spec.startswith("openai:") else settings.embedding_threads)
     if key not in _LOADED:
         name, colon, arg = spec.partition(":")
         factory = embedder_factory(name)

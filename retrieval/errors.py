@@ -57,19 +57,21 @@ class ModelUnavailable(NewsqaError):
 
 
 class LLMError(NewsqaError):
-    """The language-model endpoint failed; callers fall back to extractive.
+    """The language-model endpoint failed (exit 7); LLM mode falls back to the extractive answer.
 
-    retrieval.llm raises its subclass LLMFailure; catch LLMError.
+    `reason` says why in a few words; `retryable`: worth another attempt (a timeout, 429, 5xx, a malformed
+    reply); `retry_after`: seconds the server asked to wait; `attempts`: completions tried before giving up.
     """
 
     exit_code = 7
-    retryable = False  # worth another attempt
-    retry_after: float | None = None  # seconds the server asked us to wait
-    attempts = 1  # completions tried before giving up
 
-    def __init__(self, message: str, exit_code: int | None = None):
-        super().__init__(message, exit_code)
-        self.reason = message
+    def __init__(self, reason: str, retryable: bool = False, retry_after: float | None = None,
+                 exit_code: int | None = None):
+        super().__init__(reason, exit_code)
+        self.reason = reason
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.attempts = 1
 
 
 class IndexNotWritable(NewsqaError):

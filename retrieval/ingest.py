@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .chunking import chunk_article, content_hash
-from .loading import Skipped, load_paths
-from .types import Article, Chunk
+from .loading import load_all
+from .types import Article, Chunk, Skipped, WebStats
 
 if TYPE_CHECKING:
     from .config import Settings
     from .embedding import Embedder
     from .store import Store
-
+    from .web import HostClock
 
 
 @dataclass
@@ -44,11 +44,15 @@ EMBED_BATCH = 64
 
 @dataclass
 class IngestReport:
+    """What an ingest did: document ids added, unchanged and replaced, what was skipped and why, the chunks
+    embedded, and what fetching the URLs did (`web`)."""
+
     added: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     chunks_embedded: int = 0
+    web: WebStats = field(default_factory=WebStats)
 
     @property
     def ok(self) -> bool:
@@ -56,15 +60,17 @@ class IngestReport:
 
 
 def ingest(paths: list[Path], settings: Settings, store: Store | None = None, embedder: Embedder | None = None,
-           progress: Progress | None = None,
-           annotate: Callable[[str], str] | None = None, follow_links: bool = False) -> IngestReport:
+           progress: Progress | None = None, annotate: Callable[[str], str] | None = None,
+           follow_links: bool = False, clock: HostClock | None = None) -> IngestReport:
+    """Load `paths` (files, folders, URLs; fetched URLs keep their state in the data dir) and store what is
+    new or changed. `clock` keeps the per-host request times of URL fetching across calls."""
     from .store import Store
 
-    articles, skipped = load_paths([Path(p) for p in paths], follow_links=follow_links,
-                                   state_dir=Path(settings.data_dir))
+    loaded = load_all([Path(p) for p in paths], follow_links=follow_links, state_dir=Path(settings.data_dir),
+                      web=settings.web, clock=clock)
     store = store or Store(settings.data_dir, settings.chroma_url, settings.collection, settings.lock_timeout)
-    report = IngestReport(skipped=skipped)
-    ingest_articles(articles, settings, store, embedder, progress, report, annotate)
+    report = IngestReport(skipped=loaded.skipped, web=loaded.web)
+    ingest_articles(loaded.articles, settings, store, embedder, progress, report, annotate)
     return report
 
 

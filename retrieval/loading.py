@@ -6,58 +6,34 @@ reason (and the line, for a feed), so one bad item never stops an ingest of many
 Document ids are unique by construction: a file's id is its path relative to the folder that
 was named on the command line (just its name when the file itself was named), and an id given
 inside a feed that is already taken in the same run is reported as skipped, not overwritten.
+
+http(s) arguments are handed to retrieval/web.py, which fetches them; `load_all` merges both.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .cleaning import classify
+from .articles import META_FIELDS, Unusable, make_article
 from .errors import BadInput
-from .types import Article
+from .types import Article, Loaded, Skipped
 from .web import is_url, load_urls  # http(s) pages and RSS/Atom feeds are fetched, not read
+
+if TYPE_CHECKING:
+    from .config import WebSettings
+    from .web import HostClock
+
+__all__ = ["META_FIELDS", "Entry", "Skipped", "bundled_corpus", "iter_files", "load_all", "load_file", "load_paths",
+           "walk"]
 
 SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"}
 MANIFEST = "manifest.json"
-META_FIELDS = ("title", "outlet", "date", "author", "url")
 MAX_BYTES = 20 * 1024 * 1024  # per file, and per line of a .jsonl feed (feeds are streamed)
-
-# Whether symbolic links inside a named folder that point outside it are followed (`--follow-links`).
-# A context variable so the CLI can set it around `Engine.ingest` until that call takes the flag.
-_FOLLOW_LINKS: contextvars.ContextVar[bool] = contextvars.ContextVar("newsqa_follow_links", default=False)
-
-
-@contextlib.contextmanager
-def following_links(follow: bool = True) -> Iterator[None]:
-    """Within this block, `load_paths` follows links that point outside the named folder."""
-    token = _FOLLOW_LINKS.set(bool(follow))
-    try:
-        yield
-    finally:
-        _FOLLOW_LINKS.reset(token)
-
-
-@dataclass
-class Skipped:
-    """A file, or one item of a feed (`line` set), left out of the ingest, and why."""
-
-    path: str
-    reason: str
-    line: int | None = None
-
-    @property
-    def where(self) -> str:
-        return f"{self.path}:{self.line}" if self.line else self.path
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.reason}"
 
 
 @dataclass
@@ -68,20 +44,20 @@ class Entry:
     doc: str
 
 
-def iter_files(paths: list[Path], follow_links: bool | None = None) -> Iterator[Path]:
+def iter_files(paths: list[Path], follow_links: bool = False) -> Iterator[Path]:
     """Supported files under the given paths, sorted; a missing path is an error."""
     for item in walk(paths, follow_links):
         if isinstance(item, Entry):
             yield item.path
 
 
-def walk(paths: list[Path], follow_links: bool | None = None) -> Iterator[Entry | Skipped]:
+def walk(paths: list[Path], follow_links: bool = False) -> Iterator[Entry | Skipped]:
     """Every supported file under `paths` (sorted per folder) with its document id, and the links not followed.
 
     A link inside a named folder that points outside it is reported, not followed, unless
     `follow_links`; a link pointing inside the folder is left out (its target is ingested anyway).
     """
-    follow = _FOLLOW_LINKS.get() if follow_links is None else follow_links
+    follow = follow_links
     paths = [p for p in paths if not is_url(p)]  # URLs are fetched by retrieval/web.py, not walked
     for p in paths:
         if not p.exists() and not p.is_symlink():
@@ -163,10 +139,18 @@ def _walk_dir(root: Path, follow: bool) -> Iterator[Entry | Skipped]:
     yield from found
 
 
-def load_paths(paths: list[Path], follow_links: bool | None = None,
+def load_paths(paths: list[Path], follow_links: bool = False,
                state_dir: Path | None = None) -> tuple[list[Article], list[Skipped]]:
-    """All articles under `paths` (files, folders and http(s) URLs), and what was skipped; document ids are
-    unique in the result. `state_dir` keeps the ETags of fetched URLs."""
+    """All articles under `paths` (files, folders and http(s) URLs), and what was skipped (`load_all`)."""
+    loaded = load_all(paths, follow_links=follow_links, state_dir=state_dir)
+    return loaded.articles, loaded.skipped
+
+
+def load_all(paths: list[Path], *, follow_links: bool = False, state_dir: Path | None = None,
+             web: WebSettings | None = None, clock: HostClock | None = None) -> Loaded:
+    """All articles under `paths` (files, folders and http(s) URLs), what was skipped, and what fetching the URLs
+    did; document ids are unique in the result. `state_dir` keeps the ETags and pages of fetched URLs (none kept
+    without it), `web` the fetching settings, `clock` the per-host request times (polite across calls)."""
     articles: list[Article] = []
     skipped: list[Skipped] = []
     manifests: dict[Path, dict[str, Any]] = {}
@@ -190,82 +174,60 @@ def load_paths(paths: list[Path], follow_links: bool | None = None,
                     continue
                 owner[article.doc] = where
                 articles.append(article)
-        except _Skip as why:
+        except Unusable as why:
             skipped.append(Skipped(str(f), str(why), why.line))
         except Exception as exc:  # noqa: BLE001 - one file's bug must not stop the ingest
             skipped.append(Skipped(str(f), f"could not be loaded ({type(exc).__name__}: {str(exc)[:120]})"))
-    fetched, failed = load_urls([p for p in paths if is_url(p)], state_dir)  # state_dir keeps ETags
-    for article in fetched:
+    fetched = load_urls([p for p in paths if is_url(p)], state_dir, settings=web, clock=clock)
+    for article in fetched.articles:
         if article.doc in owner:
-            failed.append(Skipped(article.url or article.doc, f"duplicate document id {article.doc!r}; not overwritten"))
+            fetched.skipped.append(Skipped(article.url or article.doc,
+                                           f"duplicate document id {article.doc!r}; not overwritten"))
         else:
             owner[article.doc] = article.url or article.doc
             articles.append(article)
-    skipped += failed
-    return articles, skipped
-
-
-class _Skip(Exception):
-    def __init__(self, reason: str, line: int | None = None):
-        super().__init__(reason)
-        self.line = line
+    return Loaded(articles, skipped + fetched.skipped, fetched.web)
 
 
 def load_file(path: Path, meta: dict[str, Any] | None = None, doc: str | None = None) -> list[Article]:
-    """One file's articles (several for JSON Lines); raises _Skip with the reason of the first failure."""
+    """One file's articles (several for JSON Lines); raises Unusable with the reason of the first failure."""
     out = []
     for item in _load(path, meta or {}, doc or path.name):
         if isinstance(item, Skipped):
-            raise _Skip(item.reason, item.line)
+            raise Unusable(item.reason, item.line)
         out.append(item[0])
     return out
 
 
 def _load(path: Path, meta: dict[str, Any], doc: str) -> Iterator[tuple[Article, int | None] | Skipped]:
-    """(article, line) pairs and per-item Skipped; raises _Skip when the whole file is unusable."""
+    """(article, line) pairs and per-item Skipped; raises Unusable when the whole file is unusable."""
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
-        raise _Skip(f"unsupported file type {suffix or '(none)'}")
+        raise Unusable(f"unsupported file type {suffix or '(none)'}")
     if suffix == ".jsonl":
         yield from _load_jsonl(path, doc)
         return
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
-            raise _Skip(f"too large ({size // 1024 // 1024} MB > {MAX_BYTES // 1024 // 1024} MB)")
+            raise Unusable(f"too large ({size // 1024 // 1024} MB > {MAX_BYTES // 1024 // 1024} MB)")
         raw = path.read_bytes()
     except OSError as exc:
-        raise _Skip(f"unreadable: {exc.strerror or exc}") from None
+        raise Unusable(f"unreadable: {exc.strerror or exc}") from None
     if b"\x00" in raw[:8192]:
-        raise _Skip("binary file")
+        raise Unusable("binary file")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise _Skip("not valid UTF-8 text") from None
+        raise Unusable("not valid UTF-8 text") from None
     if not text.strip():
-        raise _Skip("empty file")
+        raise Unusable("empty file")
     if suffix == ".json":
         yield from _load_json(path, text, doc)
     elif suffix in (".html", ".htm"):
         yield _from_html(path, text, meta, doc), None
     else:
-        yield _article(doc, text, meta, path), None
-
-
-def _article(doc: str, text: str, meta: dict[str, Any], path: Path | str) -> Article:
-    blocks, info = classify(text)
-    if not any(b.kind in ("body", "caption") for b in blocks):
-        if blocks and all(b.kind in ("heading", "meta") for b in blocks):
-            raise _Skip("no article text: its only lines read as headings (no sentence ending with a full stop)")
-        raise _Skip("no article text left after removing page boilerplate")
-    fields = {k: str(meta.get(k) or "") for k in META_FIELDS}
-    if not fields["date"]:
-        fields["date"] = info.date
-    if not fields["title"] and "title" not in meta:
-        fields["title"] = info.title
-    if not fields["author"] and "author" not in meta:
-        fields["author"] = info.author
-    return Article(doc=doc, text=text, path=str(path), **fields)
+        yield make_article(doc, text, meta, path), None
 
 
 def _from_html(path: Path, html: str, meta: dict[str, Any], doc: str) -> Article:
@@ -275,7 +237,7 @@ def _from_html(path: Path, html: str, meta: dict[str, Any], doc: str) -> Article
                                             with_metadata=True, favor_precision=True)
     text = getattr(extracted, "text", None) if extracted is not None else None
     if not text or not text.strip():
-        raise _Skip("no article text found in the HTML")
+        raise Unusable("no article text found in the HTML")
     found = {
         "title": getattr(extracted, "title", "") or "",
         "outlet": getattr(extracted, "sitename", "") or "",
@@ -284,38 +246,38 @@ def _from_html(path: Path, html: str, meta: dict[str, Any], doc: str) -> Article
         "url": getattr(extracted, "url", "") or "",
     }
     merged = {k: meta.get(k) or found[k] for k in META_FIELDS}
-    return _article(doc, text, merged, path)
+    return make_article(doc, text, merged, path)
 
 
 def _from_object(obj: object, path: Path, default_doc: str) -> tuple[Article, bool]:
-    """One feed item as an article, and whether it named its own id; raises _Skip with the reason."""
+    """One feed item as an article, and whether it named its own id; raises Unusable with the reason."""
     if not isinstance(obj, dict):
-        raise _Skip(f"not a JSON object (a {type(obj).__name__})")
+        raise Unusable(f"not a JSON object (a {type(obj).__name__})")
     body = obj.get("text") or obj.get("content") or obj.get("body")
     if not isinstance(body, str) or not body.strip():
-        raise _Skip("no 'text'")
+        raise Unusable("no 'text'")
     given = obj.get("id") if obj.get("id") not in (None, "") else obj.get("doc")
     named = given not in (None, "")
     if named and not isinstance(given, (str, int)):
-        raise _Skip(f"'id' must be a string or a number, not {type(given).__name__}")
+        raise Unusable(f"'id' must be a string or a number, not {type(given).__name__}")
     doc = str(given).strip() if named else default_doc
     if not doc:
-        raise _Skip("'id' is blank")
+        raise Unusable("'id' is blank")
     meta = {k: obj.get(k, "") for k in META_FIELDS}
     meta["outlet"] = meta["outlet"] or obj.get("source", "") or obj.get("publisher", "")
-    return _article(doc, body, meta, path), named
+    return make_article(doc, body, meta, path), named
 
 
 def _load_json(path: Path, text: str, doc: str) -> Iterator[tuple[Article, int | None] | Skipped]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _Skip(f"invalid JSON at line {exc.lineno}: {exc.msg}") from None
+        raise Unusable(f"invalid JSON at line {exc.lineno}: {exc.msg}") from None
     items = data if isinstance(data, list) else [data]
     for i, obj in enumerate(items, 1):
         try:
             article, _ = _from_object(obj, path, doc if len(items) == 1 else f"{doc}#{i}")
-        except _Skip as why:
+        except Unusable as why:
             if len(items) == 1:
                 raise
             yield Skipped(str(path), f"item {i}: {why}")
@@ -349,7 +311,7 @@ def _load_jsonl(path: Path, doc: str) -> Iterator[tuple[Article, int | None] | S
     try:
         fh = open(path, "rb")
     except OSError as exc:
-        raise _Skip(f"unreadable: {exc.strerror or exc}") from None
+        raise Unusable(f"unreadable: {exc.strerror or exc}") from None
     items = 0
     pending: tuple[Article, int] | None = None  # the first id-less item, until we know it isn't the only one
     with fh:
@@ -357,7 +319,7 @@ def _load_jsonl(path: Path, doc: str) -> Iterator[tuple[Article, int | None] | S
             for n, raw in _lines(fh):
                 if n == 1 and raw is not None:
                     if b"\x00" in raw[:8192]:
-                        raise _Skip("binary file")
+                        raise Unusable("binary file")
                     raw = raw.removeprefix(b"\xef\xbb\xbf")
                 if raw is not None and not raw.strip():
                     continue
@@ -380,7 +342,7 @@ def _load_jsonl(path: Path, doc: str) -> Iterator[tuple[Article, int | None] | S
                     continue
                 try:
                     article, named = _from_object(obj, path, f"{doc}#{n}")
-                except _Skip as why:
+                except Unusable as why:
                     yield Skipped(str(path), str(why), n)
                     continue
                 if not named and items == 1:
@@ -388,12 +350,12 @@ def _load_jsonl(path: Path, doc: str) -> Iterator[tuple[Article, int | None] | S
                     continue
                 yield article, n
         except OSError as exc:
-            raise _Skip(f"unreadable: {exc.strerror or exc}") from None
+            raise Unusable(f"unreadable: {exc.strerror or exc}") from None
     if pending is not None:
         pending[0].doc = doc
         yield pending
     if items == 0:
-        raise _Skip("empty file")
+        raise Unusable("empty file")
 
 
 def _manifest_meta(f: Path, doc: str, cache: dict[Path, dict[str, Any]]) -> dict[str, Any]:
@@ -430,4 +392,4 @@ def bundled_corpus() -> Path:
     """The seed articles shipped inside the package."""
     from importlib import resources
 
-    return Path(str(resources.files("corpus") / "articles"))
+    return Path(str(resources.files("retrieval.corpus") / "articles"))

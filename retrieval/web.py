@@ -1,6 +1,6 @@
 """Articles from the web: pages and RSS/Atom feeds, fetched politely and only when they changed.
 
-`load_urls()` returns the same `Article`s and `Skipped`s as `loading.load_paths()`, which hands
+`load_urls()` returns the same `Loaded` (articles, skipped, counts) as `loading.load_all()`, which hands
 it every http(s) argument. A feed ingests the article page of each of its entries; any other URL
 is a page whose main text trafilatura extracts.
 
@@ -17,31 +17,25 @@ redacted), and the rest of its feed still goes in.
 from __future__ import annotations
 
 import base64
-import contextlib
-import contextvars
 import hashlib
 import json
 import os
 import re
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
+from .articles import Unusable, make_article
+from .config import WebSettings
 from .errors import redact_url as redact  # the one redactor: credentials never reach a message or a file
-from .types import Article
+from .types import Article, Loaded, Skipped, WebStats
 
 if TYPE_CHECKING:
     import http.client
-
-    from .api import Engine
-    from .loading import Skipped
 
 STATE_FILE = "web_state.json"
 PAGES_DIR = "web_pages"
@@ -53,41 +47,22 @@ _FEED_HINTS = ("rss", "atom")
 _XML_TYPES = ("application/xml", "text/xml", "application/rdf+xml")
 
 
-class WebSettings(BaseSettings):
-    """Fetching knobs: NEWSQA_WEB_DELAY, NEWSQA_WEB_TIMEOUT, NEWSQA_WEB_MAX_BYTES, NEWSQA_WEB_USER_AGENT."""
+@dataclass
+class HostClock:
+    """When each host was last asked, and the Crawl-delay its robots.txt asks for: whoever keeps one across
+    rounds (an `Index`, so `newsqa watch`) stays polite across them."""
 
-    model_config = SettingsConfigDict(env_prefix="NEWSQA_WEB_", env_file=".env", extra="ignore")
+    last_request: dict[str, float] = field(default_factory=dict)
+    crawl_delay: dict[str, float] = field(default_factory=dict)  # host -> seconds, from its robots.txt
 
-    delay: float = Field(default=1.0, ge=0)  # seconds between two requests to the same host
-    timeout: float = Field(default=10.0, gt=0)  # for the whole page: connecting, the answer and every byte of it
-    max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
-    user_agent: str = "newsqa/0.1 (news question answering; +feeds)"
-    robots: bool = True  # honour each site's robots.txt (`--ignore-robots` for one's own sites)
+    def wait(self, host: str, delay: float) -> None:
+        """Sleep until `host` may be asked again (`delay`, or its Crawl-delay if longer)."""
+        wait = self.last_request.get(host, -1e9) + max(delay, self.crawl_delay.get(host, 0.0)) - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
 
-
-# Process-wide, so that `newsqa watch` stays polite across rounds.
-_last_request: dict[str, float] = {}
-_crawl_delay: dict[str, float] = {}  # host -> the Crawl-delay its robots.txt asks for
-# `--ignore-robots` for one ingest (a context variable: the CLI sets it around Engine.ingest).
-_IGNORE_ROBOTS: contextvars.ContextVar[bool] = contextvars.ContextVar("newsqa_ignore_robots", default=False)
-
-
-@contextlib.contextmanager
-def robots_ignored(ignore: bool = True) -> Iterator[None]:
-    """Within this block, URL ingest does not read robots.txt (for sites of one's own)."""
-    token = _IGNORE_ROBOTS.set(bool(ignore))
-    try:
-        yield
-    finally:
-        _IGNORE_ROBOTS.reset(token)
-_state_dir: Path | None = None
-last_stats: dict[str, int] = {}
-
-
-def use_state_dir(path: Path | str) -> None:
-    """Where `load_urls` keeps its state when not told (the CLI sets the data dir)."""
-    global _state_dir
-    _state_dir = Path(path)
+    def asked(self, host: str) -> None:
+        self.last_request[host] = time.monotonic()
 
 
 # -- arguments -------------------------------------------------------------------------------
@@ -153,39 +128,35 @@ class _Entry:
 @dataclass
 class _Round:
     settings: WebSettings
-    state_dir: Path
+    state_dir: Path | None  # None: nothing is kept between rounds
     state: dict[str, Any]
+    clock: HostClock
     articles: list[Article] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     seen: set[str | tuple[str, str]] = field(default_factory=set)  # normalised URLs and ("guid", guid)
     docs: dict[str, str] = field(default_factory=dict)  # doc id -> the URL that produced it in this round
     robots: dict[str, Any] = field(default_factory=dict)  # scheme://host:port -> RobotFileParser (one per round)
-    stats: dict[str, int] = field(default_factory=lambda: {"fetched": 0, "not_modified": 0, "cached": 0})
+    stats: WebStats = field(default_factory=WebStats)
 
 
 def load_urls(urls: Iterable[str | os.PathLike[str]], state_dir: Path | str | None = None, *,
-              delay: float | None = None, timeout: float | None = None,
-              max_bytes: int | None = None) -> tuple[list[Article], list[Skipped]]:
-    """Fetch pages and feeds into `(articles, skipped)`, the shape `loading.load_paths` returns."""
-    from .loading import Skipped
+              settings: WebSettings | None = None, delay: float | None = None, timeout: float | None = None,
+              max_bytes: int | None = None, robots: bool | None = None, clock: HostClock | None = None) -> Loaded:
+    """Fetch pages and feeds: their articles, the URLs skipped and why, and what the round fetched.
 
-    global last_stats
+    `state_dir` keeps each URL's validators and page (the data dir; without one nothing is kept), `settings`
+    the fetching knobs (`settings.web`; the keywords override single ones), `clock` the per-host request times.
+    """
     urls = list(urls)
     if not urls:
-        last_stats = {"fetched": 0, "not_modified": 0, "cached": 0}
-        return [], []
-    overrides: dict[str, Any] = {k: v for k, v in (("delay", delay), ("timeout", timeout), ("max_bytes", max_bytes)) if v is not None}
-    from .config import build_settings
-
-    settings = build_settings(WebSettings, **overrides)  # a bad NEWSQA_WEB_* value: one line naming it
-    if state_dir is None:
-        if _state_dir is None:
-            from .config import load_settings
-
-            state_dir = load_settings().data_dir
-        else:
-            state_dir = _state_dir
-    rnd = _Round(settings, Path(state_dir), _read_state(Path(state_dir)))
+        return Loaded()
+    overrides = {k: v for k, v in (("delay", delay), ("timeout", timeout), ("max_bytes", max_bytes),
+                                   ("robots", robots)) if v is not None}
+    web = settings if settings is not None else WebSettings()
+    if overrides:
+        web = web.model_copy(update=overrides)
+    where = Path(state_dir) if state_dir is not None else None
+    rnd = _Round(web, where, _read_state(where), clock if clock is not None else HostClock())
     try:
         for arg in urls:
             url = url_of(arg)
@@ -199,8 +170,7 @@ def load_urls(urls: Iterable[str | os.PathLike[str]], state_dir: Path | str | No
                 rnd.skipped.append(Skipped(redact(url), str(why)))
     finally:
         _write_state(rnd.state_dir, rnd.state)
-        last_stats = dict(rnd.stats)
-    return rnd.articles, rnd.skipped
+    return Loaded(rnd.articles, rnd.skipped, rnd.stats)
 
 
 def _load_one(rnd: _Round, url: str, allow_feed: bool, entry: _Entry | None = None, feed: str = "") -> None:
@@ -209,26 +179,24 @@ def _load_one(rnd: _Round, url: str, allow_feed: bool, entry: _Entry | None = No
     cached = _read_page(rnd.state_dir, key) if known and known.get("kind") == "page" else None
     usable = known and (known.get("kind") == "feed" or cached is not None)
     _check_robots(rnd, url)
-    resp = _fetch(rnd.settings, url, known if usable else None)
+    resp = _fetch(rnd.settings, rnd.clock, url, known if usable else None)
     if resp.status == 304 and not usable:
         raise _Fail("HTTP 304 Not Modified to a request that sent no validators")
     if resp.status == 304:
-        rnd.stats["not_modified"] += 1
+        rnd.stats.not_modified += 1
         if known.get("kind") == "feed":
             _load_entries(rnd, url, [_Entry(**e) for e in known.get("entries", [])], unchanged=True)
         else:
             assert cached is not None  # usable: a page answered 304 only when its copy was read
             _keep(rnd, cached, url)
         return
-    rnd.stats["fetched"] += 1
+    rnd.stats.fetched += 1
     validators = {"etag": resp.etag, "last_modified": resp.last_modified}
     if _is_feed(resp):
         if not allow_feed:
             raise _Fail("a feed, not an article page")
         entries, problem = _parse_feed(resp)
         if problem:  # a feed cut short or malformed after some entries: what was read goes in, and why not the rest
-            from .loading import Skipped
-
             rnd.skipped.append(Skipped(redact(url), problem))
         rnd.state["urls"][key] = {"kind": "feed", **validators, "entries": [asdict(e) for e in entries]}
         _load_entries(rnd, url, entries, unchanged=False)
@@ -241,8 +209,6 @@ def _load_one(rnd: _Round, url: str, allow_feed: bool, entry: _Entry | None = No
 
 def _load_entries(rnd: _Round, feed_url: str, entries: list[_Entry], unchanged: bool) -> None:
     """Each entry's page once; an unchanged feed's pages come from the cache without a request."""
-    from .loading import Skipped
-
     for e in entries:
         try:
             key = _normal(e.link)
@@ -258,7 +224,7 @@ def _load_entries(rnd: _Round, feed_url: str, entries: list[_Entry], unchanged: 
         known = rnd.state["urls"].get(skey)
         cached = _read_page(rnd.state_dir, skey) if unchanged and known else None
         if cached is not None:
-            rnd.stats["cached"] += 1
+            rnd.stats.cached += 1
             _keep(rnd, cached, e.link)
             continue
         try:
@@ -282,7 +248,7 @@ def _check_robots(rnd: _Round, url: str) -> None:
     request. As RFC 9309 says: a robots.txt that is missing (any 4xx) allows everything; one the server
     can't give (5xx) disallows everything for now. A site that can't be reached at all is left to the
     page's own request, which says why."""
-    if not rnd.settings.robots or _IGNORE_ROBOTS.get():
+    if not rnd.settings.robots:
         return
     from urllib.robotparser import RobotFileParser
 
@@ -291,12 +257,12 @@ def _check_robots(rnd: _Round, url: str) -> None:
     if site not in rnd.robots:
         rules: RobotFileParser | str | None = RobotFileParser(site + "/robots.txt")
         try:
-            resp = _fetch(rnd.settings, site + "/robots.txt", None, robots=True)
+            resp = _fetch(rnd.settings, rnd.clock, site + "/robots.txt", None, robots=True)
             assert isinstance(rules, RobotFileParser)
             rules.parse(resp.body.decode("utf-8", "replace").splitlines())
             delay = rules.crawl_delay(rnd.settings.user_agent)
             if delay:
-                _crawl_delay[(parts.hostname or "").lower()] = min(float(delay), 60.0)
+                rnd.clock.crawl_delay[(parts.hostname or "").lower()] = min(float(delay), 60.0)
         except _Fail as why:
             text = str(why)
             if text.startswith("HTTP 5"):
@@ -313,7 +279,8 @@ def _check_robots(rnd: _Round, url: str) -> None:
 
 
 # -- HTTP ------------------------------------------------------------------------------------
-def _fetch(settings: WebSettings, url: str, known: dict[str, Any] | None, robots: bool = False) -> _Response:
+def _fetch(settings: WebSettings, clock: HostClock, url: str, known: dict[str, Any] | None,
+           robots: bool = False) -> _Response:
     import http.client
     import ssl
     import urllib.error
@@ -331,9 +298,7 @@ def _fetch(settings: WebSettings, url: str, known: dict[str, Any] | None, robots
         if known.get("last_modified"):
             headers["If-Modified-Since"] = known["last_modified"]
     host = (urlsplit(clean).hostname or "").lower()
-    wait = _last_request.get(host, -1e9) + max(settings.delay, _crawl_delay.get(host, 0.0)) - time.monotonic()
-    if wait > 0:
-        time.sleep(wait)
+    clock.wait(host, settings.delay)
     t = settings.timeout
     deadline = time.monotonic() + t  # one deadline for the page: connect, answer, body
     try:
@@ -371,7 +336,7 @@ def _fetch(settings: WebSettings, url: str, known: dict[str, Any] | None, robots
             return _Response(resp.status, resp.geturl(), ctype, charset, body,
                              resp.headers.get("ETag", "") or "", resp.headers.get("Last-Modified", "") or "")
     finally:
-        _last_request[host] = time.monotonic()
+        clock.asked(host)
 
 
 def _read_capped(resp: http.client.HTTPResponse, limit: int, timeout: float, deadline: float) -> bytes:
@@ -543,8 +508,6 @@ def _n(count: int, noun: str) -> str:
 def _page_article(rnd: _Round, resp: _Response, entry: _Entry | None) -> Article:
     import trafilatura
 
-    from .loading import _article, _Skip
-
     if resp.ctype and not _html(resp.ctype):
         raise _Fail(f"not an HTML page ({resp.ctype})")
     html: str | bytes = resp.body
@@ -574,8 +537,8 @@ def _page_article(rnd: _Round, resp: _Response, entry: _Entry | None) -> Article
         "url": redact(canonical),
     }
     try:
-        return _article(_doc_id(canonical), text, meta, redact(resp.url))
-    except _Skip as why:
+        return make_article(_doc_id(canonical), text, meta, redact(resp.url))
+    except Unusable as why:
         raise _Fail(str(why)) from None
 
 
@@ -644,7 +607,9 @@ def _doc_id(url: str) -> str:
 
 
 # -- state -----------------------------------------------------------------------------------
-def _read_state(state_dir: Path) -> dict[str, Any]:
+def _read_state(state_dir: Path | None) -> dict[str, Any]:
+    if state_dir is None:
+        return {"version": 1, "urls": {}}
     try:
         data = json.loads((state_dir / STATE_FILE).read_text(encoding="utf-8"))
         if isinstance(data, dict) and isinstance(data.get("urls"), dict):
@@ -670,7 +635,9 @@ def _stored(state: dict[str, Any]) -> dict[str, Any]:
     return {**state, "urls": urls}
 
 
-def _write_state(state_dir: Path, state: dict[str, Any]) -> None:
+def _write_state(state_dir: Path | None, state: dict[str, Any]) -> None:
+    if state_dir is None:
+        return
     state = _stored(state)
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -685,14 +652,18 @@ def _page_path(state_dir: Path, key: str) -> Path:
     return state_dir / PAGES_DIR / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".json")
 
 
-def _read_page(state_dir: Path, key: str) -> Article | None:
+def _read_page(state_dir: Path | None, key: str) -> Article | None:
+    if state_dir is None:
+        return None
     try:
         return Article(**json.loads(_page_path(state_dir, key).read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError):
         return None
 
 
-def _write_page(state_dir: Path, key: str, art: Article) -> None:
+def _write_page(state_dir: Path | None, key: str, art: Article) -> None:
+    if state_dir is None:
+        return
     path = _page_path(state_dir, key)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -701,27 +672,3 @@ def _write_page(state_dir: Path, key: str, art: Article) -> None:
         os.replace(tmp, path)
     except OSError:
         pass
-
-
-# -- watching --------------------------------------------------------------------------------
-def watch(engine: Engine, targets: list[Path], every: float, once: bool, say: Callable[[str], None],
-          sleep: Callable[[float], None] = time.sleep) -> int:
-    """Ingest `targets` through `engine.ingest` every `every` seconds, one line per round; with
-    `once`, one round, and the exit code of `newsqa ingest` (1 when something was skipped)."""
-    from datetime import datetime
-
-    use_state_dir(engine.settings.data_dir)
-    n = 0
-    while True:
-        n += 1
-        report = engine.ingest(targets)
-        s = last_stats
-        say(f"{datetime.now():%Y-%m-%d %H:%M:%S} round {n}: added {len(report.added)}, "
-            f"replaced {len(report.replaced)}, unchanged {len(report.unchanged)}, skipped {len(report.skipped)}; "
-            f"{s.get('fetched', 0)} fetched, {s.get('not_modified', 0)} not modified, "
-            f"{s.get('cached', 0)} from cache ({report.chunks_embedded} chunks embedded)")
-        for sk in report.skipped:
-            say(f"  skipped {sk.path}: {sk.reason}")
-        if once:
-            return 0 if report.ok else 1
-        sleep(every)

@@ -1,4 +1,12 @@
-"""Shared fixtures: a temporary index with the bundled corpus, built once per session."""
+"""Shared fixtures: a temporary index with the bundled corpus, built once per session; and the test tiers.
+
+Two tiers (the README's "Test" section says how to run each):
+- the default run, `python -m pytest -q`: everything not marked `slow`, for the edit-test loop;
+- the slow tier, marked `@pytest.mark.slow`: soak and load tests, scale (34,000 chunks), real servers
+  (Chroma, llama.cpp), mounts and full devices, signals and real processes killed midway, and tests that
+  wait on timing (deadlines, pacing, delays). They are deselected unless asked for with `--slow` (the
+  whole suite), `-m slow` (the slow tier alone) or NEWSQA_SLOW_TESTS=1; `.ci/run` runs them.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +22,7 @@ import pytest
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "corpus" / "articles"
+CORPUS = ROOT / "retrieval" / "corpus" / "articles"
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +57,24 @@ def data_copy(seeded_dir, tmp_path) -> Path:
     dst = tmp_path / "data"
     shutil.copytree(seeded_dir, dst)
     return dst
+
+
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true", default=False,
+                     help="also run the tests marked slow (soak, scale, servers, mounts, timing); "
+                          "NEWSQA_SLOW_TESTS=1 does the same, and -m slow runs only them")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect the slow tier unless it was asked for (`--slow`, `-m slow`, NEWSQA_SLOW_TESTS=1)."""
+    wanted = (config.getoption("--slow") or os.environ.get("NEWSQA_SLOW_TESTS", "").strip() not in ("", "0")
+              or "slow" in (config.getoption("markexpr") or ""))
+    if wanted:
+        return
+    slow = [item for item in items if item.get_closest_marker("slow") is not None]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if item.get_closest_marker("slow") is None]
 
 
 def free_port() -> int:

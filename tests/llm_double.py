@@ -1,7 +1,7 @@
 """A scripted OpenAI-compatible server on 127.0.0.1 for the LLM-mode tests.
 
     with ScriptedLLM([status(429), reply("Kursk was retaken [1].")]) as llm:
-        settings.openai_base_url = llm.url   # http://127.0.0.1:PORT/v1
+        settings.llm.base_url = llm.url   # http://127.0.0.1:PORT/v1
         ...
     llm.requests  # the JSON bodies received, in order
 
@@ -131,7 +131,8 @@ class ScriptedLLM:
         self.server.block_on_close = False
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/v1"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll: shutdown() waits for the next one (0.5 s by default, paid by every test).
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self) -> ScriptedLLM:
         self._thread.start()

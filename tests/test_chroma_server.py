@@ -13,6 +13,8 @@ import pytest
 
 from conftest import CORPUS, ROOT, free_port
 
+pytestmark = pytest.mark.slow  # server: a real Chroma server
+
 CHROMA = Path(sys.executable).parent / "chroma"
 
 

@@ -101,6 +101,7 @@ def test_unreachable_chroma_server_names_the_fix(tmp_path):
     assert len(p.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow  # e2e: a chain of newsqa processes
 def test_corrupt_index_names_the_fix(tmp_path):
     d = tmp_path / "d"
     (d / "chroma").mkdir(parents=True)
@@ -134,6 +135,7 @@ def test_chat_answers_several_questions(data_copy):
     assert "August 2024" in p.stdout and "don't say" in p.stdout
 
 
+@pytest.mark.slow  # signals: real ingests killed midway
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGKILL"])
 def test_an_interrupted_ingest_loses_nothing_and_the_next_run_completes_it(tmp_path, data_copy, sig):
     import signal
@@ -168,6 +170,7 @@ def test_an_interrupted_ingest_loses_nothing_and_the_next_run_completes_it(tmp_p
     assert all(docs[f"s{i:04d}.txt"]["chunks"] >= 1 for i in range(1200))
 
 
+@pytest.mark.slow  # e2e: a chain of newsqa processes
 def test_remove_and_prune_make_the_index_match_the_folder(tmp_path):
     d = tmp_path / "data"
     src = tmp_path / "src"

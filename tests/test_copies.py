@@ -135,6 +135,7 @@ def test_copies_survive_a_rebuilt_lexical_index_and_follow_removals(wire_dir, tm
     assert all(outlets_of(s) == {"Daily Courier", "Metro Herald"} for s in cited)
 
 
+@pytest.mark.slow  # timing: a feed fetched at the default 1 s per host
 def test_pages_of_one_wire_story_fetched_from_a_feed_become_one_source(tmp_path):
     def html(site, paras, extra=""):
         body = "".join(f"<p>{p}</p>" for p in paras)
@@ -172,11 +173,10 @@ def test_pages_of_one_wire_story_fetched_from_a_feed_become_one_source(tmp_path)
             self.wfile.write(body)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         eng = Engine(Settings(data_dir=tmp_path / "data"))
-        web.use_state_dir(eng.settings.data_dir)
         report = eng.ingest([web.argument(f"http://127.0.0.1:{server.server_address[1]}/feed.xml")])
         assert len(report.added) == 4 and not report.skipped
         result = eng.answer("How far did the Tamsin River rise above its normal level?")

@@ -22,7 +22,8 @@ from types import SimpleNamespace
 import discord
 import pytest
 
-from bot.discord_bot import (
+from bot.discord_bot import rewrite_followup, run_bot
+from bot.discord_render import (
     APOLOGY,
     CLOSEST,
     EMBED_TOTAL_LIMIT,
@@ -31,8 +32,6 @@ from bot.discord_bot import (
     build_embed,
     escape,
     history_pairs,
-    rewrite_followup,
-    run_bot,
     split_message,
     strip_mention,
 )
@@ -234,7 +233,7 @@ def test_discord_build_embed_labels_sources():
     ])
     embed = build_embed(answer)
     names = [f.name for f in embed.fields]
-    assert names[0] == "[1] 003\\_c7d2b25bb0186fa3.txt" or names[0] == "[1] 003_c7d2b25bb0186fa3.txt"
+    assert names[0] == "[1] 003\\_c7d2b25bb0186fa3.txt"  # the doc id, its markdown escaped like all article text
     assert "(photo caption)" in embed.fields[1].value
     assert "@everyone" not in names[2] and "@\u200beveryone" in names[2]
     assert "@here" not in embed.fields[2].value and "\\*\\*bold\\*\\*" in embed.fields[2].value
@@ -246,7 +245,7 @@ def test_discord_build_embed_labels_sources():
 
 
 def test_discord_render_draft_escapes_and_shows_the_tail():
-    from bot.discord_bot import STREAM_CURSOR, STREAM_PLACEHOLDER, render_draft
+    from bot.discord_render import STREAM_CURSOR, STREAM_PLACEHOLDER, render_draft
 
     assert render_draft("") == STREAM_PLACEHOLDER and render_draft("<think>hmm", "> q\n\n") == "> q\n\n…"
     draft = render_draft("Officials told @everyone to **stay calm** [1", "> q\n\n")
@@ -257,6 +256,7 @@ def test_discord_render_draft_escapes_and_shows_the_tail():
     assert len(tail) > MESSAGE_LIMIT - 200  # the tail fills the message
 
 
+@pytest.mark.slow  # timing: the stream's edit pacing
 def test_discord_two_streams_in_one_channel_share_its_edit_pace():
     """Discord limits edits per channel: two answers streaming side by side never edit closer than the
     interval, while a stream in another channel is not slowed by them."""
@@ -367,19 +367,18 @@ def test_discord_history_pairs_questions_with_answers():
 def test_discord_rewrite_followup_falls_back(monkeypatch, shared_engine):
     history = [("who retook Kursk?", "Putin claimed Russian forces had retaken all of Kursk [1].")]
     # The real rewrite with no LLM configured (whatever the environment says): the question as asked.
-    no_llm = SimpleNamespace(settings=Settings(_env_file=None, llm_model=None, openai_api_key=None,
-                                               openai_base_url=None))
+    no_llm = Settings(_env_file=None, llm_model=None, openai_api_key=None, openai_base_url=None)
     assert rewrite_followup(no_llm, history, "and when?") == "and when?"
     monkeypatch.setitem(sys.modules, "retrieval.llm", None)  # not installed: import fails
-    assert rewrite_followup(shared_engine, history, "and when?") == "and when?"
+    assert rewrite_followup(shared_engine.settings, history, "and when?") == "and when?"
     broken = type(sys)("retrieval.llm")
 
-    def rewrite_question(engine, history, question):
+    def rewrite_question(settings, history, question):
         raise RuntimeError("LLM down")
 
     broken.rewrite_question = rewrite_question
     monkeypatch.setitem(sys.modules, "retrieval.llm", broken)
-    assert rewrite_followup(shared_engine, history, "and when?") == "and when?"
+    assert rewrite_followup(shared_engine.settings, history, "and when?") == "and when?"
 
 
 # --------------------------------------------------------------------------------------------
@@ -669,6 +668,7 @@ def test_discord_allow_lists_and_mention_setting(monkeypatch, shared_engine, see
     assert mention == []
 
 
+@pytest.mark.slow  # timing: overlap measured with sleeps inside the engine
 def test_discord_answers_off_the_event_loop_with_bounded_concurrency(monkeypatch, shared_engine, seeded_dir):
     # Measured inside the real engine: the bot's semaphore and worker threads, and Engine.answer()
     # letting two threads in at once (it once ran under one engine-wide lock, so answers were serial
@@ -720,7 +720,7 @@ def test_discord_llm_followup_in_thread_is_rewritten(monkeypatch, seeded_dir):
     calls = []
     fake_llm = type(sys)("retrieval.llm")
 
-    def rewrite_question(engine, history, question):
+    def rewrite_question(settings, history, question):
         calls.append((history, question))
         return "Who denied that Russia retook Kursk?"
 
@@ -795,7 +795,7 @@ def linked_dir(tmp_path_factory) -> Path:
 
     from retrieval.api import Engine
 
-    src = ROOT / "corpus" / "articles"
+    src = ROOT / "retrieval" / "corpus" / "articles"
     articles = tmp_path_factory.mktemp("linked-articles")
     for f in src.iterdir():
         shutil.copy(f, articles / f.name)
@@ -848,8 +848,9 @@ def assert_cadence(edits, at_least: float) -> None:
     assert gaps and all(g >= max(at_least, DISCORD_EDIT_SPACING) for g in gaps), gaps
 
 
+@pytest.mark.slow  # timing: the stream's edit pacing
 def test_discord_llm_mention_streams_edits_then_shows_the_verified_answer(monkeypatch, linked_dir):
-    from bot.discord_bot import STREAM_CURSOR, STREAM_EDIT_INTERVAL, STREAM_PLACEHOLDER, build_embed, render_answer
+    from bot.discord_render import STREAM_CURSOR, STREAM_EDIT_INTERVAL, STREAM_PLACEHOLDER, build_embed, render_answer
     from retrieval.api import Engine
 
     from llm_double import ScriptedLLM
@@ -898,8 +899,9 @@ def test_discord_llm_mention_streams_edits_then_shows_the_verified_answer(monkey
     assert "[link](https://news.example/000)" in final.json["embeds"][0]["fields"][0]["value"]
 
 
+@pytest.mark.slow  # timing: the stream's edit pacing
 def test_discord_llm_dying_mid_stream_ends_with_the_extractive_answer(monkeypatch, linked_dir):
-    from bot.discord_bot import LLM_UNAVAILABLE_NOTE, STREAM_EDIT_INTERVAL, render_answer
+    from bot.discord_render import LLM_UNAVAILABLE_NOTE, STREAM_EDIT_INTERVAL, render_answer
     from retrieval.api import Engine
 
     from llm_double import ScriptedLLM, Step
@@ -937,8 +939,9 @@ def test_discord_llm_dying_mid_stream_ends_with_the_extractive_answer(monkeypatc
     assert double.message(DM_CHANNEL_ID, final.path.rsplit("/", 1)[1])["content"] == contents[0]
 
 
+@pytest.mark.slow  # timing: the stream's edit pacing
 def test_discord_llm_slash_ask_streams_into_its_followup(monkeypatch, linked_dir):
-    from bot.discord_bot import STREAM_CURSOR, STREAM_EDIT_INTERVAL, build_embed, render_answer
+    from bot.discord_render import STREAM_CURSOR, STREAM_EDIT_INTERVAL, build_embed, render_answer
     from retrieval.api import Engine
 
     from llm_double import ScriptedLLM
@@ -991,8 +994,9 @@ class StreamingFixedEngine(FixedEngine):
         return super().answer(question, **kw)
 
 
+@pytest.mark.slow  # timing: the stream's edit pacing
 def test_discord_llm_long_stream_shows_its_tail_and_final_is_split(monkeypatch, seeded_dir):
-    from bot.discord_bot import render_answer
+    from bot.discord_render import render_answer
 
     text = long_answer_text()
     answer = make_answer(text, [source(i, url=f"https://news.example/{i}") for i in range(1, 13)])
@@ -1020,6 +1024,7 @@ def test_discord_llm_long_stream_shows_its_tail_and_final_is_split(monkeypatch, 
     assert all(p.at > final.at for p in posts[1:])
 
 
+@pytest.mark.slow  # timing: the stream's edit pacing
 def test_discord_llm_failure_while_streaming_turns_the_draft_into_an_apology(monkeypatch, seeded_dir, caplog):
     engine = StreamingFixedEngine(None, ["Kursk was ", "retaken by "], pace=0.1)
 
@@ -1070,7 +1075,7 @@ def buttons(body: dict) -> dict[str, dict]:
 
 
 def test_discord_sources_pages_with_buttons(monkeypatch, seeded_dir):
-    from bot.discord_bot import SOURCES_PER_PAGE
+    from bot.discord_render import SOURCES_PER_PAGE
 
     engine = ListingEngine(45)
     newest = [f"{i:03d}" for i in range(45, 0, -1)]
@@ -1121,7 +1126,8 @@ def test_discord_sources_pages_with_buttons(monkeypatch, seeded_dir):
 
 
 def test_discord_sources_embed_fits_for_10k_articles():
-    from bot.discord_bot import EMBED_DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT, SourcesPager, newest_first
+    from bot.discord_bot import SourcesPager
+    from bot.discord_render import EMBED_DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT, newest_first
 
     records = {f"d{i}": SimpleNamespace(doc=f"d{i}", title="T" * 300 + f" {i}", outlet="O" * 300,
                                         date=f"2024-{i % 12 + 1:02d}-{i % 28 + 1:02d}",
@@ -1212,8 +1218,8 @@ def test_discord_login_failure_in_process_raises_config_error(monkeypatch, seede
 
 
 def test_discord_notes_never_name_an_endpoint():
-    from bot.discord_bot import LLM_UNAVAILABLE_NOTE, render_answer
-    from retrieval.types import Answer, Sentence, Source
+    from bot.discord_render import LLM_UNAVAILABLE_NOTE, render_answer
+    from retrieval.types import Answer, Fallback, Sentence, Source
 
     notes = [
         "the language model failed (could not connect to http://***@10.0.0.7:8080/v1; 3 attempts); "
@@ -1225,7 +1231,8 @@ def test_discord_notes_never_name_an_endpoint():
     ]
     src = Source(n=1, doc="a.txt", title="T", outlet="O", date="2025-04-26", text="Kursk was retaken.", start=0, end=18)
     answer = Answer(question="q", answer="Kursk was retaken [1].", abstained=False, sources=[src],
-                    sentences=[Sentence("Kursk was retaken.", [1], True)], mode="extractive", notes=notes)
+                    sentences=[Sentence("Kursk was retaken.", [1], True)], mode="extractive", notes=notes,
+                    fallback=Fallback("failed", notes[0].removesuffix("; showing the extractive answer")))
     contents, _ = render_answer(answer)
     text = "\n".join(contents)
     for leak in ("http", "10.0.0.7", "llm.internal", "8443", "::1", "***"):

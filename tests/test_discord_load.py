@@ -13,7 +13,9 @@ import os
 import statistics
 import time
 
-from bot.discord_bot import render_answer
+import pytest
+
+from bot.discord_render import render_answer
 from retrieval.config import Settings
 
 import discord_double
@@ -28,6 +30,8 @@ from discord_double import (
     text_channel_payload,
     user_payload,
 )
+
+pytestmark = pytest.mark.slow  # soak: 50 questions from 10 users at once
 
 QUESTIONS = [*CORPUS_QUESTIONS, "Why did North Korea pull its troops out of Kursk in March?"]
 EXTRA_CHANNELS = [CHANNEL_ID + 100 + i for i in range(3)]
@@ -67,7 +71,7 @@ def test_discord_load_50_questions_10_users_5_channels(monkeypatch, shared_engin
 
     monkeypatch.setattr(discord_double, "guild_payload", guild_with_five_channels)
     settings = Settings(_env_file=None, data_dir=seeded_dir, mode="extractive", discord_test_guild=GUILD_ID)
-    assert settings.discord_rate_per_minute == 5 and settings.discord_max_concurrent == 2  # the defaults
+    assert settings.discord.rate_per_minute == 5 and settings.discord.max_concurrent == 2  # the defaults
     # What each question must get: the single-threaded answer, rendered as the bot renders it.
     expected = {q: render_answer(shared_engine.answer(q, k=settings.k, mode=settings.mode))[0] for q in QUESTIONS}
 

@@ -60,7 +60,7 @@ class FakeOpenAIEmbeddings(BaseHTTPRequestHandler):
 
 def test_openai_embeddings_backend_and_model_mismatch(tmp_path):
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAIEmbeddings)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/v1"
         s = Settings(data_dir=tmp_path, embedding="openai:letters", openai_base_url=url)

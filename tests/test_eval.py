@@ -166,6 +166,7 @@ ANSWERED = [
      "type": "date"}, SMALL[1]]
 
 
+@pytest.mark.slow  # e2e: a whole eval run in a newsqa process
 def test_eval_json_end_to_end(tmp_path, data_copy):
     g = tmp_path / "small.jsonl"
     g.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in ANSWERED), encoding="utf-8")

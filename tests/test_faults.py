@@ -55,6 +55,7 @@ def _db_holder(db: Path) -> subprocess.Popen:
 
 @pytest.mark.parametrize("args", [["ask", QUESTION], ["ingest", str(CORPUS)], ["sources"]],
                          ids=["ask", "ingest", "sources"])
+@pytest.mark.slow  # timing: waits out NEWSQA_LOCK_TIMEOUT
 def test_a_held_database_lock_is_exit_10_naming_the_holder_not_a_hang(data_copy, args):
     holder = _db_holder(data_copy / "chroma" / "chroma.sqlite3")
     try:
@@ -99,6 +100,7 @@ os._exit(0)
 
 @pytest.mark.parametrize("mode, expected", [("precheck", ["read busy True 0", "write busy True 0"]),
                                             ("no-precheck", ["read busy True 1"])])
+@pytest.mark.slow  # timing: waits out NEWSQA_LOCK_TIMEOUT
 def test_reads_and_writes_after_the_index_is_open_are_bounded_too(data_copy, mode, expected):
     p = subprocess.run([sys.executable, "-c", AFTER_OPEN, str(data_copy), mode, HOLD_DB], capture_output=True,
                        text=True, cwd=ROOT, timeout=120, env=env_for(None))
@@ -121,6 +123,7 @@ def test_a_data_dir_that_is_a_file_is_said_so_and_reset_does_not_pretend(tmp_pat
     assert p.returncode == 2 and f"{f} is a file, not a folder" in one_line_error(p)
 
 
+@pytest.mark.slow  # mount: a virtual file system (/proc)
 def test_a_data_dir_in_proc_is_not_a_full_disk(tmp_path):
     p = run(["ask", QUESTION], "/proc/nope")
     assert p.returncode == 2, p.stderr  # was exit 9, "the disk is full"
@@ -160,6 +163,7 @@ def test_no_permission_is_said_as_such(seeded_dir, tmp_path):
     assert "no permission to read the data dir" in line and "mode 0o0" in line and "don't reset" in line
 
 
+@pytest.mark.slow  # e2e: a chain of newsqa processes
 def test_a_vector_store_that_lost_its_chunks_says_re_ingest(data_copy):
     (data_copy / "chroma" / "chroma.sqlite3").write_bytes(b"")  # truncated to 0 bytes
     p = run(["ask", QUESTION], data_copy)
@@ -204,6 +208,7 @@ def test_invalid_utf8_on_chat_stdin_skips_that_question_only(data_copy):
     assert "not valid UTF-8" in err and "Zakharova" in out  # the next question is answered
 
 
+@pytest.mark.slow  # e2e: a chain of newsqa processes
 def test_symlink_loops_are_skipped_and_the_good_file_beside_them_goes_in(tmp_path, data_copy):
     root = tmp_path / "articles"
     (root / "sub").mkdir(parents=True)
@@ -222,6 +227,7 @@ def test_symlink_loops_are_skipped_and_the_good_file_beside_them_goes_in(tmp_pat
     assert p.returncode == 2 and "symbolic link loop" in one_line_error(p)
 
 
+@pytest.mark.slow  # mount: a real full device (/dev/full)
 @pytest.mark.parametrize("args", [["ask", QUESTION], ["ask", QUESTION, "--json"], ["sources"]])
 def test_stdout_on_a_full_device_is_one_line_exit_12(data_copy, args):
     if not os.path.exists("/dev/full"):
@@ -273,6 +279,7 @@ HOLD_INGEST = ("import sys, time\nfrom retrieval.lock import ingest_lock\n"
                "with ingest_lock(sys.argv[1], wait=True):\n    print('held', flush=True)\n    time.sleep(300)\n")
 
 
+@pytest.mark.slow  # timing: a second process holds the ingest lock
 def test_ask_on_an_empty_data_dir_being_ingested_into_says_so_at_once_and_adds_no_demo(tmp_path):
     data = tmp_path / "data"
     holder = subprocess.Popen([sys.executable, "-c", HOLD_INGEST, str(data)], stdout=subprocess.PIPE, text=True,
@@ -291,6 +298,7 @@ def test_ask_on_an_empty_data_dir_being_ingested_into_says_so_at_once_and_adds_n
     assert json.loads(run(["sources", "--json"], data).stdout) == []  # no demo articles in the user's index
 
 
+@pytest.mark.slow  # e2e: a chain of newsqa processes
 def test_a_data_dir_whose_articles_were_all_removed_gets_no_demo_corpus(tmp_path):
     data = tmp_path / "data"
     mine = tmp_path / "mine.txt"

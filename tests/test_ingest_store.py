@@ -17,10 +17,7 @@ class CountingEmbedder:
 
 
 def engine_for(d, embedder=None):
-    e = Engine(Settings(data_dir=d))
-    if embedder:
-        e._embedder = embedder
-    return e
+    return Engine(Settings(data_dir=d), embedder=embedder)
 
 
 def ingest(e, paths, embedder):
@@ -73,8 +70,6 @@ def test_unchanged_changed_and_interrupted(tmp_path):
 def test_query_with_another_model_is_a_clear_error(data_copy):
     from retrieval.errors import ModelMismatch
 
-    e = engine_for(data_copy)
-
     class Other:
         model_id, dim = "other-model", 384
 
@@ -82,6 +77,6 @@ def test_query_with_another_model_is_a_clear_error(data_copy):
             import numpy as np
             return np.ones((len(texts), 384), dtype="float32") / 384 ** 0.5
 
-    e._embedder = Other()
+    e = engine_for(data_copy, Other())
     with pytest.raises(ModelMismatch, match="re-ingest"):
         e.answer("Who praised the troops?")

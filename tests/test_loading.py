@@ -150,8 +150,6 @@ def test_id_less_feed_items_are_numbered_by_line(tmp_path):
 # -- symbolic links ----------------------------------------------------------------------------------
 
 def test_links_outside_the_folder_are_not_followed_unless_asked(tmp_path):
-    from retrieval.loading import following_links
-
     secret = tmp_path / "elsewhere"
     secret.mkdir()
     (secret / "private.txt").write_text("The private diary says the vault code is 1234.\n", encoding="utf-8")
@@ -168,5 +166,3 @@ def test_links_outside_the_folder_are_not_followed_unless_asked(tmp_path):
     assert all("outside" in r and "--follow-links" in r for r in reasons.values())
     arts, skipped = load_paths([root], follow_links=True)
     assert sorted(a.doc for a in arts) == ["leak.txt", "leakdir/private.txt", "real.txt"] and not skipped
-    with following_links():
-        assert len(load_paths([root])[0]) == 3

@@ -38,6 +38,7 @@ def test_version():
     assert p.returncode == 0 and p.stdout.startswith(f"newsqa {version('newsqa')} (chromadb "), p.stdout + p.stderr
 
 
+@pytest.mark.slow  # e2e: newsqa on a pseudo-terminal
 def test_answers_are_wrapped_to_the_terminal_at_word_boundaries(data_copy):
     answer = json.loads(run(["ask", QUESTION, "--json"], data_copy).stdout)["answer"]
     p = run(["ask", QUESTION], data_copy, FORCE_COLOR="1", COLUMNS="50")  # rich: a 50-column terminal
@@ -49,6 +50,7 @@ def test_answers_are_wrapped_to_the_terminal_at_word_boundaries(data_copy):
     assert " ".join(x.strip() for x in shown) == answer  # wrapped between words, nothing lost or cut
 
 
+@pytest.mark.slow  # e2e: a chain of newsqa processes
 def test_piped_sources_keep_whole_ids(tmp_path):
     data = tmp_path / "data"
     src = tmp_path / "src" / "a-rather-long-folder-name-for-the-regional-desk"
@@ -63,6 +65,7 @@ def test_piped_sources_keep_whole_ids(tmp_path):
     assert "…" not in p.stdout
 
 
+@pytest.mark.slow  # e2e: a chain of newsqa processes
 def test_markdown_titles_and_manifests_for_files_in_subfolders(tmp_path):
     data = tmp_path / "data"
     root = tmp_path / "notes"
@@ -81,6 +84,7 @@ def test_markdown_titles_and_manifests_for_files_in_subfolders(tmp_path):
         "Town Crier", "2025-03-01", "J. Roe")  # the manifest entry was ignored
 
 
+@pytest.mark.slow  # e2e: seven newsqa processes against a web server
 def test_remove_accepts_a_page_url_as_given(tmp_path):
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from threading import Thread
@@ -104,7 +108,7 @@ def test_remove_accepts_a_page_url_as_given(tmp_path):
             self.wfile.write(body)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    Thread(target=server.serve_forever, daemon=True).start()
+    Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
         data = tmp_path / "data"
@@ -125,6 +129,7 @@ def test_remove_accepts_a_page_url_as_given(tmp_path):
         server.server_close()
 
 
+@pytest.mark.slow  # e2e: a whole eval run in a newsqa process
 def test_eval_table_is_one_metric_per_line_when_piped(tmp_path):
     p = run(["eval", "--out", str(tmp_path / "o")], tmp_path / "data")
     assert p.returncode == 0, p.stderr
@@ -195,6 +200,7 @@ def _read_until(fd, needle: bytes, seconds: float) -> bytes:
     return got
 
 
+@pytest.mark.slow  # e2e: newsqa chat on a pseudo-terminal
 def test_chat_has_line_editing_and_keeps_its_history_in_the_data_dir(data_copy):
     pytest.importorskip("readline")
     master, slave = os.openpty()
@@ -257,12 +263,12 @@ def test_ingest_progress_bar_shows_chunks_articles_and_an_eta(tmp_path, monkeypa
 
     from rich.console import Console
 
-    from bot import cli
+    from bot import terminal
     from retrieval.ingest import IngestProgress
 
-    monkeypatch.setattr(cli, "PROGRESS_AFTER", 0.0)
+    monkeypatch.setattr(terminal, "PROGRESS_AFTER", 0.0)
     buf = StringIO()
-    display, tick = cli.ingest_progress(Console(file=buf, force_terminal=True, width=160, color_system=None))
+    display, tick = terminal.ingest_progress(Console(file=buf, force_terminal=True, width=160, color_system=None))
     tick(IngestProgress("checking", 256, 512))
     for done in (64, 128, 192):
         tick(IngestProgress("embedding", 300, 512, done, 6947, "a.txt"))

@@ -312,6 +312,7 @@ def test_eval_scores_predictions_against_an_outside_corpus(dataset, tmp_path):
     assert p.returncode == 2 and "not in the corpus" in p.stderr
 
 
+@pytest.mark.slow  # e2e: convert, ingest and two scored runs
 def test_runner_end_to_end(dataset, tmp_path, capsys):
     from evals.realtimeqa import run
 
@@ -332,6 +333,7 @@ def test_runner_end_to_end(dataset, tmp_path, capsys):
     assert "bm25-sentence" in table and "first-sent acc" in table and "CRAG" in table
 
 
+@pytest.mark.slow  # e2e: an ingest and an eval run in newsqa processes
 def test_eval_ingests_the_corpus_and_answers_from_it(dataset, tmp_path):
     converted(dataset, tmp_path / "o", holdout_frac=0)
     gold = tmp_path / "two.jsonl"

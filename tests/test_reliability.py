@@ -48,6 +48,7 @@ def one_line_error(p) -> str:
 
 # -- 4. broken pipe, impossible dates, settings errors ---------------------------------------------
 
+@pytest.mark.slow  # signals: a reader that closes the pipe (SIGPIPE)
 @pytest.mark.parametrize("args", [["ask", "Who praised the North Korean troops?"],
                                   ["ask", "Who praised the North Korean troops?", "--json"],
                                   ["sources"]])
@@ -108,6 +109,7 @@ def test_a_secret_setting_is_never_echoed(tmp_path):
 
 # -- 1-3. feeds, ids, links through `newsqa ingest` -------------------------------------------------
 
+@pytest.mark.slow  # e2e: a chain of newsqa processes
 def test_ingest_a_feed_with_bad_lines_keeps_the_good_ones_exit_1(tmp_path, data_copy):
     feed = tmp_path / "feed.jsonl"
     feed.write_text("\n".join([
@@ -125,6 +127,7 @@ def test_ingest_a_feed_with_bad_lines_keeps_the_good_ones_exit_1(tmp_path, data_
     assert {"good-1", "good-2"} <= docs and "bad" not in docs and "heading" not in docs
 
 
+@pytest.mark.slow  # e2e: a chain of newsqa processes
 def test_same_file_name_in_two_folders_and_same_id_in_two_feeds_never_overwrite(tmp_path, data_copy):
     root = tmp_path / "root"
     for sub, text in (("kyiv", "The bridge in Kyiv closed on Monday for repairs."),
@@ -143,6 +146,7 @@ def test_same_file_name_in_two_folders_and_same_id_in_two_feeds_never_overwrite(
     assert {"000_ab32f97f3e457f91.txt", "003_c7d2b25bb0186fa3.txt"} <= set(docs)  # seed ids unchanged
 
 
+@pytest.mark.slow  # e2e: a chain of newsqa processes (tests/test_loading.py has the rule)
 def test_links_out_of_the_folder_are_skipped_unless_follow_links(tmp_path, data_copy):
     outside = tmp_path / "home"
     outside.mkdir()
@@ -221,6 +225,7 @@ def _mount(*args) -> bool:
     return subprocess.run(["mount", *args], capture_output=True).returncode == 0
 
 
+@pytest.mark.slow  # mount: a read-only bind mount
 def test_a_read_only_index_is_a_permission_problem_not_corruption(seeded_dir, tmp_path):
     src = tmp_path / "src"
     shutil.copytree(seeded_dir, src)
@@ -238,6 +243,7 @@ def test_a_read_only_index_is_a_permission_problem_not_corruption(seeded_dir, tm
     assert "permissions" in str(err) and "reset" not in str(err)
 
 
+@pytest.mark.slow  # mount: a small tmpfs filled up
 def test_a_full_disk_is_not_corruption(tmp_path):
     small = tmp_path / "small"
     small.mkdir()
@@ -305,6 +311,7 @@ def _holder(data_dir):
     return proc
 
 
+@pytest.mark.slow  # signals: a lock holder killed
 def test_no_wait_refuses_while_another_ingest_holds_the_lock_and_a_killed_holder_frees_it(tmp_path, data_copy):
     article = tmp_path / "fire.txt"
     article.write_text("The harbour fire started at dawn and burned for six hours.\n", encoding="utf-8")
@@ -327,6 +334,7 @@ def test_no_wait_refuses_while_another_ingest_holds_the_lock_and_a_killed_holder
     assert "added 1," in out
 
 
+@pytest.mark.slow  # timing: two ingest processes at once
 def test_two_ingests_at_once_embed_each_article_once(tmp_path, data_copy):
     folder = tmp_path / "many"
     folder.mkdir()

@@ -191,6 +191,7 @@ def _browser(url: str, profile) -> dict[str, str]:
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium to render the page (Debian: apt-get install chromium; "
                                              ".ci/run installs it)")
+@pytest.mark.slow  # server: a real headless browser
 def test_report_in_a_real_browser_fits_1280_px_and_sorts_and_filters(tmp_path):
     res = results(with_confidence=True)
     for i in range(6, 40):  # a real run's worth of rows, with long unbroken text that could push the page wide

@@ -171,7 +171,7 @@ def test_answer_cites_the_passage_that_holds_the_answer(shared_engine):
     assert "August 2024" in r.answer and "[1]" in r.answer
     s = r.sources[0]
     assert s.doc == EURO and "August 2024" in s.text
-    original = open(f"corpus/articles/{EURO}", encoding="utf-8").read()
+    original = open(f"retrieval/corpus/articles/{EURO}", encoding="utf-8").read()
     assert original[s.start:s.end] == s.text
     assert all(sent.supported and sent.citations for sent in r.sentences)
 
@@ -248,7 +248,7 @@ def test_langchain_retriever_returns_the_same_passages_with_their_offsets(shared
     passages, _, _ = shared_engine.retrieve(q, k=4)
     assert all(isinstance(d, Document) for d in docs)
     assert [d.id for d in docs] == [p.id for p in passages] and len(docs) == 4
-    article = (ROOT / "corpus" / "articles" / docs[0].metadata["doc"]).read_text(encoding="utf-8")
+    article = (ROOT / "retrieval" / "corpus" / "articles" / docs[0].metadata["doc"]).read_text(encoding="utf-8")
     assert article[docs[0].metadata["start"]:docs[0].metadata["end"]] == docs[0].page_content
     assert any("10,000-12,000" in d.page_content for d in docs)
     only = NewsqaRetriever(engine=shared_engine, k=4, outlet="Euromaidan").invoke(q)

@@ -124,11 +124,11 @@ def test_the_readme_claim_question_cites_the_claim_and_the_general_staffs_denial
     claim, denial = r.sentences[0], r.sentences[1]
     assert claim.side == "claim" and "Putin" in claim.text
     assert denial.side == "denial" and "General Staff" in denial.text and denial.citations
-    assert (ROOT / "corpus" / "articles").is_dir()
+    assert (ROOT / "retrieval" / "corpus" / "articles").is_dir()
 
 
 def test_discord_shows_the_two_sides_as_two_cited_lines(tmp_path):
-    from bot.discord_bot import render_answer
+    from bot.discord_render import render_answer
 
     e = Engine(Settings(data_dir=corpus(tmp_path, ("claim", "Harbridge Herald", BRIDGE_CLAIM),
                                         ("denial", "Vale Courier", BRIDGE_DENIAL))))

@@ -11,6 +11,7 @@ import threading
 import time
 import zlib
 from collections import Counter
+from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -180,7 +181,7 @@ def site():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     s.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield s
     server.shutdown()
@@ -188,9 +189,15 @@ def site():
     thread.join(5)
 
 
-def load(site, urls, state_dir, **kw):
+def fetch(site, urls, state_dir, **kw):
+    """One round of `web.load_urls`: its articles, the URLs skipped and what it fetched (`.web`)."""
     kw = {"delay": 0, "timeout": TIMEOUT, "max_bytes": CAP, **kw}
     return web.load_urls([site.base + u if u.startswith("/") else u for u in urls], state_dir, **kw)
+
+
+def load(site, urls, state_dir, **kw):
+    fetched = fetch(site, urls, state_dir, **kw)
+    return fetched.articles, fetched.skipped
 
 
 def test_feeds_ingest_their_pages_with_metadata_and_say_why_the_bad_ones_failed(site, tmp_path):
@@ -222,7 +229,8 @@ def test_feeds_ingest_their_pages_with_metadata_and_say_why_the_bad_ones_failed(
 def test_a_second_round_sends_validators_and_refetches_nothing_that_is_unchanged(site, tmp_path):
     first, _ = load(site, ["/feed.xml", "/atom.xml"], tmp_path)
     assert json.loads((tmp_path / web.STATE_FILE).read_text())["urls"]
-    second, skipped = load(site, ["/feed.xml", "/atom.xml"], tmp_path)
+    again = fetch(site, ["/feed.xml", "/atom.xml"], tmp_path)
+    second, skipped = again.articles, again.skipped
     # The RSS feed answers 304, so its pages come from the cache without a request; the Atom feed has
     # no ETag, so it is fetched again and its page gets a conditional GET, answered 304.
     assert site.not_modified == Counter({"/feed.xml": 1, "/a3.html": 1})
@@ -231,7 +239,7 @@ def test_a_second_round_sends_validators_and_refetches_nothing_that_is_unchanged
     assert site.hits["/atom.xml"] == 2
     assert sorted((a.doc, a.text, a.title) for a in second) == sorted((a.doc, a.text, a.title) for a in first)
     assert {s.path.removeprefix(site.base) for s in skipped} == {"/missing.html", "/slow.html", "/paper.pdf", "/big.html"}
-    assert web.last_stats == {"fetched": 1, "not_modified": 2, "cached": 2}  # failures are not "fetched"
+    assert asdict(again.web) == {"fetched": 1, "not_modified": 2, "cached": 2}  # failures are not "fetched"
 
 
 def test_direct_urls_each_fail_with_one_clear_line(site, tmp_path):
@@ -254,6 +262,7 @@ def test_direct_urls_each_fail_with_one_clear_line(site, tmp_path):
     assert site.auth == ["Basic dTpodW50ZXIy"]  # the credentials went in a header, not the request line
 
 
+@pytest.mark.slow  # timing: the per-host delay
 def test_per_host_delay_spaces_requests(site, tmp_path):
     t = time.monotonic()
     arts, _ = load(site, ["/a2.html", "/a3.html"], tmp_path, delay=0.3)
@@ -285,6 +294,7 @@ def cli(args, data_dir, **kw):
                           cwd=ROOT, timeout=300)
 
 
+@pytest.mark.slow  # e2e: a chain of newsqa processes
 def test_cli_ingests_a_feed_and_exits_1_when_some_entries_were_skipped(site, tmp_path):
     data = tmp_path / "data"
     p = cli(["ingest", f"{site.base}/feed.xml"], data)
@@ -299,6 +309,7 @@ def test_cli_ingests_a_feed_and_exits_1_when_some_entries_were_skipped(site, tmp
     assert (data / web.STATE_FILE).is_file()
 
 
+@pytest.mark.slow  # e2e: a chain of newsqa watch processes
 def test_cli_watch_once_fetches_only_what_changed(site, tmp_path):
     data = tmp_path / "data"
     p = cli(["watch", f"{site.base}/atom.xml", "--once"], data)
@@ -312,6 +323,7 @@ def test_cli_watch_once_fetches_only_what_changed(site, tmp_path):
     assert p.returncode == 2 and p.stderr.strip() == "newsqa: error: --every takes a duration like 30s, 15m or 1h, not 'soon'"
 
 
+@pytest.mark.slow  # signals: Ctrl-C to a running watch
 def test_cli_watch_stops_on_ctrl_c_with_exit_130(site, tmp_path):
     proc = cli(["watch", f"{site.base}/atom.xml", "--every", "1h"], tmp_path / "data", popen=True)
     try:
@@ -326,6 +338,7 @@ def test_cli_watch_stops_on_ctrl_c_with_exit_130(site, tmp_path):
     assert proc.stderr.read().strip() == "newsqa: error: watch stopped"
 
 
+@pytest.mark.slow  # timing: the page deadline
 def test_a_dripping_page_stops_at_the_deadline_and_says_which(site, tmp_path):
     """The total deadline is enforced while reading: a page sending 13 bytes every 0.25 s (each read gets
     bytes, so no single read times out) stops at NEWSQA_WEB_TIMEOUT, not after 64 KB or 60 s."""
@@ -381,8 +394,7 @@ def test_robots_txt_is_honoured_unless_ignored(site, tmp_path):
         f"{site.base}/private/a.html", f"disallowed by {site.base}/robots.txt for newsqa; --ignore-robots fetches "
                                        "it anyway (for sites of your own)")]
     assert site.hits["/private/a.html"] == 0 and site.hits["/robots.txt"] == 1  # read once per site per round
-    with web.robots_ignored():
-        arts, skipped = load(site, ["/private/a.html"], tmp_path)
+    arts, skipped = load(site, ["/private/a.html"], tmp_path, robots=False)
     assert [a.title for a in arts] == ["Members only"] and not skipped
 
 

@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from prompts import load as load_prompt
-
+from ..prompts import load as load_prompt
 from ..text import NEGATIONS, STOPWORDS, content_terms, inflected_in, words
 from ..types import Passage
 from .candidates import Candidate, split_candidates
