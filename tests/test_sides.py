@@ -136,3 +136,14 @@ def test_discord_shows_the_two_sides_as_two_cited_lines(tmp_path):
     lines = [x for x in "\n".join(texts).splitlines() if x.strip()]
     assert lines[0].startswith("Disputed:") and "[1]" in lines[0] and "[2]" in lines[1]
     assert embed is not None and len(embed.fields) == 2
+
+
+def test_a_why_question_in_other_words_is_answered_when_the_sentence_gives_a_reason(tmp_path):
+    text = ("Bakery picks Linwood\n\nCorvale Foods will build its new bakery in Linwood, the company said on "
+            "Wednesday. Chief executive Hannah Breck said Linwood had been chosen over two other towns because "
+            "of its rail links and the skills of its workforce.\n")
+    e = Engine(Settings(data_dir=corpus(tmp_path, ("bakery", "Linwood Examiner", text))))
+    r = e.answer("Why did Corvale pick Linwood?")  # "pick" is nowhere in the article; "because" gives the reason
+    assert not r.abstained and "rail links" in r.answer
+    r = e.answer("Why did Corvale close its Linwood bakery in March?")  # a premise the article never reports
+    assert r.abstained

@@ -26,7 +26,11 @@ from .stance import quantities, same_quantity, stance
 # The one abstention sentence, shared with the LLM prompt (prompts/abstain.txt).
 ABSTAIN_TEXT = load_prompt("abstain").strip()
 MAX_SENTENCES = 3
-MAX_WRONGFUL_ABSTENTION = 0.15  # of questions whose passages hold an answer, at most this share may abstain
+MAX_WRONGFUL_ABSTENTION = 0.15
+# Explicit causal connectives (the Penn Discourse Treebank 2.0's Contingency.Cause connectives, with their common
+# forms): a sentence that gives a reason, which is what a "why" question asks for even in other words than its own.
+CAUSAL = re.compile(r"\b(because|since|as a result|so that|therefore|thus|hence|consequently|due to|owing to|"
+                    r"in order to|thanks to|the reason|reasons?\b|caused by|led to|prompted|blamed)\b", re.I)  # of questions whose passages hold an answer, at most this share may abstain
 
 
 @dataclass
@@ -140,7 +144,7 @@ def premise_problem(q: QuestionInfo, best: Candidate) -> str:
     premise has words that the sentence's passage holds in no inflection."""
     if q.presupposes and stance(q, best.text) == "denial" and states_claim(q, best.text):
         return "the closest sentence denies what the question takes for granted"
-    if q.asks_reason and best.features.get("missing_passage", 0.0) > 0:
+    if q.asks_reason and best.features.get("missing_passage", 0.0) > 0 and not CAUSAL.search(best.text):
         return "the passages do not report what the question takes for granted"
     return ""
 
