@@ -77,6 +77,14 @@ def pytest_collection_modifyitems(config, items):
         items[:] = [item for item in items if item.get_closest_marker("slow") is None]
 
 
+def default_sigint() -> None:
+    """`preexec_fn` for a child that a test interrupts: Ctrl-C acts as in a terminal even when the test run itself
+    was started in the background, where shells hand every child SIGINT ignored (and Python keeps it so)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -13,7 +13,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from conftest import CORPUS, ROOT
+from conftest import CORPUS, ROOT, default_sigint
 
 EURO = "000_ab32f97f3e457f91.txt"
 AP = "003_c7d2b25bb0186fa3.txt"
@@ -151,7 +151,7 @@ def test_an_interrupted_ingest_loses_nothing_and_the_next_run_completes_it(tmp_p
     env = {**os.environ, "NEWSQA_DATA_DIR": str(data_copy), "NO_COLOR": "1"}
     env.pop("NEWSQA_CHROMA_URL", None)
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "ingest", str(many)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     time.sleep(4)  # past start-up and into embedding and storing; the whole folder takes ~25 s here
     proc.send_signal(getattr(signal, sig))
     out, err = proc.communicate(timeout=60)

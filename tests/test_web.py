@@ -19,7 +19,7 @@ import pytest
 from retrieval import web
 from retrieval.errors import BadInput
 
-from conftest import ROOT, free_port
+from conftest import ROOT, default_sigint, free_port
 
 TIMEOUT = 0.5
 CAP = 64 * 1024
@@ -289,7 +289,7 @@ def cli(args, data_dir, **kw):
     env.pop("NEWSQA_CHROMA_URL", None)
     if kw.pop("popen", False):
         return subprocess.Popen([sys.executable, "-m", "bot.cli", *args], cwd=ROOT, env=env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_sigint)
     return subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True, env=env,
                           cwd=ROOT, timeout=300)
 
