@@ -60,10 +60,18 @@ def answer_contains(prediction: str, ground_truths: Iterable[str]) -> float:
     """A normalized gold answer appears, on word boundaries, in the normalized prediction.
 
     Unlike EM/F1 (kept exactly as SQuAD's), typographic quotes and dashes are folded to ASCII first,
-    so “propaganda maneuvering” contains "propaganda maneuvering".
+    so “propaganda maneuvering” contains "propaganda maneuvering", and a hyphen or slash joining two words
+    separates them, so "10,000-12,000" contains "12,000".
     """
-    pred = f" {normalize_answer(_ascii_punct(prediction))} "
-    return float(any(g and f" {g} " in pred for g in (normalize_answer(_ascii_punct(x)) for x in ground_truths)))
+    pred = f" {normalize_answer(_split_joined(_ascii_punct(prediction)))} "
+    return float(any(g and f" {g} " in pred
+                     for g in (normalize_answer(_split_joined(_ascii_punct(x))) for x in ground_truths)))
+
+
+def _split_joined(s: str) -> str:
+    """A hyphen or slash between two words or figures becomes a space, so that removing punctuation keeps them
+    apart: "10,000-12,000" holds "12,000", as "Kremlin-backed" holds "Kremlin" (gold answers get the same)."""
+    return re.sub(r"(?<=\w)[-/](?=\w)", " ", s)
 
 
 _TYPOGRAPHIC = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'", "«": '"', "»": '"',

@@ -147,3 +147,53 @@ def test_a_why_question_in_other_words_is_answered_when_the_sentence_gives_a_rea
     assert not r.abstained and "rail links" in r.answer
     r = e.answer("Why did Corvale close its Linwood bakery in March?")  # a premise the article never reports
     assert r.abstained
+
+
+FESTIVAL_CLAIM = ("Harbridge festival off\n\n"
+                  "Harbridge's summer festival has been cancelled this year, the events office announced on Monday. "
+                  "The office said rising insurance costs had made the weekend too expensive to stage.\n")
+FESTIVAL_DENIAL = ("Organisers insist festival will go ahead\n\n"
+                   "The festival's organising committee denied that the summer festival was cancelled, saying it "
+                   "would go ahead in July on a smaller site. Tickets remain on sale at the library.\n")
+
+
+def test_a_claim_in_other_words_than_the_question_is_answered_with_both_sides(tmp_path):
+    # "call off" is "cancelled" in both articles: the question's own words are only half there, and the model,
+    # fitted mostly on wh-questions, is not sure of either sentence; the report and its denial still answer it.
+    e = Engine(Settings(data_dir=corpus(tmp_path, ("claim", "Harbridge Herald", FESTIVAL_CLAIM),
+                                        ("denial", "Vale Courier", FESTIVAL_DENIAL))))
+    r = e.answer("Did Harbridge really call off its summer festival?")
+    assert not r.abstained and r.contested, r.answer
+    sides = {s.side for s in r.sentences}
+    assert sides == {"claim", "denial"}, r.answer
+    assert "cancelled this year" in r.answer and "denied" in r.answer
+    assert all(s.citations and s.supported for s in r.sentences)
+
+
+class _Prefers:
+    """A scorer that finds one word's sentences closest to any question (to stand for a model that is wrong)."""
+
+    context = "none"
+
+    def __init__(self, word):
+        self.word = word
+
+    def scores(self, question, texts):
+        import numpy as np
+
+        return np.array([0.85 if self.word in t else 0.75 for t in texts], dtype=np.float32)
+
+
+def test_the_sentence_repeating_the_questions_quoted_words_answers_it():
+    from retrieval.answerer import extract
+    from retrieval.types import Passage
+
+    text = ("Councillor Mark Hale said the new stadium plan would bring 2,000 jobs to Linwood by 2028. "
+            "Joan Pike, who leads the residents' group, told the meeting it was \"dead on arrival\" in its current form.")
+    p = Passage("a:0", "a", text, 0, len(text), "body", "Linwood stadium plan unveiled", "Linwood Examiner",
+                "2025-03-04")
+    question = 'Who said the new stadium plan was "dead on arrival"?'
+    wrong = extract(question.replace('"', ""), [p], scorer=_Prefers("jobs"), relevance=_Prefers("jobs"))
+    assert wrong.picked and "Hale" in wrong.picked[0].text  # unquoted, the scorer's favourite wins
+    right = extract(question, [p], scorer=_Prefers("jobs"), relevance=_Prefers("jobs"))
+    assert not right.abstained and right.picked[0].text.startswith("Joan Pike")

@@ -19,9 +19,9 @@ from ..types import Passage
 from .candidates import Candidate, split_candidates
 from .features import featurize, states_claim
 from .model import AnswerModel, default_model
-from .question import DATE_WORDS, REPORTING, QuestionInfo, analyse_question, typed_values
+from .question import DATE_WORDS, REPORTING, QuestionInfo, analyse_question, quotes_phrase, typed_values
 from .scorer import SentenceScorer, default_relevance, default_scorer, scorer_text
-from .stance import quantities, same_quantity, stance
+from .stance import DENIAL_VERBS, quantities, same_quantity, stance
 
 # The one abstention sentence, shared with the LLM prompt (prompts/abstain.txt).
 ABSTAIN_TEXT = load_prompt("abstain").strip()
@@ -84,6 +84,11 @@ def extract(question: str, passages: list[Passage], model: AnswerModel | None = 
     main = [c for c in cands if not c.side_only]
     if not main:
         return Draft(True, ABSTAIN_TEXT, [], ["no sentence in the retrieved passages"], closest)
+    if q.quoted:
+        # "Who said the offensive had "completely failed"?": the sentence that repeats the quoted words is the
+        # one the question is about, whatever the model makes of the others.
+        quoting = [c for c in main if quotes_phrase(q, c.text)]
+        main = quoting + [c for c in main if c not in quoting]
     best = main[0]
     conf = model.confidence(best.score)
     absent = absent_names(q, passages)
@@ -96,7 +101,16 @@ def extract(question: str, passages: list[Passage], model: AnswerModel | None = 
         # the premise is not what the articles report; what they do report on it is shown, cited.
         return Draft(True, ABSTAIN_TEXT, [best], [premise, mention_note(q, passages)], closest,
                      connector="The closest they report:", confidence=conf, candidates=cands)
-    if conf < model.threshold:
+    if q.qtype == "yesno" and model.threshold / 2 <= conf < model.threshold:
+        # A claim question whose closest sentences report the claim and its denial is answered with both sides,
+        # even when no single sentence looks like an answer to the model (fitted mostly on wh-questions).
+        claim = claim_answer(q, cands, model, closest, conf, scorer)
+        if claim is not None and claim.contested:
+            return claim
+    # A sentence that repeats the question's quoted words is the one it asks about: half the threshold will do,
+    # as for the reports of a claim above.
+    needed = model.threshold / 2 if q.quoted and quotes_phrase(q, best.text) else model.threshold
+    if conf < needed:
         notes = [f"no sentence is likely to answer (confidence {conf:.2f} < {model.threshold:.2f})",
                  mention_note(q, passages)]
         if q.presupposes and conf >= model.threshold / 2:
@@ -160,12 +174,26 @@ def claim_answer(q: QuestionInfo, cands: list[Candidate], model: AnswerModel, cl
     answer or that reports someone's words, ranked by the scorer's similarity to the question. A denial seldom
     repeats every word of what it denies: any sentence with a denial cue counts when the scorer finds it as
     close to the claim sentence as that sentence is to the question."""
-    stating = [c for c in cands if states_claim(q, c.text)
-               and (model.confidence(c.score) >= model.threshold
-                    or (model.confidence(c.score) >= model.threshold / 2 and REPORTING.search(c.text)))]
+    closest_three = {id(c) for c in sorted((c for c in cands if not c.side_only), key=lambda c: -c.cosine)[:3]}
+
+    def stated(c: Candidate) -> bool:
+        p = model.confidence(c.score)
+        if states_claim(q, c.text) and (p >= model.threshold
+                                        or (p >= model.threshold / 2 and bool(REPORTING.search(c.text)))):
+            return True
+        # Reported in other words ("retaken" for "take back"): half the claim's words, and either a report the
+        # scorer ranks among the three closest sentences or an explicit denial verb.
+        if claim_coverage(q, c.text) < 0.5:
+            return False
+        if stance(q, c.text) == "denial":
+            return bool(set(words(c.text)) & DENIAL_VERBS)
+        return bool(REPORTING.search(c.text)) and id(c) in closest_three
+
+    stating = [c for c in cands if stated(c)]
     if not stating:
         return None
-    stating.sort(key=lambda c: (c.side_only, not REPORTING.search(c.text), -c.cosine))
+    # Reports before captions (a caption says what a photo shows), the scorer's closest first.
+    stating.sort(key=lambda c: (c.side_only, c.passage.kind == "caption", not REPORTING.search(c.text), -c.cosine))
     for c in stating:
         c.side = stance(q, c.text)
     claims = [c for c in stating if c.side == "claim"]
@@ -182,6 +210,11 @@ def claim_answer(q: QuestionInfo, cands: list[Candidate], model: AnswerModel, cl
             if sims[i] >= anchor.cosine:
                 others[i].side = "denial"
                 denials = [others[i]]
+    if claims and len(denials) > 1:
+        # The denial of that claim: of the sentences that deny something, the one the scorer finds closest to it.
+        vecs = scorer.vectors([scorer_text(c.text, c.passage.title, c.prev, scorer.context)
+                               for c in [claims[0], *denials]])
+        denials = [denials[int(np.argmax(vecs[1:] @ vecs[0]))]]
     if claims and denials:
         return Draft(False, "", [claims[0], denials[0]], [], closest, confidence=conf, candidates=cands,
                      lead_in="Disputed: ", contested=True, attribute=True)
@@ -226,6 +259,14 @@ def _same_values(q: QuestionInfo, a: set[str] | set[float], b: set[str] | set[fl
     if q.qtype == "quantity":
         return same_quantity({float(x) for x in a}, {float(x) for x in b})
     return bool(set(a) & set(b))
+
+
+def claim_coverage(q: QuestionInfo, text: str) -> float:
+    """The share of a yes/no question's content words that the sentence holds in some inflection."""
+    if not q.terms:
+        return 0.0
+    vocabulary = set(words(text))
+    return sum(inflected_in(q.surface[t], vocabulary) for t in q.terms) / len(q.terms)
 
 
 def differing_value(q: QuestionInfo, best: Candidate, cands: list[Candidate], model: AnswerModel) -> Candidate | None:

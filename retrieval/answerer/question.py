@@ -53,6 +53,7 @@ class QuestionInfo:
     presupposes: bool = False
     head: list[str] = field(default_factory=list)  # what a which/what question names ("which company")
     asks_reason: bool = False  # "Why did …?", "How come …", "What made …": its premise must be in the passages
+    quoted: list[str] = field(default_factory=list)  # phrases the question quotes ("had “completely failed”"), folded
 
 
 def analyse_question(question: str) -> QuestionInfo:
@@ -89,7 +90,20 @@ def analyse_question(question: str) -> QuestionInfo:
     return QuestionInfo(question, qtype, terms, surface, names, set(YEAR.findall(question)),
                         {n.replace(",", "") for n in re.findall(r"\d[\d,.]*", question)},
                         bool(set(ws) & NEGATIONS), presupposes, head,
-                        bool(re.match(r"\s*(why|how come|what made|what caused)\b", q)))
+                        bool(re.match(r"\s*(why|how come|what made|what caused)\b", q)),
+                        quoted_phrases(q))
+
+
+def quoted_phrases(folded: str) -> list[str]:
+    """The phrases of two or more words a (folded) question puts in double quotes: words someone is reported
+    to have used, which the answering sentence repeats."""
+    return [" ".join(words(m)) for m in re.findall(r'"([^"]+)"', folded) if len(words(m)) >= 2]
+
+
+def quotes_phrase(q: QuestionInfo, text: str) -> bool:
+    """The sentence holds one of the question's quoted phrases, word for word."""
+    have = f" {' '.join(words(text))} "
+    return any(f" {p} " in have for p in q.quoted)
 
 def answer_spans(sentence: str) -> dict[str, list[str]]:
     """Spans of each answer kind a sentence holds: names, numbers, amounts, percentages, dates."""
