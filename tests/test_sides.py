@@ -197,3 +197,12 @@ def test_the_sentence_repeating_the_questions_quoted_words_answers_it():
     assert wrong.picked and "Hale" in wrong.picked[0].text  # unquoted, the scorer's favourite wins
     right = extract(question, [p], scorer=_Prefers("jobs"), relevance=_Prefers("jobs"))
     assert not right.abstained and right.picked[0].text.startswith("Joan Pike")
+
+
+def test_a_denial_word_used_as_a_noun_denies_nothing():
+    from retrieval.answerer.stance import denial_verb
+
+    assert denial_verb("The union denied that the bridge was safe.")
+    assert denial_verb("Engineers dispute the mayor's figures.")
+    assert not denial_verb("The dispute comes as questions are asked about the transfer.")
+    assert not denial_verb("Their denial came a day later.")

@@ -21,7 +21,7 @@ from .features import featurize, states_claim
 from .model import AnswerModel, default_model
 from .question import DATE_WORDS, REPORTING, QuestionInfo, analyse_question, quotes_phrase, typed_values
 from .scorer import SentenceScorer, default_relevance, default_scorer, scorer_text
-from .stance import DENIAL_VERBS, quantities, same_quantity, stance
+from .stance import denial_verb, quantities, same_quantity, stance
 
 # The one abstention sentence, shared with the LLM prompt (prompts/abstain.txt).
 ABSTAIN_TEXT = load_prompt("abstain").strip()
@@ -104,7 +104,7 @@ def extract(question: str, passages: list[Passage], model: AnswerModel | None = 
     if q.qtype == "yesno" and model.threshold / 2 <= conf < model.threshold:
         # A claim question whose closest sentences report the claim and its denial is answered with both sides,
         # even when no single sentence looks like an answer to the model (fitted mostly on wh-questions).
-        claim = claim_answer(q, cands, model, closest, conf, scorer)
+        claim = claim_answer(q, cands, model, closest, conf, scorer, both_stated=True)
         if claim is not None and claim.contested:
             return claim
     # A sentence that repeats the question's quoted words is the one it asks about: half the threshold will do,
@@ -164,7 +164,7 @@ def premise_problem(q: QuestionInfo, best: Candidate) -> str:
 
 
 def claim_answer(q: QuestionInfo, cands: list[Candidate], model: AnswerModel, closest: list[Passage],
-                 conf: float, scorer: SentenceScorer) -> Draft | None:
+                 conf: float, scorer: SentenceScorer, both_stated: bool = False) -> Draft | None:
     """A yes/no question answered with who claims what: the best sentence stating its claim and the best one
     denying it, each cited and attributed ("Disputed: …"); "Yes:"/"No:" only when two or more outlets state it
     and none disputes it; a single source's word is given attributed, never as settled fact. None when no
@@ -173,7 +173,8 @@ def claim_answer(q: QuestionInfo, cands: list[Candidate], model: AnswerModel, cl
     The claim side is a sentence stating most of the claim's words (`states_claim`) that the model takes for an
     answer or that reports someone's words, ranked by the scorer's similarity to the question. A denial seldom
     repeats every word of what it denies: any sentence with a denial cue counts when the scorer finds it as
-    close to the claim sentence as that sentence is to the question."""
+    close to the claim sentence as that sentence is to the question. With `both_stated` (a question the model is
+    unsure of), both sides must hold the claim's words: the scorer's closeness alone does not make a denial."""
     closest_three = {id(c) for c in sorted((c for c in cands if not c.side_only), key=lambda c: -c.cosine)[:3]}
 
     def stated(c: Candidate) -> bool:
@@ -186,7 +187,7 @@ def claim_answer(q: QuestionInfo, cands: list[Candidate], model: AnswerModel, cl
         if claim_coverage(q, c.text) < 0.5:
             return False
         if stance(q, c.text) == "denial":
-            return bool(set(words(c.text)) & DENIAL_VERBS)
+            return denial_verb(c.text)
         return bool(REPORTING.search(c.text)) and id(c) in closest_three
 
     stating = [c for c in cands if stated(c)]
@@ -198,7 +199,7 @@ def claim_answer(q: QuestionInfo, cands: list[Candidate], model: AnswerModel, cl
         c.side = stance(q, c.text)
     claims = [c for c in stating if c.side == "claim"]
     denials = [c for c in stating if c.side == "denial"]
-    if claims and not denials:
+    if claims and not denials and not both_stated:
         anchor = claims[0]
         others = [c for c in cands if c.passage.doc != anchor.passage.doc or c.passage.id != anchor.passage.id]
         others = [c for c in others if c is not anchor and stance(q, c.text) == "denial"]
@@ -271,9 +272,10 @@ def claim_coverage(q: QuestionInfo, text: str) -> float:
 
 def differing_value(q: QuestionInfo, best: Candidate, cands: list[Candidate], model: AnswerModel) -> Candidate | None:
     """A sentence from another article that gives another value of what was asked (a figure, a date, a name).
-    It must itself clear the answer threshold and be as much about the question as the best one (it lacks no
-    more of the question's words), and the two values must not be the same quantity written differently (900 /
-    nine hundred; 1.8m / 1,800,000)."""
+    It must itself clear the answer threshold, its passage must be as much about the question as the best one's
+    (lacking no more of the question's words: another outlet words the sentence its own way), two figures must be
+    of one order of magnitude (2.4 million against 64 is two different things counted, not a disagreement), and
+    the two values must not be the same quantity written differently (900 / nine hundred; 1.8m / 1,800,000)."""
     if q.qtype not in ("quantity", "date", "person", "place", "which"):
         return None
     mine = asked_values(q, best.text)
@@ -282,12 +284,19 @@ def differing_value(q: QuestionInfo, best: Candidate, cands: list[Candidate], mo
     for c in cands:
         if c is best or c.passage.doc == best.passage.doc or model.confidence(c.score) < model.threshold:
             continue
-        if c.features.get("typed", 0.0) < 1.0 or c.features["missing_sentence"] > best.features["missing_sentence"]:
+        if c.features.get("typed", 0.0) < 1.0 or c.features["missing_passage"] > best.features["missing_passage"]:
             continue
         theirs = asked_values(q, c.text)
+        if q.qtype == "quantity" and not _same_magnitude(mine, theirs):  # type: ignore[arg-type]
+            continue
         if theirs and not _same_values(q, mine, theirs):
             return c
     return None
+
+
+def _same_magnitude(a: set[float], b: set[float]) -> bool:
+    """Some figure of each set is within a factor of ten of one of the other's."""
+    return any(x > 0 and y > 0 and max(x, y) / min(x, y) < 10 for x in a for y in b)
 
 
 def confirms(q: QuestionInfo, best: Candidate, c: Candidate) -> bool:

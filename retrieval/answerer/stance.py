@@ -29,6 +29,16 @@ _SCALED = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(thousand|million|billion|trillion
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
 
 
+_DETERMINERS = frozenset("the a an this that these those its their his her our".split())
+
+
+def denial_verb(text: str) -> bool:
+    """The sentence uses a denial verb as a verb: "the union denied …", not "the dispute comes as …" (after a
+    determiner the word is a noun, naming some dispute rather than disputing anything)."""
+    ws = words(text)
+    return any(w in DENIAL_VERBS and (i == 0 or ws[i - 1] not in _DETERMINERS) for i, w in enumerate(ws))
+
+
 def denies(text: str) -> bool:
     """The sentence denies, refutes or negates what it reports."""
     return bool(set(words(text)) & DENIAL)
