@@ -60,12 +60,15 @@ def answer_contains(prediction: str, ground_truths: Iterable[str]) -> float:
     """A normalized gold answer appears, on word boundaries, in the normalized prediction.
 
     Unlike EM/F1 (kept exactly as SQuAD's), typographic quotes and dashes are folded to ASCII first,
-    so “propaganda maneuvering” contains "propaganda maneuvering", and a hyphen or slash joining two words
-    separates them, so "10,000-12,000" contains "12,000".
+    so “propaganda maneuvering” contains "propaganda maneuvering"; and it is checked a second time with each
+    hyphen or slash joining two words read as a space, so "10,000-12,000" contains "12,000" (while "e-mail"
+    still contains "email", as SQuAD's normalization reads it).
     """
-    pred = f" {normalize_answer(_split_joined(_ascii_punct(prediction)))} "
-    return float(any(g and f" {g} " in pred
-                     for g in (normalize_answer(_split_joined(_ascii_punct(x))) for x in ground_truths)))
+    for norm in (normalize_answer, lambda t: normalize_answer(_split_joined(t))):
+        pred = f" {norm(_ascii_punct(prediction))} "
+        if any(g and f" {g} " in pred for g in (norm(_ascii_punct(x)) for x in ground_truths)):
+            return 1.0
+    return 0.0
 
 
 def _split_joined(s: str) -> str:
