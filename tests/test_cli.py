@@ -158,7 +158,9 @@ def test_an_interrupted_ingest_loses_nothing_and_the_next_run_completes_it(tmp_p
     assert proc.returncode != 0, "the ingest finished before it could be interrupted"
     assert "Traceback" not in err
     if sig == "SIGINT":
-        assert proc.returncode == 130
+        # 130 from newsqa's own handler, or death by SIGINT itself (-2) when the signal lands before that handler
+        # runs (seen once in a loaded CI run): a shell reports both as exit status 130.
+        assert proc.returncode in (130, -signal.SIGINT)
     # The index is still usable and still holds the seed articles.
     r = ask_json("When did Ukraine start its cross-border operation into Kursk?", data_copy, call=run)
     assert not r["abstained"] and r["sources"][0]["doc"] == EURO
