@@ -27,13 +27,19 @@ FEATURES = (
 )
 
 
+def claim_coverage(q: QuestionInfo, text: str) -> float:
+    """The share of a yes/no question's content words that the sentence holds in some inflection (0 when the
+    question has none)."""
+    if not q.terms:
+        return 0.0
+    vocabulary = set(words(text))
+    return sum(inflected_in(q.surface[t], vocabulary) for t in q.terms) / len(q.terms)
+
+
 def states_claim(q: QuestionInfo, text: str) -> bool:
     """For a yes/no question: the sentence states (or disputes) its claim, i.e. holds at least SUPPORT_COVERAGE of
     the question's content words in some inflection, the share the support check asks of an answer's words."""
-    if not q.terms:
-        return False
-    vocabulary = set(words(text))
-    return sum(inflected_in(q.surface[t], vocabulary) for t in q.terms) / len(q.terms) >= SUPPORT_COVERAGE
+    return bool(q.terms) and claim_coverage(q, text) >= SUPPORT_COVERAGE
 
 
 def has_answer_kind(q: QuestionInfo, spans: dict[str, list[str]], names: list[str], text: str = "") -> bool:

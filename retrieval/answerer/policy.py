@@ -13,11 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from ..citations import SUPPORT_COVERAGE
 from ..prompts import load as load_prompt
 from ..text import NEGATIONS, STOPWORDS, content_terms, inflected_in, words
 from ..types import Passage
 from .candidates import Candidate, split_candidates
-from .features import featurize, states_claim
+from .features import claim_coverage, featurize, states_claim
 from .model import AnswerModel, default_model
 from .question import DATE_WORDS, REPORTING, QuestionInfo, analyse_question, quotes_phrase, typed_values
 from .scorer import SentenceScorer, default_relevance, default_scorer, scorer_text
@@ -84,11 +85,10 @@ def extract(question: str, passages: list[Passage], model: AnswerModel | None = 
     main = [c for c in cands if not c.side_only]
     if not main:
         return Draft(True, ABSTAIN_TEXT, [], ["no sentence in the retrieved passages"], closest)
-    if q.quoted:
-        # "Who said the offensive had "completely failed"?": the sentence that repeats the quoted words is the
-        # one the question is about, whatever the model makes of the others.
-        quoting = [c for c in main if quotes_phrase(q, c.text)]
-        main = quoting + [c for c in main if c not in quoting]
+    # "Who said the offensive had "completely failed"?": the sentence that repeats the quoted words is the one the
+    # question is about, whatever the model makes of the others.
+    quoting = [c for c in main if quotes_phrase(q, c.text)] if q.quoted else []
+    main = quoting + [c for c in main if c not in quoting]
     best = main[0]
     conf = model.confidence(best.score)
     absent = absent_names(q, passages)
@@ -109,7 +109,7 @@ def extract(question: str, passages: list[Passage], model: AnswerModel | None = 
             return claim
     # A sentence that repeats the question's quoted words is the one it asks about: half the threshold will do,
     # as for the reports of a claim above.
-    needed = model.threshold / 2 if q.quoted and quotes_phrase(q, best.text) else model.threshold
+    needed = model.threshold / 2 if quoting else model.threshold
     if conf < needed:
         notes = [f"no sentence is likely to answer (confidence {conf:.2f} < {model.threshold:.2f})",
                  mention_note(q, passages)]
@@ -178,13 +178,13 @@ def claim_answer(q: QuestionInfo, cands: list[Candidate], model: AnswerModel, cl
     closest_three = {id(c) for c in sorted((c for c in cands if not c.side_only), key=lambda c: -c.cosine)[:3]}
 
     def stated(c: Candidate) -> bool:
-        p = model.confidence(c.score)
-        if states_claim(q, c.text) and (p >= model.threshold
-                                        or (p >= model.threshold / 2 and bool(REPORTING.search(c.text)))):
-            return True
+        p, coverage = model.confidence(c.score), claim_coverage(q, c.text)
+        if coverage >= SUPPORT_COVERAGE and (p >= model.threshold
+                                             or (p >= model.threshold / 2 and bool(REPORTING.search(c.text)))):
+            return True  # `states_claim`, and an answer or a report
         # Reported in other words ("retaken" for "take back"): half the claim's words, and either a report the
         # scorer ranks among the three closest sentences or an explicit denial verb.
-        if claim_coverage(q, c.text) < 0.5:
+        if coverage < 0.5:
             return False
         if stance(q, c.text) == "denial":
             return denial_verb(c.text)
@@ -262,14 +262,6 @@ def _same_values(q: QuestionInfo, a: set[str] | set[float], b: set[str] | set[fl
     return bool(set(a) & set(b))
 
 
-def claim_coverage(q: QuestionInfo, text: str) -> float:
-    """The share of a yes/no question's content words that the sentence holds in some inflection."""
-    if not q.terms:
-        return 0.0
-    vocabulary = set(words(text))
-    return sum(inflected_in(q.surface[t], vocabulary) for t in q.terms) / len(q.terms)
-
-
 def differing_value(q: QuestionInfo, best: Candidate, cands: list[Candidate], model: AnswerModel) -> Candidate | None:
     """A sentence from another article that gives another value of what was asked (a figure, a date, a name).
     It must itself clear the answer threshold, its passage must be as much about the question as the best one's
@@ -287,16 +279,16 @@ def differing_value(q: QuestionInfo, best: Candidate, cands: list[Candidate], mo
         if c.features.get("typed", 0.0) < 1.0 or c.features["missing_passage"] > best.features["missing_passage"]:
             continue
         theirs = asked_values(q, c.text)
-        if q.qtype == "quantity" and not _same_magnitude(mine, theirs):  # type: ignore[arg-type]
+        if q.qtype == "quantity" and not _same_magnitude(mine, theirs):
             continue
         if theirs and not _same_values(q, mine, theirs):
             return c
     return None
 
 
-def _same_magnitude(a: set[float], b: set[float]) -> bool:
+def _same_magnitude(a: set[str] | set[float], b: set[str] | set[float]) -> bool:
     """Some figure of each set is within a factor of ten of one of the other's."""
-    return any(x > 0 and y > 0 and max(x, y) / min(x, y) < 10 for x in a for y in b)
+    return any(x > 0 and y > 0 and max(x, y) / min(x, y) < 10 for x in map(float, a) for y in map(float, b))
 
 
 def confirms(q: QuestionInfo, best: Candidate, c: Candidate) -> bool:
