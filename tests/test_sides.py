@@ -206,3 +206,14 @@ def test_a_denial_word_used_as_a_noun_denies_nothing():
     assert denial_verb("Engineers dispute the mayor's figures.")
     assert not denial_verb("The dispute comes as questions are asked about the transfer.")
     assert not denial_verb("Their denial came a day later.")
+
+
+def test_a_name_and_its_longer_form_are_one_value_not_a_disagreement():
+    from retrieval.answerer.policy import _same_values
+    from retrieval.answerer.question import analyse_question, typed_values
+
+    q = analyse_question("Which region does the army say it still operates in?")
+    short = typed_values(q, "The army said it still has troops in the Belgorod region.")
+    longer = typed_values(q, "Officials reported operations in Russia's Belgorod Oblast.")
+    assert _same_values(q, short, longer)
+    assert not _same_values(q, {"john smith"}, {"jane smith"})

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..citations import SUPPORT_COVERAGE
 from ..prompts import load as load_prompt
-from ..text import NEGATIONS, STOPWORDS, content_terms, inflected_in, words
+from ..text import NEGATIONS, STOPWORDS, content_terms, inflected_in, stem, words
 from ..types import Passage
 from .candidates import Candidate, split_candidates
 from .features import claim_coverage, featurize, states_claim
@@ -257,9 +257,13 @@ def value_label(q: QuestionInfo, text: str) -> str:
 
 
 def _same_values(q: QuestionInfo, a: set[str] | set[float], b: set[str] | set[float]) -> bool:
+    """Some value of each is the same: figures as numbers; names when one's words are all in the other, so
+    "Belgorod" and "Russia's Belgorod Oblast" are one place (and "Smith" one person with "John Smith")."""
     if q.qtype == "quantity":
         return same_quantity({float(x) for x in a}, {float(x) for x in b})
-    return bool(set(a) & set(b))
+    mine = [{stem(w) for w in words(str(x))} for x in a]
+    theirs = [{stem(w) for w in words(str(y))} for y in b]
+    return any(x and y and (x <= y or y <= x) for x in mine for y in theirs)
 
 
 def differing_value(q: QuestionInfo, best: Candidate, cands: list[Candidate], model: AnswerModel) -> Candidate | None:
