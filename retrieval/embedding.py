@@ -79,14 +79,23 @@ class OnnxEncoder:
         self.batch_size = batch_size
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, self.batch_size)
+
+    def embed_alone(self, texts: Sequence[str]) -> np.ndarray:
+        """Each text's vector computed on its own: the int8 model quantizes its activations with one scale per
+        batch (onnxruntime's DynamicQuantizeLinear), so a vector from a batch depends on the texts beside it
+        (cosines move by up to ~0.03). The answerer's scores must not depend on what was asked before."""
+        return self._embed(texts, 1)
+
+    def _embed(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
         encodings = self.tokenizer.encode_batch(list(texts))
         # Length-sorted batches waste little work on padding.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        for b in range(0, len(order), self.batch_size):
-            idx = order[b : b + self.batch_size]
+        for b in range(0, len(order), batch_size):
+            idx = order[b : b + batch_size]
             width = max(len(encodings[i].ids) for i in idx)
             ids = np.zeros((len(idx), width), dtype=np.int64)
             mask = np.zeros((len(idx), width), dtype=np.int64)

@@ -86,3 +86,70 @@ def inflected_in(word: str, vocabulary: set[str]) -> bool:
         if len(short) >= 3 and long_.startswith(short) and long_[len(short):] in ENDINGS:
             return True
     return False
+
+
+def misspelled_in(word: str, vocabulary: set[str]) -> str:
+    """The word of `vocabulary` that `word` (five letters or more) is a misspelling of, or "": same first letter
+    and a difflib similarity of at least 0.85, about one letter dropped, added or changed in eight
+    ("Gerasimv" for "Gerasimov", "announcment" for "announcement")."""
+    import difflib
+
+    w = fold(word)
+    if len(w) < 5 or not w.isalpha():
+        return ""
+    pool = [v for v in vocabulary if len(v) >= 5 and v[0] == w[0] and abs(len(v) - len(w)) <= 2]
+    close = difflib.get_close_matches(w, pool, n=1, cutoff=0.85)
+    return close[0] if close else ""
+
+
+def mentioned_in(word: str, vocabulary: set[str]) -> bool:
+    """`word` is among `vocabulary` in some inflection (`inflected_in`) or misspelled (`misspelled_in`)."""
+    return inflected_in(word, vocabulary) or bool(misspelled_in(word, vocabulary))
+
+
+@lru_cache(maxsize=1)
+def _english_prefixes() -> tuple[str, ...]:
+    """The whole words of the MiniLM (BERT uncased) WordPiece vocabulary, sorted: the 30k commonest English
+    wordforms of Wikipedia and BookCorpus, as vendored in retrieval/data/minilm-tokenizer.json."""
+    import json
+    from importlib import resources
+
+    data = json.loads((resources.files("retrieval") / "data" / "minilm-tokenizer.json").read_text(encoding="utf-8"))
+    return tuple(sorted(w for w in data["model"]["vocab"] if len(w) >= 2 and w.isalpha()))
+
+
+# English derivational and comparative endings, with what replaces them (happiest/happy, leniency/lenient).
+_DERIVED = (("iest", "y"), ("ier", "y"), ("ily", "y"), ("iness", "y"), ("ency", "ent"), ("ancy", "ant"),
+            ("est", ""), ("er", ""), ("ly", ""), ("ness", ""), ("ment", ""), ("ful", ""), ("less", ""),
+            ("ity", ""), ("ous", ""), ("ish", ""))
+
+
+def english_word(word: str) -> bool:
+    """`word` is English as far as the WordPiece vocabulary tells: a whole word of it, or of it by its stem
+    (`endorse` by `endorsed`), by a derivational ending (`happiest` by `happy`), or a compound of two of its
+    words ("monthslong"). Otherwise it is a name or a rare term ("zelensky", "kursk")."""
+    import bisect
+
+    vocab = _english_prefixes()
+
+    def known(w: str) -> bool:
+        i = bisect.bisect_left(vocab, w)
+        return i < len(vocab) and vocab[i] == w
+
+    def starts(prefix: str) -> bool:
+        j = bisect.bisect_left(vocab, prefix)
+        return j < len(vocab) and vocab[j].startswith(prefix)
+
+    w = fold(word)
+    if known(w):
+        return True
+    s = stem(w)
+    if len(s) < 4:
+        return True  # too short to tell
+    if starts(s):
+        return True
+    if any(w.endswith(end) and len(w) - len(end) >= 3 and known(w[: len(w) - len(end)] + new)
+           for end, new in _DERIVED):
+        return True
+    return any((known(w[:i]) or (w[i - 1] == "s" and known(w[: i - 1]))) and known(w[i:])
+               for i in range(4, len(w) - 3))  # "spokes|woman", "months|long"

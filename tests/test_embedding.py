@@ -132,3 +132,23 @@ def test_the_packaged_entry_points_name_the_three_backends():
         pytest.skip("package metadata not installed (pip install -e .)")
     assert found == {"minilm": "retrieval.embedding:minilm_factory", "st": "retrieval.embedding:st_factory",
                      "openai": "retrieval.embedding:openai_factory"}
+
+
+def test_the_answerers_scores_do_not_depend_on_what_was_scored_before():
+    # The int8 encoders quantize activations with one scale per batch: a sentence scored beside long ones
+    # would get another vector, and a question another answer, depending on the session's history.
+    from retrieval.answerer.scorer import default_relevance, default_scorer
+
+    sentences = ["North Korea deployed 10,000 troops to support Russian forces in Kursk.",
+                 "The General Staff denied the claim.", "Putin said the offensive had completely failed."]
+    others = ["A very long sentence about something else entirely, " * 6 + "with many tokens of padding.",
+              "Rain fell.", "The council confirmed that the route 14 bus will be withdrawn from April next year."]
+    for scorer in (default_scorer(), default_relevance()):
+        scorer.clear()
+        alone = scorer.scores("How many troops did North Korea send?", sentences)
+        scorer.clear()
+        scorer.scores("anything", others + sentences[:1] + others)  # cached beside other sentences
+        again = scorer.scores("How many troops did North Korea send?", sentences)
+        assert np.array_equal(alone, again)
+        # and the batch the index's embedder uses is untouched (ingest stays batched)
+        assert scorer.encoder.batch_size > 1

@@ -128,3 +128,22 @@ def test_the_shipped_model_and_scorer_belong_together_and_say_how_they_were_made
     assert set(c["data"]["weeks"]).isdisjoint(m.info["fitted_on"].get("dev_weeks", []))
     assert all(w[:4] in ("2022", "2023") for w in c["data"]["weeks"])
     assert c["base"]["sha256"] and c["training"]["epochs"] and c["export"]["bytes"] <= 25_000_000
+
+
+def test_a_misspelt_name_is_not_missing_and_a_lowercase_unknown_name_is():
+    from retrieval.answerer.policy import absent_names
+
+    passages = [P("Gen. Valery Gerasimov reported to Vladimir Putin that Kursk had been retaken.")]
+    # "Gerasimv" is Gerasimov misspelt: the articles do mention him, and the note says how they spell him
+    q = analyse_question("Who took the photo of Putin listening to Gerasimv's report?")
+    assert absent_names(q, passages) == []
+    note = mention_note(q, passages)
+    assert "gerasimov (asked as gerasimv)" in note and "none mentions" in note
+    assert "gerasimv" not in note.split("none mentions")[1]
+    # typed all in lower case, "zelensky" is still a name (no English word) that no passage mentions
+    q = analyse_question("what did zelensky say about putins kursk announcement")
+    assert absent_names(q, passages) == ["zelensky"]
+    # common English words of a lowercase question are not names, whether the passages hold them or not
+    assert absent_names(analyse_question("what did the general report about the happiest soldiers"), passages) == []
+    # a question that capitalises gets no such reading: "Reconsider" is not a name because it is rare
+    assert analyse_question("Why did the WHO reconsider its emergency?").rare == set()

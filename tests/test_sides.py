@@ -217,3 +217,31 @@ def test_a_name_and_its_longer_form_are_one_value_not_a_disagreement():
     longer = typed_values(q, "Officials reported operations in Russia's Belgorod Oblast.")
     assert _same_values(q, short, longer)
     assert not _same_values(q, {"john smith"}, {"jane smith"})
+
+
+ROOF_CLAIM = ("Stadium roof complete, says club\n\n"
+              "Westfield United chairman Paul Hart said the new stadium roof had been completed on schedule. "
+              "Fans will be able to use the covered stand from next month, the club added.\n")
+ROOF_DENIAL = ("Builders dispute roof claim\n\n"
+               "The construction workers' union rejected Westfield United's claims that the stadium roof was "
+               "finished. Work on the roof still goes on at the east end, union officials said, and scaffolding "
+               "remains in place.\n")
+
+
+def test_a_denial_that_names_the_claimant_is_paired_with_the_claimants_own_report(tmp_path):
+    # The denying side says two things (the denial and that work goes on); the other side is the party its
+    # denial names, Westfield United, in its own words, not a second sentence of the union's.
+    from retrieval.answerer.stance import by_party, denied_party
+
+    assert denied_party("The union rejected Westfield United's claims that the roof was finished.") == \
+        {"westfield", "united"}
+    assert denied_party("The union denied the report.") == set()  # names nobody
+    assert "president" not in denied_party("Aides denied President Mary Cole's claim that she had resigned.")
+    assert by_party({"westfield"}, "Westfield United chairman Paul Hart said the roof was done.")
+    assert not by_party({"westfield"}, "Work goes on at the east end, union officials said.")
+    e = Engine(Settings(data_dir=corpus(tmp_path, ("club", "Westfield Gazette", ROOF_CLAIM),
+                                        ("union", "Building Weekly", ROOF_DENIAL))))
+    r = e.answer("Is work on the stadium roof finished or still going on?")
+    assert not r.abstained and r.contested, r.answer
+    assert {s.doc for s in r.sources if any(s.n in t.citations for t in r.sentences)} == {"club", "union"}, r.answer
+    assert any("Paul Hart" in s.text for s in r.sentences) and any("rejected" in s.text for s in r.sentences)

@@ -15,14 +15,14 @@ import numpy as np
 
 from ..citations import SUPPORT_COVERAGE
 from ..prompts import load as load_prompt
-from ..text import NEGATIONS, STOPWORDS, content_terms, inflected_in, stem, words
+from ..text import NEGATIONS, STOPWORDS, content_terms, inflected_in, mentioned_in, misspelled_in, stem, words
 from ..types import Passage
 from .candidates import Candidate, split_candidates
 from .features import claim_coverage, featurize, states_claim
 from .model import AnswerModel, default_model
 from .question import DATE_WORDS, REPORTING, QuestionInfo, analyse_question, quotes_phrase, typed_values
 from .scorer import SentenceScorer, default_relevance, default_scorer, scorer_text
-from .stance import denial_verb, quantities, same_quantity, stance
+from .stance import by_party, denial_verb, denied_party, quantities, same_quantity, stance
 
 # The one abstention sentence, shared with the LLM prompt (prompts/abstain.txt).
 ABSTAIN_TEXT = load_prompt("abstain").strip()
@@ -43,7 +43,9 @@ class Draft:
     picked: list[Candidate]
     notes: list[str]
     closest: list[Passage]
-    wants_other_side: str = ""  # the best sentence reports a claim and nothing retrieved opposes it
+    # what to search for the other side: the best sentence's claim when nothing retrieved opposes it, or a
+    # denial's text when no passage holds the report of the party it names
+    wants_other_side: str = ""
     connector: str = "They report:"  # between an abstaining lead and the sentences it cites
     confidence: float = 0.0
     candidates: list[Candidate] = field(default_factory=list)
@@ -144,12 +146,13 @@ def extract(question: str, passages: list[Passage], model: AnswerModel | None = 
 
 
 def absent_names(q: QuestionInfo, passages: Sequence[Passage]) -> list[str]:
-    """The names the question asks about ("What did Zelensky say …") that no retrieved passage mentions in any
-    inflection: the articles cannot say what such a one did. (`evals.fit` forces the same abstention when it
+    """The names the question asks about ("What did Zelensky say …", or "zelensky" in a question typed in lower
+    case) that no retrieved passage mentions in any inflection or spelling ("Gerasimv" is Gerasimov): the
+    articles cannot say what such a one did. (`evals.fit` forces the same abstention when it
     fits the threshold, so the bound on wrongful abstention holds with this rule in place.)"""
     vocabulary = {w for p in passages for w in words(p.text + " " + p.title)}
-    return [q.surface[t] for t in q.terms if t in q.names and q.surface[t] not in DATE_WORDS
-            and not inflected_in(q.surface[t], vocabulary)]
+    return [q.surface[t] for t in q.terms if (t in q.names or t in q.rare) and q.surface[t] not in DATE_WORDS
+            and not mentioned_in(q.surface[t], vocabulary)]
 
 
 def premise_problem(q: QuestionInfo, best: Candidate) -> str:
@@ -216,9 +219,24 @@ def claim_answer(q: QuestionInfo, cands: list[Candidate], model: AnswerModel, cl
         vecs = scorer.vectors([scorer_text(c.text, c.passage.title, c.prev, scorer.context)
                                for c in [claims[0], *denials]])
         denials = [denials[int(np.argmax(vecs[1:] @ vecs[0]))]]
+    search_for = ""
+    if denials and (party := denied_party(denials[0].text)):
+        # The denial names whose claim it denies ("refuted Russian military leadership's claims"): the other side
+        # is that party's own report, not another sentence of the denying side ("operations continue"). When no
+        # passage holds one, the caller searches again with the denial (a claim reads like its denial).
+        if not claims or not by_party(party, claims[0].text):
+            theirs = [c for c in cands if c is not denials[0] and by_party(party, c.text)
+                      and stance(q, c.text) == "claim" and REPORTING.search(c.text) and c.passage.kind != "caption"]
+            if theirs:
+                vecs = scorer.vectors([scorer_text(c.text, c.passage.title, c.prev, scorer.context)
+                                       for c in [denials[0], *theirs]])
+                claims = [theirs[int(np.argmax(vecs[1:] @ vecs[0]))]]
+                claims[0].side = "claim"
+            else:
+                search_for = denials[0].text
     if claims and denials:
         return Draft(False, "", [claims[0], denials[0]], [], closest, confidence=conf, candidates=cands,
-                     lead_in="Disputed: ", contested=True, attribute=True)
+                     lead_in="Disputed: ", contested=True, attribute=True, wants_other_side=search_for)
     one = claims or denials
     if one[0].side_only:
         return None
@@ -314,13 +332,18 @@ def _overlap(a: str, b: str) -> float:
 
 def mention_note(q: QuestionInfo, passages: Sequence[Passage]) -> str:
     """What the retrieved passages mention of the question's words, and what none of them mentions in any
-    inflection."""
+    inflection or spelling (a misspelt word is given as the passages spell it)."""
     vocabulary = {w for p in passages for w in words(p.text + " " + p.title)}
     found: list[str] = []
     missing: list[str] = []
     for t in q.terms:
         surface = q.surface[t]
-        (found if inflected_in(surface, vocabulary) else missing).append(surface)
+        if inflected_in(surface, vocabulary):
+            found.append(surface)
+        elif spelt := misspelled_in(surface, vocabulary):
+            found.append(f"{spelt} (asked as {surface})")
+        else:
+            missing.append(surface)
     if not found:
         return "no retrieved passage mentions any of: " + ", ".join(missing[:6])
     note = "the retrieved passages mention " + ", ".join(found[:6])

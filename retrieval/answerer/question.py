@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..text import NEGATIONS, QUESTION_WORDS, STOPWORDS, fold, stem, words
+from ..text import NEGATIONS, QUESTION_WORDS, STOPWORDS, english_word, fold, stem, words
 
 QTYPES = ("quantity", "date", "person", "place", "which", "yesno", "other")
 MONTHS = ("January February March April May June July August September October November December "
@@ -54,6 +54,9 @@ class QuestionInfo:
     head: list[str] = field(default_factory=list)  # what a which/what question names ("which company")
     asks_reason: bool = False  # "Why did …?", "How come …", "What made …": its premise must be in the passages
     quoted: list[str] = field(default_factory=list)  # phrases the question quotes ("had “completely failed”"), folded
+    # A question typed all in lower case ("what did zelensky say"): the stems of its words that are no English
+    # word (`text.english_word`), which are its names as far as anyone can tell
+    rare: set[str] = field(default_factory=set)
 
 
 def analyse_question(question: str) -> QuestionInfo:
@@ -91,7 +94,15 @@ def analyse_question(question: str) -> QuestionInfo:
                         {n.replace(",", "") for n in re.findall(r"\d[\d,.]*", question)},
                         bool(set(ws) & NEGATIONS), presupposes, head,
                         bool(re.match(r"\s*(why|how come|what made|what caused)\b", q)),
-                        quoted_phrases(q))
+                        quoted_phrases(q), casual_names(question, terms, surface))
+
+
+def casual_names(question: str, terms: list[str], surface: dict[str, str]) -> set[str]:
+    """For a question typed without any capital letter (so without its names capitalised), the stems of its
+    content words that are no English word; none for a question that capitalises."""
+    if any(ch.isupper() for ch in question):
+        return set()
+    return {t for t in terms if surface[t].isalpha() and not english_word(surface[t])}
 
 
 def quoted_phrases(folded: str) -> list[str]:

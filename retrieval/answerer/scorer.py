@@ -1,8 +1,9 @@
 """The sentence scorer: all-MiniLM-L6-v2 fine-tuned here as a question -> answer-sentence bi-encoder
 (`python -m evals.train_scorer`), int8 ONNX under retrieval/data/, run with onnxruntime only.
 
-Its cosine between a question and a candidate sentence is the answerer's main signal. Sentence vectors
-are kept in a bounded in-process cache, since a chat or a bot session sees the same passages again.
+Its cosine between a question and a candidate sentence is the answerer's main signal. Each sentence vector is
+computed on its own (the int8 model's activation scale is per batch, so batched vectors depend on their
+neighbours) and kept in a bounded in-process cache, since a chat or a bot session sees the same passages again.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class SentenceScorer:
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if missing:
-            fresh = self.encoder.embed(missing)
+            fresh = self._embed(missing)
             with self._lock:
                 for t, v in zip(missing, fresh):
                     self._cache[t] = v
@@ -68,17 +69,24 @@ class SentenceScorer:
             for i, t in enumerate(texts):
                 v = self._cache.get(t)
                 if v is None:  # evicted by another thread meanwhile
-                    v = self.encoder.embed([t])[0]
+                    v = self._embed([t])[0]
                 else:
                     self._cache.move_to_end(t)
                 out[i] = v
+        return out
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors computed text by text where the encoder can (`OnnxEncoder.embed_alone`), so a sentence's
+        vector, and with it every answer, is the same whatever else is scored or cached beside it."""
+        alone = getattr(self.encoder, "embed_alone", None)
+        out: np.ndarray = alone(texts) if alone is not None else self.encoder.embed(texts)
         return out
 
     def scores(self, question: str, texts: Sequence[str]) -> np.ndarray:
         """Cosine of the question to each text (already in the form `scorer_text` gives)."""
         if not texts:
             return np.zeros(0, dtype=np.float32)
-        q = self.encoder.embed([question])[0]
+        q = self._embed([question])[0]
         out: np.ndarray = self.vectors(texts) @ q
         return out
 

@@ -82,6 +82,37 @@ def speaker(text: str) -> Speaker:
     return Speaker(" ".join(tail) if 0 < len(tail) <= 4 else "", verb.group(0))
 
 
+# What a denial denies: someone's claim, statement or report ("denied Russian President Vladimir Putin's claim",
+# "refuted Russian military leadership's claims", "dismissed Russian statements about …").
+_DENIED = re.compile(r"\b(?:%s)\s+(?:the\s+)?(?P<who>(?:[\w'’.-]+\s+){0,6}?)(?:claims?|statements?|assertions?|"
+                     r"allegations?|reports?|announcements?|accounts?)\b" % "|".join(sorted(DENIAL_VERBS)), re.I)
+
+
+# Titles and ranks name an office, not a party: "President" is every country's.
+_TITLES = frozenset("president prime minister chief general gen secretary spokesperson spokesman spokeswoman mr mrs ms "
+                    "dr sir lord king queen prince governor mayor senator rep ceo chairman chair director head".split())
+
+
+def denied_party(text: str) -> set[str]:
+    """The capitalised words naming whose claim a denial denies ("denied Russian President Vladimir Putin's
+    claim" -> Russian, President, Vladimir, Putin), folded; empty when the sentence names nobody."""
+    m = _DENIED.search(text)
+    if not m:
+        return set()
+    named = {fold(w[:-2]) if w.endswith(("'s", "’s")) else fold(w) for w in m.group("who").split() if w[:1].isupper()}
+    return {w.strip(".,") for w in named} - _TITLES
+
+
+def by_party(party: set[str], text: str) -> bool:
+    """The sentence's speaker, or its subject before the reporting verb, is named by one of `party`'s words in
+    some inflection ("Russian Armed Forces Chief … Gerasimov reported …" for a denial of Russian claims)."""
+    who = speaker(text).name
+    verb = REPORTING.search(text)
+    subject = who + " " + (text[: verb.start()] if verb else "")
+    vocabulary = set(words(subject))
+    return bool(party) and any(inflected_in(w, vocabulary) for w in party)
+
+
 def figures(text: str) -> list[tuple[float, str]]:
     """The figures a sentence states, as numbers, each with the three words after it: "900", "nine hundred",
     "around 900" and "~900" are all 900; "1.8m", "1.8 million" and "1,800,000" are all 1,800,000."""
