@@ -245,3 +245,24 @@ def test_a_denial_that_names_the_claimant_is_paired_with_the_claimants_own_repor
     assert not r.abstained and r.contested, r.answer
     assert {s.doc for s in r.sources if any(s.n in t.citations for t in r.sentences)} == {"club", "union"}, r.answer
     assert any("Paul Hart" in s.text for s in r.sentences) and any("rejected" in s.text for s in r.sentences)
+
+
+KEYNOTE = ("No new phone at the keynote\n\n"
+           "Orchard Labs did not announce any new hardware at Monday's developer conference, focusing on software "
+           "instead. New versions of its operating systems for phones, watches and tablets were announced at the "
+           "conference, including OrchardOS 9 for the Orchard phone.\n")
+
+
+def test_one_articles_own_narration_is_no_dispute():
+    # "did not announce any new hardware" beside what it did announce: one article, no speakers on either side
+    from retrieval.answerer.stance import denies
+
+    assert not denies("Controllers not only returned the booster but caught it with two arms.")
+    assert denies("Officials did not catch the booster.")
+
+
+def test_a_yes_no_question_on_one_articles_narration_is_answered_without_disputed(tmp_path):
+    e = Engine(Settings(data_dir=corpus(tmp_path, ("keynote", "Tech Daily", KEYNOTE))))
+    r = e.answer("Did Orchard Labs announce a new phone at the conference?")
+    assert not r.abstained and not r.contested and not r.answer.startswith("Disputed"), r.answer
+    assert "did not announce any new hardware" in r.answer

@@ -15,14 +15,14 @@ import numpy as np
 
 from ..citations import SUPPORT_COVERAGE
 from ..prompts import load as load_prompt
-from ..text import NEGATIONS, STOPWORDS, content_terms, inflected_in, mentioned_in, misspelled_in, stem, words
+from ..text import NEGATIONS, STOPWORDS, content_terms, fold, inflected_in, mentioned_in, misspelled_in, stem, words
 from ..types import Passage
 from .candidates import Candidate, split_candidates
 from .features import claim_coverage, featurize, states_claim
 from .model import AnswerModel, default_model
 from .question import DATE_WORDS, REPORTING, QuestionInfo, analyse_question, quotes_phrase, typed_values
 from .scorer import SentenceScorer, default_relevance, default_scorer, scorer_text
-from .stance import by_party, denial_verb, denied_party, quantities, same_quantity, stance
+from .stance import by_party, denial_verb, denied_party, quantities, same_quantity, speaker, stance
 
 # The one abstention sentence, shared with the LLM prompt (prompts/abstain.txt).
 ABSTAIN_TEXT = load_prompt("abstain").strip()
@@ -234,6 +234,11 @@ def claim_answer(q: QuestionInfo, cands: list[Candidate], model: AnswerModel, cl
                 claims[0].side = "claim"
             else:
                 search_for = denials[0].text
+    if claims and denials and not two_parties(claims[0], denials[0]):
+        # One article's own narration ("Apple did not announce any new hardware" beside what it did announce)
+        # disputes nothing: both sentences are given, the likelier first, attributed, with no "Disputed".
+        pair = sorted([claims[0], denials[0]], key=lambda c: -c.score)
+        return Draft(False, "", pair, [], closest, confidence=conf, candidates=cands, attribute=True)
     if claims and denials:
         return Draft(False, "", [claims[0], denials[0]], [], closest, confidence=conf, candidates=cands,
                      lead_in="Disputed: ", contested=True, attribute=True, wants_other_side=search_for)
@@ -248,6 +253,16 @@ def claim_answer(q: QuestionInfo, cands: list[Candidate], model: AnswerModel, cl
     wants = picked[0].text if one is claims else ""
     return Draft(False, "", picked, [], closest, wants_other_side=wants, confidence=conf, candidates=cands,
                  lead_in=lead, attribute=True)
+
+
+def two_parties(claim: Candidate, denial: Candidate) -> bool:
+    """A claim and a denial are two sides: from different articles, or one article reporting somebody's act of
+    denying (a denial verb used as a verb: "The General Staff … denied Putin's claim") or two speakers it names;
+    not one article's own narration ("Apple did not announce any new hardware")."""
+    if claim.passage.doc != denial.passage.doc or denial_verb(denial.text):
+        return True
+    who_a, who_b = speaker(claim.text).name, speaker(denial.text).name
+    return bool(who_a and who_b) and fold(who_a) != fold(who_b)
 
 
 def asked_values(q: QuestionInfo, text: str) -> set[str] | set[float]:

@@ -40,8 +40,10 @@ def denial_verb(text: str) -> bool:
 
 
 def denies(text: str) -> bool:
-    """The sentence denies, refutes or negates what it reports."""
-    return bool(set(words(text)) & DENIAL)
+    """The sentence denies, refutes or negates what it reports. "Not only … but" adds rather than negates."""
+    ws = words(text)
+    return any(w in DENIAL and not (w == "not" and i + 1 < len(ws) and ws[i + 1] in ("only", "just"))
+               for i, w in enumerate(ws))
 
 
 def stance(q: QuestionInfo, text: str) -> str:
