@@ -3,13 +3,16 @@
     python -m evals.realtimeqa convert --years 2022,2023 --weeks 18 --seed 16 --out DEV     # the dev weeks
     NEWSQA_DATA_DIR=DEV/index newsqa ingest DEV/articles-*.jsonl
     python -m evals.scorer_dev dump --dir DEV --out DEV/dump.jsonl                           # retrieval, once
-    python -m evals.fit --dump DEV/dump.jsonl [--scorer retrieval/data] [-k 8]              # writes answerer.json
+    python -m evals.scorer_dev dump --dir DEV --gold evals/gold/tuning/natural-2022-2023.jsonl --out DEV/natural.jsonl
+    python -m evals.fit --dump DEV/dump.jsonl --dump DEV/natural.jsonl [--scorer retrieval/data] [-k 8]  # answerer.json
 
 Every candidate sentence of the k passages retrieved for a question is a row: its features
 (`retrieval.answerer.features.featurize`, the same code the answerer runs) and whether it states a gold
 answer and shares a content word with the question (`evals.metrics.answer_bearing`). Each answerable question is also asked with its own articles left out
 (`removed`), and the split's held-out questions never had theirs (`held_out`): their rows teach the model
-what a topical sentence without the answer looks like. A logistic regression gives P(sentence states the
+what a topical sentence without the answer looks like. The natural reader questions of evals/gold/tuning/ (144,
+written by hand on 36 of the dev weeks' articles: 108 answerable in readers' words, 36 on the same topics that the
+article does not answer) join the quiz questions, whose golds seldom match the articles' wording. A logistic regression gives P(sentence states the
 answer). Out-of-fold (5 folds grouped by week) probabilities of each question's best sentence are then
 calibrated (a logistic fit of whether the best sentence is right on its log-odds) into the confidence
 that the answer is right, and the threshold on it is the one that maximises the CRAG score (+1 right,
@@ -187,7 +190,9 @@ def _thin(curve: list[dict], points: int = 25) -> list[dict]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m evals.fit", description=__doc__.split("\n")[0])
-    ap.add_argument("--dump", required=True, help="a tuning split's dump from `python -m evals.scorer_dev dump`")
+    ap.add_argument("--dump", required=True, action="append",
+                    help="a tuning split's dump from `python -m evals.scorer_dev dump`; repeat to fit on several "
+                         "(the quiz questions and the natural reader questions of evals/gold/tuning/)")
     ap.add_argument("--scorer", default=str(REPO / "retrieval" / "data"),
                     help="a folder with scorer.onnx and its card (scorer.json or card.json) [the shipped one]")
     ap.add_argument("-k", type=int, default=8, help="passages per question (newsqa's default k)")
@@ -204,7 +209,7 @@ def main(argv=None) -> int:
         z = np.load(cache)
         data = {k: z[k] for k in z.files}
     else:
-        records = load_dump(Path(args.dump))
+        records = [r for dump_file in args.dump for r in load_dump(Path(dump_file))]
         if any(str(r.get("week", ""))[:4] not in ("2022", "2023") for r in records):
             raise SystemExit("evals.fit: only 2022-2023 (the tuning years) may be fitted on")
         data = collect(records, scorer, args.k, log=lambda s: print(s, file=sys.stderr))
@@ -213,7 +218,7 @@ def main(argv=None) -> int:
             np.savez(cache, **data)
     model, info = fit_model(data, args.C, features=args.features.split(",") if args.features else None)
     model.scorer = scorer.sha256 or ""
-    info["fitted_on"].update({"dump": Path(args.dump).name, "k": args.k, "scorer": scorer.model_id,
+    info["fitted_on"].update({"dump": ", ".join(Path(f).name for f in args.dump), "k": args.k, "scorer": scorer.model_id,
                               "dev_weeks": [str(w) for w in data.get("weeks", [])]})
     info["script"] = "python -m evals.fit"
     Path(args.out).write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")

@@ -24,12 +24,13 @@ from pathlib import Path
 from evals.metrics import answer_bearing, answer_contains
 
 
-def dump(d: Path, data_dir: Path, k: int, out: Path) -> int:
+def dump(d: Path, data_dir: Path, k: int, out: Path, gold_file: Path | None = None) -> int:
     from retrieval.answerer.question import analyse_question
     from retrieval.api import Engine
     from retrieval.config import Settings
 
-    gold = [json.loads(x) for x in (d / "gold.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
+    text = (gold_file or d / "gold.jsonl").read_text(encoding="utf-8")
+    gold = [json.loads(x) for x in text.splitlines() if x.strip()]
     engine = Engine(Settings(data_dir=data_dir, k=k))
     n = 0
     t = time.time()
@@ -114,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--data-dir")
     a.add_argument("-k", type=int, default=24)
     a.add_argument("--out", required=True)
+    a.add_argument("--gold", help="questions over the split's articles other than DIR/gold.jsonl (the natural reader "
+                                  "questions of evals/gold/tuning/, written on the dev weeks' articles)")
     b = sub.add_parser("top1")
     b.add_argument("--dump", required=True)
     b.add_argument("--scorer", action="append", required=True)
@@ -125,7 +128,13 @@ def main(argv: list[str] | None = None) -> int:
         split = json.loads((d / "split.json").read_text(encoding="utf-8"))
         if split.get("split") != "tuning":
             raise SystemExit("scorer_dev: only a tuning split (2022-2023) is used for development")
-        return dump(d, Path(args.data_dir or d / "index"), args.k, Path(args.out))
+        gold_file = Path(args.gold) if args.gold else None
+        if gold_file is not None:
+            weeks = set(split.get("weeks", []))
+            for line in gold_file.read_text(encoding="utf-8").splitlines():
+                if line.strip() and json.loads(line).get("week") not in weeks:
+                    raise SystemExit(f"scorer_dev: {gold_file} has a question outside the split's weeks")
+        return dump(d, Path(args.data_dir or d / "index"), args.k, Path(args.out), gold_file)
     records = load_dump(Path(args.dump))
     recorded = []
     for spec in args.scorer:

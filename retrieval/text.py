@@ -72,11 +72,43 @@ def numbers(text: str) -> set[str]:
 ENDINGS = ("s", "es", "ed", "d", "ing", "er", "ers", "n", "an", "ans", "ian", "ians", "ese")
 
 
+# The common English irregular verbs, base form then past and past participle (after Wiktionary's
+# "Appendix:English irregular verbs"; left out where a form is also a common word of another sense: ground,
+# wound, bound, lay/lie): "began" is a form of "begin" although no ending makes it one.
+_IRREGULAR = """arise arose arisen | awake awoke awoken | be was were been | bear bore borne born | beat beaten |
+become became | begin began begun | bend bent | bet | bid | bite bit bitten | bleed bled |
+blow blew blown | break broke broken | breed bred | bring brought | build built | burn burnt | burst |
+buy bought | cast | catch caught | choose chose chosen | cling clung | come came | cost | creep crept | cut |
+deal dealt | dig dug | do did done | draw drew drawn | dream dreamt | drink drank drunk | drive drove driven |
+eat ate eaten | fall fell fallen | feed fed | feel felt | fight fought | find found | flee fled | fling flung |
+fly flew flown | forbid forbade forbidden | forecast | forget forgot forgotten | forgive forgave forgiven |
+freeze froze frozen | get got gotten | give gave given | go went gone | grow grew grown |
+hang hung | have had | hear heard | hide hid hidden | hit | hold held | hurt | keep kept | kneel knelt |
+know knew known | lay laid | lead led | leap leapt | learn learnt | leave left | lend lent | let |
+light lit | lose lost | make made | mean meant | meet met | mislead misled | overcome overcame |
+overtake overtook overtaken | pay paid | prove proven | put | quit | read | rebuild rebuilt | rid |
+ride rode ridden | ring rang rung | rise rose risen | run ran | say said | see saw seen | seek sought |
+sell sold | send sent | set | shake shook shaken | shed | shine shone | shoot shot | show shown | shrink shrank shrunk |
+shut | sing sang sung | sink sank sunk | sit sat | sleep slept | slide slid | speak spoke spoken | spend spent |
+spin spun | split | spread | spring sprang sprung | stand stood | steal stole stolen | stick stuck |
+sting stung | strike struck stricken | strive strove striven | swear swore sworn | sweep swept |
+swim swam swum | swing swung | take took taken | teach taught | tear tore torn | tell told | think thought |
+throw threw thrown | thrust | undergo underwent undergone | understand understood | undertake undertook undertaken |
+upset | wake woke woken | wear wore worn | weave wove woven | weep wept | win won |
+withdraw withdrew withdrawn | write wrote written"""
+IRREGULAR_FORMS = {form: group.split()[0] for group in _IRREGULAR.split("|") for form in group.split()}
+
+
 def inflected_in(word: str, vocabulary: set[str]) -> bool:
-    """`word` occurs in some inflection among `vocabulary` (folded words): the same stem, or one word the
-    other plus an inflectional ending (Korea/Korean, bus/buses, claim/claimed; not may/mayor)."""
+    """`word` occurs in some inflection among `vocabulary` (folded words): the same stem, one word the other plus
+    an inflectional ending (Korea/Korean, bus/buses, claim/claimed; not may/mayor), or a form of the same
+    irregular verb (begin/began, fight/fought)."""
     w = fold(word)
     if w in vocabulary:
+        return True
+    base = IRREGULAR_FORMS.get(w) or IRREGULAR_FORMS.get(w[:-1] if w.endswith("s") else "")
+    if base and any(IRREGULAR_FORMS.get(v) == base or IRREGULAR_FORMS.get(v[:-1] if v.endswith("s") else "") == base
+                    for v in vocabulary):
         return True
     s = stem(w)
     for v in vocabulary:

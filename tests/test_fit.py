@@ -92,14 +92,20 @@ def P(text, doc="a.txt", title=""):
 
 def test_featurize_computes_every_feature_and_the_model_refuses_a_missing_one():
     q = analyse_question("How many passengers use the route 14 bus each day?")
-    p = P("The route is used by around 900 passengers a day. The council met on Monday.", title="Route 14 bus cut")
+    p = P("The route is used by around 900 passengers a day. The council met on Monday. Some 40 staff work "
+          "there. The bus is popular.", title="Route 14 bus cut")
     cands = [Candidate(p, 0, 49, "The route is used by around 900 passengers a day."),
-             Candidate(p, 50, 77, "The council met on Monday.")]
-    featurize(q, cands, np.array([0.8, 0.4]), np.array([0.7, 0.3]))
+             Candidate(p, 50, 77, "The council met on Monday."),
+             Candidate(p, 78, 101, "Some 40 staff work there."),
+             Candidate(p, 102, 122, "The bus is popular.")]
+    featurize(q, cands, np.array([0.6, 0.9, 0.4, 0.5]), np.array([0.7, 0.3, 0.2, 0.4]))
     assert all(set(c.features) == set(FEATURES) for c in cands)
-    a, b = cands[0].features, cands[1].features
-    assert a["typed"] == 1.0 and b["typed"] == 0.0  # a figure for a how-many question
-    assert a["cos_margin"] == pytest.approx(0.4) and b["cos_margin"] == pytest.approx(-0.4)
+    a, b, c, d = (x.features for x in cands)
+    assert a["typed"] == 1.0 and b["typed"] == 0.0 and c["typed"] == 1.0  # a figure for a how-many question
+    # the scorer's lead is over the candidates of the same kind: the closer sentence without a figure (0.9)
+    # does not hide the figure's lead over the other figure (0.6 against 0.4)
+    assert a["cos_margin"] == pytest.approx(0.2) and c["cos_margin"] == pytest.approx(-0.2)
+    assert b["cos_margin"] == pytest.approx(0.4) and d["cos_margin"] == pytest.approx(-0.4)
     # "bus" and "14" are in the title, "passengers" in the sentence: nothing is missing from the passage
     assert a["missing_passage"] == 0.0 and a["missing_sentence"] > 0
     model = default_model()

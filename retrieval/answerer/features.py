@@ -1,6 +1,6 @@
 """The answer model's features: one `featurize()` computes every one of them, for run time and for fitting.
 
-The fine-tuned scorer's cosine and its lead over the other candidates are the main signal; the others are
+The fine-tuned scorer's cosine and its lead over the other candidates of its kind are the main signal; the others are
 general properties a fitted model weighs (`python -m evals.fit`): the untuned MiniLM's cosine, whether the
 sentence holds an answer of the kind asked for that the question does not already contain (a figure for "how
 many", a new name for "who"), how many of the question's words the sentence and its passage lack in every
@@ -65,20 +65,25 @@ def featurize(q: QuestionInfo, cands: Sequence[Candidate], cosines: np.ndarray,
         return
     cos = np.asarray(cosines, dtype=float)
     zs = np.asarray(relevance if relevance is not None else cosines, dtype=float)
-    top, second = _top_two(cos)
+    kinds = np.array([float(has_answer_kind(q, sp, new_names(q, sp), c.text))
+                      for c, sp in ((c, answer_spans(c.text)) for c in cands)])
+    # The scorer's lead is taken over the candidates of the same kind: a sentence holding a date, for "what day
+    # …?", competes with the other sentences that hold one, not with a closer sentence that could not answer.
+    tops = {t: _top_two(cos[kinds == t]) for t in set(kinds.tolist())}
     zs_top, zs_second = _top_two(zs)
     missing_in: dict[str, float] = {}
     for i, c in enumerate(cands):
         p = c.passage
         if p.id not in missing_in:
             missing_in[p.id] = _missing(q, set(words(p.text + " " + p.title)))
-        spans = answer_spans(c.text)
-        typed = float(has_answer_kind(q, spans, new_names(q, spans), c.text))
+        typed = float(kinds[i])
+        top, second = tops[typed]
         s_years = set(YEAR.findall(c.text))
         c.cosine = float(cos[i])
         c.features = {
             "cos": float(cos[i]),
-            "cos_margin": float(cos[i] - (second if cos[i] >= top else top)),  # the best's lead, or the gap to it
+            # the lead over the others of its kind, or the gap to the best of them
+            "cos_margin": float(cos[i] - (second if cos[i] >= top else top)),
             "typed": typed,
             "typed_x_cos": typed * float(cos[i]),
             "zs_cos": float(zs[i]),
@@ -98,7 +103,10 @@ def _top_two(x: np.ndarray) -> tuple[float, float]:
 
 
 def _missing(q: QuestionInfo, vocabulary: set[str]) -> float:
-    if not q.terms:
+    """The share of the question's words that `vocabulary` holds in no inflection, leaving out the words that
+    name the kind of answer ("day" in "what day of the week": the answer, "Saturday", stands in for it)."""
+    terms = [t for t in q.terms if t not in q.asks_for]
+    if not terms:
         return 0.0
-    return sum(not inflected_in(q.surface[t], vocabulary) for t in q.terms) / len(q.terms)
+    return sum(not inflected_in(q.surface[t], vocabulary) for t in terms) / len(terms)
 

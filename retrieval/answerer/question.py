@@ -26,6 +26,12 @@ PLACE_NOUNS = frozenset("country countries city cities state states nation town 
                         "capital island village place location".split())
 PERSON_NOUNS = frozenset("person people man woman player actor actress singer author leader president ceo "
                          "founder director coach star politician official".split())
+# Nouns that name the kind of answer wanted ("what day of the week", "in what year", "which country's soldiers",
+# "what is the name of"): the answer ("Saturday", "2022", "North Korea") stands in for them, so the answering
+# sentence seldom holds them.
+ANSWER_KIND_NOUNS = PLACE_NOUNS | PERSON_NOUNS | frozenset(
+    "day days week weeks month months year years date time decade century name names number amount percentage "
+    "percent share total figure price cost kind type".split())
 REPORTING = re.compile(r"\b(said|says|say|claimed|claims|claim|reported|reports|denied|denies|announced|"
                        r"stated|told|according to|alleged|insisted|confirmed|argued)\b", re.I)
 _CAP = re.compile(r"[^\W\d_][\w'’.&-]*")
@@ -57,6 +63,8 @@ class QuestionInfo:
     # A question typed all in lower case ("what did zelensky say"): the stems of its words that are no English
     # word (`text.english_word`), which are its names as far as anyone can tell
     rare: set[str] = field(default_factory=set)
+    # the stems of the words of its wh-phrase that name the kind of answer ("what day of the week" -> day, week)
+    asks_for: set[str] = field(default_factory=set)
 
 
 def analyse_question(question: str) -> QuestionInfo:
@@ -94,7 +102,20 @@ def analyse_question(question: str) -> QuestionInfo:
                         {n.replace(",", "") for n in re.findall(r"\d[\d,.]*", question)},
                         bool(set(ws) & NEGATIONS), presupposes, head,
                         bool(re.match(r"\s*(why|how come|what made|what caused)\b", q)),
-                        quoted_phrases(q), casual_names(question, terms, surface))
+                        quoted_phrases(q), casual_names(question, terms, surface), answer_kind_words(q))
+
+
+def answer_kind_words(folded: str) -> set[str]:
+    """The stems of the answer-kind nouns (`ANSWER_KIND_NOUNS`) in the question's wh-phrase: the words right after
+    what/which/how many, or the "of the week" that follows them ("what day of the week", "in what year", "which
+    country's soldiers", "what is the name of the")."""
+    found: set[str] = set()
+    for m in re.finditer(r"\b(?:what|which|how many|how much)\s+((?:(?:is|was|are|were|the|a|an|of|foreign|new|"
+                         r"other)\s+)*[\w'-]+(?:\s+of\s+the\s+[\w'-]+)?)", folded):
+        for w in words(m.group(1)):
+            if w in ANSWER_KIND_NOUNS:
+                found.add(stem(w))
+    return found
 
 
 def casual_names(question: str, terms: list[str], surface: dict[str, str]) -> set[str]:
