@@ -153,3 +153,18 @@ def test_a_misspelt_name_is_not_missing_and_a_lowercase_unknown_name_is():
     assert absent_names(analyse_question("what did the general report about the happiest soldiers"), passages) == []
     # a question that capitalises gets no such reading: "Reconsider" is not a name because it is rare
     assert analyse_question("Why did the WHO reconsider its emergency?").rare == set()
+
+
+def test_irregular_verb_forms_are_inflections_and_answer_kind_words_are_not_missing():
+    # "began" is a form of "begin": a note must not say the passages lack it
+    assert inflected_in("begin", {"began"}) and inflected_in("fought", {"fight"}) and not inflected_in("lay", {"lie"})
+    q = analyse_question("In what year did the full-scale invasion of Ukraine begin?")
+    note = mention_note(q, [P("The full-scale invasion of Ukraine began in 2022.")])
+    assert "none mentions" not in note and "begin" in note
+    # "day" and "week" name the kind of answer ("Saturday" stands in for them): not missing from the sentence
+    q = analyse_question("what day of the week did Putin put out his video statement")
+    assert q.asks_for == {"day", "week"}
+    p = P("In a video statement Saturday, Putin claimed that Russian forces had retaken Kursk.")
+    cands = [Candidate(p, 0, len(p.text), p.text)]
+    featurize(q, cands, np.array([0.6]), np.array([0.6]))
+    assert cands[0].features["missing_sentence"] == pytest.approx(1 / 4)  # only "put", of putin, put, video, statement

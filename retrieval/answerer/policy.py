@@ -355,6 +355,8 @@ def mention_note(q: QuestionInfo, passages: Sequence[Passage]) -> str:
         surface = q.surface[t]
         if inflected_in(surface, vocabulary):
             found.append(surface)
+        elif t in q.asks_for:
+            continue  # "year" in "in what year …": the answer stands in for it; no passage need hold the word
         elif spelt := misspelled_in(surface, vocabulary):
             found.append(f"{spelt} (asked as {surface})")
         else:
