@@ -168,3 +168,12 @@ def test_irregular_verb_forms_are_inflections_and_answer_kind_words_are_not_miss
     cands = [Candidate(p, 0, len(p.text), p.text)]
     featurize(q, cands, np.array([0.6]), np.array([0.6]))
     assert cands[0].features["missing_sentence"] == pytest.approx(1 / 4)  # only "put", of putin, put, video, statement
+
+
+def test_a_decade_is_a_date():
+    # "some time in the mid '70s to early '80s" answers "when …?": the sentence holds a date
+    from retrieval.answerer.question import answer_spans
+
+    assert answer_spans("The victim was killed some time in the mid ’70s to early ‘80s.")["date"] == ["’70s", "‘80s"]
+    assert "1970s" in answer_spans("Records from the 1970s were lost.")["date"]
+    assert answer_spans("He scored 70 points.")["date"] == []

@@ -41,7 +41,7 @@ _MONEY = re.compile(r"[$€£¥]\s?\d[\d,.]*(?:\s?(?:million|billion|trillion|bn
                     r"(?<![\d.])\d[\d,.]*\s?(?:million |billion |trillion )?(?:dollars|euros|pounds|yen|yuan|rupees)\b|"
                     r"(?<![\d.])\d[\d,.]*\s?(?:million|billion|trillion)\b", re.I)
 _PERCENT = re.compile(r"(?<![\d.])\d[\d,.]*\s?(?:%|percent\b|per cent\b)", re.I)
-_DATE = re.compile(r"\b(?:%s)\b|\b(?:%s)\b|\b(1[89]\d\d|20\d\d)\b|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b|"
+_DATE = re.compile(r"\b(?:%s)\b|\b(?:%s)\b|\b(1[89]\d\d|20\d\d)s?\b|['’‘]\d0s\b|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b|"
                    r"\b(?:yesterday|today|tomorrow|tonight|last (?:year|month|week)|this (?:year|month|week)|"
                    r"next (?:year|month|week))\b" % ("|".join(MONTHS), "|".join(WEEKDAYS)))
 
