@@ -266,3 +266,28 @@ def test_a_yes_no_question_on_one_articles_narration_is_answered_without_dispute
     r = e.answer("Did Orchard Labs announce a new phone at the conference?")
     assert not r.abstained and not r.contested and not r.answer.startswith("Disputed"), r.answer
     assert "did not announce any new hardware" in r.answer
+
+
+FEST_A = ("Film festival tickets on sale\n\n"
+          "Tickets for the Riverside Film Festival are $10 and go on sale at the box office on Friday.\n")
+FEST_B = ("Festival passes return\n\n"
+          "Festival passes are $200 and include admission to all ticketed events, organisers said.\n")
+FLOOD_MON = ("Floods close 30 roads\n\n"
+             "Flooding has closed 30 roads across the county, the highways office said on Monday.\n")
+FLOOD_TUE = ("More roads shut by floods\n\n"
+             "Flooding has now closed 45 roads across the county, the highways office said on Tuesday.\n")
+
+
+def test_figures_about_two_things_or_one_outlets_update_are_no_disagreement(tmp_path):
+    # "$10" for a ticket and "$200" for a pass answer "how much" about two things; and an outlet's later
+    # article that raises its own count (30, then 45 roads) updates it rather than disputing it
+    e = Engine(Settings(data_dir=corpus(tmp_path, ("a", "Riverside Post", FEST_A), ("b", "Valley News", FEST_B))))
+    r = e.answer("How much do tickets for the Riverside Film Festival cost?")
+    assert not r.abstained and not r.answer.startswith("Sources differ") and "$10" in r.answer, r.answer
+    (tmp_path / "u").mkdir()
+    e2 = Engine(Settings(data_dir=corpus(tmp_path / "u", ("mon", "County Times", FLOOD_MON),
+                                         ("tue", "County Times", FLOOD_TUE))))
+    r = e2.answer("How many roads have the floods closed?")
+    assert not r.abstained and not r.answer.startswith("Sources differ") and not r.contested, r.answer
+    # the same figures from two outlets are still told apart (the invented route 14 pair above)
+    assert denies("There is no plan.") and not denies("It was named the No. 26 best company.")

@@ -127,7 +127,7 @@ def extract(question: str, passages: list[Passage], model: AnswerModel | None = 
             return claim
     picked = [best]
     best.side = ""
-    other = differing_value(q, best, cands, model)
+    other = differing_value(q, best, cands, model, scorer)
     lead = ""
     if other is not None:
         picked.append(other)
@@ -299,12 +299,17 @@ def _same_values(q: QuestionInfo, a: set[str] | set[float], b: set[str] | set[fl
     return any(x and y and (x <= y or y <= x) for x in mine for y in theirs)
 
 
-def differing_value(q: QuestionInfo, best: Candidate, cands: list[Candidate], model: AnswerModel) -> Candidate | None:
+def differing_value(q: QuestionInfo, best: Candidate, cands: list[Candidate], model: AnswerModel,
+                    scorer: SentenceScorer | None = None) -> Candidate | None:
     """A sentence from another article that gives another value of what was asked (a figure, a date, a name).
     It must itself clear the answer threshold, its passage must be as much about the question as the best one's
     (lacking no more of the question's words: another outlet words the sentence its own way), two figures must be
     of one order of magnitude (2.4 million against 64 is two different things counted, not a disagreement), and
-    the two values must not be the same quantity written differently (900 / nine hundred; 1.8m / 1,800,000)."""
+    the two values must not be the same quantity written differently (900 / nine hundred; 1.8m / 1,800,000).
+    Two sources disagree about one thing: the sentence must come from another outlet (an outlet's later article
+    updates its own figure rather than disputing it), and the scorer must find it as close to the best sentence
+    as the best sentence is to the question ("Tickets: $10" and "Festival passes are $200" answer "how much"
+    about two things)."""
     if q.qtype not in ("quantity", "date", "person", "place", "which"):
         return None
     mine = asked_values(q, best.text)
@@ -315,12 +320,23 @@ def differing_value(q: QuestionInfo, best: Candidate, cands: list[Candidate], mo
             continue
         if c.features.get("typed", 0.0) < 1.0 or c.features["missing_passage"] > best.features["missing_passage"]:
             continue
+        if best.passage.outlet and c.passage.outlet == best.passage.outlet:
+            continue
         theirs = asked_values(q, c.text)
         if q.qtype == "quantity" and not _same_magnitude(mine, theirs):
             continue
-        if theirs and not _same_values(q, mine, theirs):
+        if theirs and not _same_values(q, mine, theirs) and _about_one_thing(best, c, scorer):
             return c
     return None
+
+
+def _about_one_thing(best: Candidate, other: Candidate, scorer: SentenceScorer | None) -> bool:
+    """The scorer finds the two sentences as close to each other as the best one is to the question."""
+    if scorer is None:
+        return True
+    texts = [scorer_text(c.text, c.passage.title, c.prev, scorer.context) for c in (best, other)]
+    vecs = scorer.vectors(texts)
+    return float(vecs[0] @ vecs[1]) >= best.cosine
 
 
 def _same_magnitude(a: set[str] | set[float], b: set[str] | set[float]) -> bool:

@@ -40,9 +40,11 @@ def denial_verb(text: str) -> bool:
 
 
 def denies(text: str) -> bool:
-    """The sentence denies, refutes or negates what it reports. "Not only … but" adds rather than negates."""
+    """The sentence denies, refutes or negates what it reports. "Not only … but" adds rather than negates, and
+    "No. 26" is a number."""
     ws = words(text)
     return any(w in DENIAL and not (w == "not" and i + 1 < len(ws) and ws[i + 1] in ("only", "just"))
+               and not (w == "no" and i + 1 < len(ws) and ws[i + 1][:1].isdigit())  # "No. 26": a number
                for i, w in enumerate(ws))
 
 
