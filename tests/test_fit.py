@@ -177,3 +177,14 @@ def test_a_decade_is_a_date():
     assert answer_spans("The victim was killed some time in the mid ’70s to early ‘80s.")["date"] == ["’70s", "‘80s"]
     assert "1970s" in answer_spans("Records from the 1970s were lost.")["date"]
     assert answer_spans("He scored 70 points.")["date"] == []
+
+
+def test_related_story_links_are_no_candidates():
+    # news pages print related-story links as "Label:Headline"; such a line never answers, however close it is
+    from retrieval.answerer.candidates import split_candidates
+
+    text = ("Watch live:Tribute service for former first lady Rosalynn Carter continues. "
+            "Garth Brooks and Trisha Yearwood sang Imagine at the service. The ratio was 3:1 in favour.")
+    cands = split_candidates([P(text)])
+    assert [c.text for c in cands] == ["Garth Brooks and Trisha Yearwood sang Imagine at the service.",
+                                       "The ratio was 3:1 in favour."]

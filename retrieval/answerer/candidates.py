@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -11,6 +12,9 @@ from ..text import words
 from ..types import Passage
 
 MIN_WORDS = 3
+# A related-story link as news pages print it, a label then the linked headline with no space after the colon
+# ("More:What does it take …", "Watch live:Tribute service …", "Who is Nikki Haley?:Former S.C"): no answer.
+LINK_LINE = re.compile(r"^.{0,80}?[a-z?!'’\")]:[A-Z]")
 
 
 @dataclass
@@ -33,8 +37,8 @@ class Candidate:
 
 def split_candidates(passages: Sequence[Passage], side_passages: Sequence[Passage] = ()) -> list[Candidate]:
     """The usable sentences of the passages, in passage order. Left out: very short ones, questions (a
-    quiz or a headline that asks never answers one), and text addressed to an AI model rather than to
-    readers (marked at ingest in each chunk's annotations)."""
+    quiz or a headline that asks never answers one), related-story links (`LINK_LINE`), and text addressed
+    to an AI model rather than to readers (marked at ingest in each chunk's annotations)."""
     side_ids = {p.id for p in side_passages}
     out: list[Candidate] = []
     for p in list(passages) + [p for p in side_passages if p.id not in {q.id for q in passages}]:
@@ -42,7 +46,8 @@ def split_candidates(passages: Sequence[Passage], side_passages: Sequence[Passag
         prev = ""
         for i, (s, e) in enumerate(split_spans(p.text)):
             text = p.text[s:e]
-            if len(words(text)) < MIN_WORDS or (s, e) in marked or text.rstrip("\"'”’)] ").endswith("?"):
+            if (len(words(text)) < MIN_WORDS or (s, e) in marked or text.rstrip("\"'”’)] ").endswith("?")
+                    or LINK_LINE.match(text)):
                 prev = text
                 continue
             out.append(Candidate(p, p.start + s, p.start + e, text, prev, i, side_only=p.id in side_ids))
