@@ -291,3 +291,22 @@ def test_figures_about_two_things_or_one_outlets_update_are_no_disagreement(tmp_
     assert not r.abstained and not r.answer.startswith("Sources differ") and not r.contested, r.answer
     # the same figures from two outlets are still told apart (the invented route 14 pair above)
     assert denies("There is no plan.") and not denies("It was named the No. 26 best company.")
+
+
+DEAL_CLAIM = ("Ekwall stays at Rovers\n\n"
+              "Rovers chairman Graham Pettifer said on Saturday that manager Tomas Ekwall had signed a new three-year "
+              "contract with Rovers. Pettifer spoke at the club's end-of-season awards dinner.\n")
+DEAL_DENIAL = ("Agent: nothing signed\n\n"
+               "Ekwall's agent, Lena Marsh, denied that the Rovers manager had agreed a new deal, saying talks with "
+               "the club were still going on. Ekwall led the side to fourth place this season.\n")
+
+
+def test_a_claim_question_in_other_words_finds_both_sides_among_the_closest_sentences(tmp_path):
+    # "sign a contract extension" is neither side's wording: the scorer's closest sentences hold the chairman's
+    # report and the agent's denial, by two parties and about one thing
+    e = Engine(Settings(data_dir=corpus(tmp_path, ("claim", "Dunmore Gazette", DEAL_CLAIM),
+                                        ("denial", "Northern Sportsline", DEAL_DENIAL))))
+    r = e.answer("Did the Rovers boss sign a contract extension?")
+    assert not r.abstained and r.contested and r.answer.startswith("Disputed:"), r.answer
+    assert [s.side for s in r.sentences] == ["claim", "denial"]
+    assert "Pettifer" in r.sentences[0].text and "denied" in r.sentences[1].text

@@ -109,6 +109,13 @@ def extract(question: str, passages: list[Passage], model: AnswerModel | None = 
         claim = claim_answer(q, cands, model, closest, conf, scorer, both_stated=True)
         if claim is not None and claim.contested:
             return claim
+    if q.qtype == "yesno" and conf < model.threshold:
+        # A claim question in other words than the articles' ("Did the boss sign a contract extension?" against
+        # "had signed a new three-year contract"): the words don't match, but the scorer's closest sentences may
+        # hold a report and a denial of one thing, from two parties.
+        dispute = close_dispute(q, cands, closest, conf, scorer)
+        if dispute is not None:
+            return dispute
     # A sentence that repeats the question's quoted words is the one it asks about: half the threshold will do,
     # as for the reports of a claim above.
     needed = model.threshold / 2 if quoting else model.threshold
@@ -253,6 +260,28 @@ def claim_answer(q: QuestionInfo, cands: list[Candidate], model: AnswerModel, cl
     wants = picked[0].text if one is claims else ""
     return Draft(False, "", picked, [], closest, wants_other_side=wants, confidence=conf, candidates=cands,
                  lead_in=lead, attribute=True)
+
+
+CLOSEST_FOR_DISPUTE = 4  # how many of the scorer's closest sentences a dispute in other words is looked for among
+
+
+def close_dispute(q: QuestionInfo, cands: list[Candidate], closest: list[Passage], conf: float,
+                  scorer: SentenceScorer) -> Draft | None:
+    """Among the scorer's few closest sentences to a yes/no question: a report (a reporting verb, no denial) and
+    a denial (a denial cue) by two parties (`two_parties`) that the scorer finds about one thing
+    (`_about_one_thing`), one of them holding half the claim's words (as a claim reported in other words must,
+    in `claim_answer`). "Disputed:" with both, attributed; None when there is no such pair."""
+    near = sorted((c for c in cands if not c.side_only), key=lambda c: -c.cosine)[:CLOSEST_FOR_DISPUTE]
+    claims = [c for c in near if REPORTING.search(c.text) and stance(q, c.text) == "claim" and c.passage.kind != "caption"]
+    denials = [c for c in near if stance(q, c.text) == "denial" and c.passage.kind != "caption"]
+    for claim in claims:
+        for denial in denials:
+            if (two_parties(claim, denial) and _about_one_thing(claim, denial, scorer)
+                    and max(claim_coverage(q, claim.text), claim_coverage(q, denial.text)) >= 0.5):
+                claim.side, denial.side = "claim", "denial"
+                return Draft(False, "", [claim, denial], [], closest, confidence=conf, candidates=cands,
+                             lead_in="Disputed: ", contested=True, attribute=True)
+    return None
 
 
 def two_parties(claim: Candidate, denial: Candidate) -> bool:
