@@ -140,7 +140,7 @@ def mentioned_in(word: str, vocabulary: set[str]) -> bool:
 
 
 @lru_cache(maxsize=1)
-def _english_prefixes() -> tuple[str, ...]:
+def _english_vocabulary() -> tuple[str, ...]:
     """The whole words of the MiniLM (BERT uncased) WordPiece vocabulary, sorted: the 30k commonest English
     wordforms of Wikipedia and BookCorpus, as vendored in retrieval/data/minilm-tokenizer.json."""
     import json
@@ -162,7 +162,7 @@ def english_word(word: str) -> bool:
     words ("monthslong"). Otherwise it is a name or a rare term ("zelensky", "kursk")."""
     import bisect
 
-    vocab = _english_prefixes()
+    vocab = _english_vocabulary()
 
     def known(w: str) -> bool:
         i = bisect.bisect_left(vocab, w)

@@ -27,11 +27,11 @@ from .stance import by_party, denial_verb, denied_party, quantities, same_quanti
 # The one abstention sentence, shared with the LLM prompt (prompts/abstain.txt).
 ABSTAIN_TEXT = load_prompt("abstain").strip()
 MAX_SENTENCES = 3
-MAX_WRONGFUL_ABSTENTION = 0.15
+MAX_WRONGFUL_ABSTENTION = 0.15  # of questions whose passages hold an answer, at most this share may abstain
 # Explicit causal connectives (the Penn Discourse Treebank 2.0's Contingency.Cause connectives, with their common
 # forms): a sentence that gives a reason, which is what a "why" question asks for even in other words than its own.
 CAUSAL = re.compile(r"\b(because|since|as a result|so that|therefore|thus|hence|consequently|due to|owing to|"
-                    r"in order to|thanks to|the reason|reasons?\b|caused by|led to|prompted|blamed)\b", re.I)  # of questions whose passages hold an answer, at most this share may abstain
+                    r"in order to|thanks to|the reason|reasons?\b|caused by|led to|prompted|blamed)\b", re.I)
 
 
 @dataclass
@@ -185,7 +185,7 @@ def claim_answer(q: QuestionInfo, cands: list[Candidate], model: AnswerModel, cl
     repeats every word of what it denies: any sentence with a denial cue counts when the scorer finds it as
     close to the claim sentence as that sentence is to the question. With `both_stated` (a question the model is
     unsure of), both sides must hold the claim's words: the scorer's closeness alone does not make a denial."""
-    closest_three = {id(c) for c in sorted((c for c in cands if not c.side_only), key=lambda c: -c.cosine)[:3]}
+    closest_three = {id(c) for c in _nearest(cands, 3)}
 
     def stated(c: Candidate) -> bool:
         p, coverage = model.confidence(c.score), claim_coverage(q, c.text)
@@ -214,18 +214,14 @@ def claim_answer(q: QuestionInfo, cands: list[Candidate], model: AnswerModel, cl
         others = [c for c in cands if c.passage.doc != anchor.passage.doc or c.passage.id != anchor.passage.id]
         others = [c for c in others if c is not anchor and stance(q, c.text) == "denial"]
         if others:
-            texts = [scorer_text(c.text, c.passage.title, c.prev, scorer.context) for c in [anchor, *others]]
-            vecs = scorer.vectors(texts)
-            sims = vecs[1:] @ vecs[0]
+            sims = _similarities(anchor, others, scorer)
             i = int(np.argmax(sims))
             if sims[i] >= anchor.cosine:
                 others[i].side = "denial"
                 denials = [others[i]]
     if claims and len(denials) > 1:
         # The denial of that claim: of the sentences that deny something, the one the scorer finds closest to it.
-        vecs = scorer.vectors([scorer_text(c.text, c.passage.title, c.prev, scorer.context)
-                               for c in [claims[0], *denials]])
-        denials = [denials[int(np.argmax(vecs[1:] @ vecs[0]))]]
+        denials = [denials[int(np.argmax(_similarities(claims[0], denials, scorer)))]]
     search_for = ""
     if denials and (party := denied_party(denials[0].text)):
         # The denial names whose claim it denies ("refuted Russian military leadership's claims"): the other side
@@ -235,9 +231,7 @@ def claim_answer(q: QuestionInfo, cands: list[Candidate], model: AnswerModel, cl
             theirs = [c for c in cands if c is not denials[0] and by_party(party, c.text)
                       and stance(q, c.text) == "claim" and REPORTING.search(c.text) and c.passage.kind != "caption"]
             if theirs:
-                vecs = scorer.vectors([scorer_text(c.text, c.passage.title, c.prev, scorer.context)
-                                       for c in [denials[0], *theirs]])
-                claims = [theirs[int(np.argmax(vecs[1:] @ vecs[0]))]]
+                claims = [theirs[int(np.argmax(_similarities(denials[0], theirs, scorer)))]]
                 claims[0].side = "claim"
             else:
                 search_for = denials[0].text
@@ -271,7 +265,7 @@ def close_dispute(q: QuestionInfo, cands: list[Candidate], closest: list[Passage
     a denial (a denial cue) by two parties (`two_parties`) that the scorer finds about one thing
     (`_about_one_thing`), one of them holding half the claim's words (as a claim reported in other words must,
     in `claim_answer`). "Disputed:" with both, attributed; None when there is no such pair."""
-    near = sorted((c for c in cands if not c.side_only), key=lambda c: -c.cosine)[:CLOSEST_FOR_DISPUTE]
+    near = _nearest(cands, CLOSEST_FOR_DISPUTE)
     claims = [c for c in near if REPORTING.search(c.text) and stance(q, c.text) == "claim" and c.passage.kind != "caption"]
     denials = [c for c in near if stance(q, c.text) == "denial" and c.passage.kind != "caption"]
     for claim in claims:
@@ -361,11 +355,19 @@ def differing_value(q: QuestionInfo, best: Candidate, cands: list[Candidate], mo
 
 def _about_one_thing(best: Candidate, other: Candidate, scorer: SentenceScorer | None) -> bool:
     """The scorer finds the two sentences as close to each other as the best one is to the question."""
-    if scorer is None:
-        return True
-    texts = [scorer_text(c.text, c.passage.title, c.prev, scorer.context) for c in (best, other)]
-    vecs = scorer.vectors(texts)
-    return float(vecs[0] @ vecs[1]) >= best.cosine
+    return scorer is None or float(_similarities(best, [other], scorer)[0]) >= best.cosine
+
+
+def _similarities(anchor: Candidate, others: Sequence[Candidate], scorer: SentenceScorer) -> np.ndarray:
+    """The scorer's cosine of `anchor` to each of `others` (sentence vectors, cached)."""
+    vecs = scorer.vectors([scorer_text(c.text, c.passage.title, c.prev, scorer.context) for c in [anchor, *others]])
+    out: np.ndarray = vecs[1:] @ vecs[0]
+    return out
+
+
+def _nearest(cands: Sequence[Candidate], n: int) -> list[Candidate]:
+    """The `n` retrieved (not side-only) candidates the scorer finds closest to the question."""
+    return sorted((c for c in cands if not c.side_only), key=lambda c: -c.cosine)[:n]
 
 
 def _same_magnitude(a: set[str] | set[float], b: set[str] | set[float]) -> bool:
