@@ -127,6 +127,103 @@ def question_rows(q: dict, articles: dict[str, dict], rng: random.Random, max_po
                "neg": neg["text"], "neg_title": neg["title"], "neg_prev": neg["prev"]}
 
 
+# Synthetic rows after Fabbri et al. (2020), "Template-Based Question Generation from Retrieved Sentences for
+# Improved Unsupervised Question Answering": a question is made from a sentence B of one outlet by putting a
+# question word in place of a name or figure E ("wh" + the rest of B), and its positive is a sentence A of
+# another outlet's article on the same story that states E in other words. The scorer then learns to match a
+# question to an answer that is not worded like it, which the quiz rows teach little of.
+_SPAN = re.compile(r"(?<=[\w,] )(?:[A-Z][\w'’-]+(?: (?:of |de |bin |al-)?[A-Z][\w'’-]+)*)|"
+                   r"(?:[$£€]\s?)?\d[\d,.]*(?:\s?(?:%|percent|million|billion|thousand))?")
+_YEAR = re.compile(r"(?:1[89]|20)\d\d")
+SYNTHETIC_OVERLAP = (0.2, 0.6)  # Jaccard of the two sentences' other content words: one fact, other words
+MIN_SHARED = 3  # content words the two sentences share besides E
+
+
+def _spans(sentence: str) -> set[str]:
+    return {m.group(0).strip() for m in _SPAN.finditer(sentence) if len(m.group(0).strip()) >= 2}
+
+
+def _wh(span: str) -> str:
+    if span[0] in "$£€":
+        return "How much"
+    if span[0].isdigit():
+        if _YEAR.fullmatch(span):
+            return "When"
+        if span.endswith("%") or span.endswith("percent"):
+            return "What percentage"
+        return "How many"
+    return "Who" if len(span.split()) == 2 else "What"
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlparse
+
+    h = urlparse(url).netloc.lower()
+    return re.sub(r"^(?:www|m|amp|mobile)\.", "", h)
+
+
+def synthetic_rows(q: dict, articles: dict[str, dict], rng: random.Random, per_question: int) -> Iterator[dict]:
+    """Up to `per_question` (question made from B, A, hard negative) rows from one question's own articles."""
+    from retrieval.text import content_terms, fold
+
+    by_article = []
+    for u in q.get("gcs_urls") or []:
+        a = articles.get(u)
+        if a is not None:
+            sents = article_sentences(a["text"], (a.get("title") or "").strip())
+            by_article.append((_host(u), sents, [set(content_terms(x["text"])) for x in sents]))
+    if len({h for h, _, _ in by_article}) < 2:
+        return
+    index: dict[str, list[tuple[int, int]]] = {}  # span -> (article, sentence) holding it
+    spans = [[_spans(x["text"]) for x in sents] for _h, sents, _t in by_article]
+    for i, per in enumerate(spans):
+        for k, sp in enumerate(per):
+            for e in sp:
+                index.setdefault(e, []).append((i, k))
+    found = []
+    for j, (hj, sj, tj) in enumerate(by_article):
+        for kb, (b, tb) in enumerate(zip(sj, tj)):
+            for e in spans[j][kb]:
+                e_terms = set(content_terms(e))
+                rest_b = tb - e_terms
+                for i, ka in index.get(e, ()):
+                    if by_article[i][0] == hj:
+                        continue
+                    rest_a = by_article[i][2][ka] - e_terms
+                    shared, union = rest_a & rest_b, rest_a | rest_b
+                    if len(shared) >= MIN_SHARED and SYNTHETIC_OVERLAP[0] <= len(shared) / len(union) <= SYNTHETIC_OVERLAP[1]:
+                        found.append((i, by_article[i][1][ka], b, e))
+    rng.shuffle(found)
+    used: set[str] = set()
+    n = 0
+    for i, a, b, e in found:
+        if n >= per_question:
+            break
+        if a["text"] in used or b["text"] in used:
+            continue
+        rest = b["text"].replace(e, " ", 1)
+        rest = re.sub(r"\s+", " ", rest).strip().rstrip(".!\"'”’ ")
+        if len(rest.split()) < 4:
+            continue
+        rest = re.sub(r"^\((?:CNN|AP|Reuters)[^)]*\)\s*", "", rest)
+        question = f"{_wh(e)} {rest}?"
+        q_terms = set(content_terms(question))
+        e_terms = set(content_terms(e))
+        _h, sents, terms = by_article[i]
+        idf = _idf(terms)
+        negs = [(sum(idf.get(t, 0.0) for t in q_terms & ts), s) for s, ts in zip(sents, terms)
+                if fold(e) not in fold(s["text"]) and not (e_terms & ts)]
+        negs = [x for x in negs if x[0] > 0]
+        if not negs:
+            continue
+        neg = max(negs, key=lambda x: x[0])[1]
+        used.update((a["text"], b["text"]))
+        n += 1
+        yield {"qid": f"{q['id']}-syn{n}", "week": q["week"], "question": question, "answers": [e],
+               "pos": a["text"], "pos_title": a["title"], "pos_prev": a["prev"],
+               "neg": neg["text"], "neg_title": neg["title"], "neg_prev": neg["prev"], "synthetic": True}
+
+
 def read_jsonl_gz(path: Path) -> Iterator[dict]:
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         for line in fh:
@@ -135,7 +232,8 @@ def read_jsonl_gz(path: Path) -> Iterator[dict]:
 
 
 def build_pairs(dataset: Path, exclude_weeks: set[str], seed: int = 0, min_chars: int = 200,
-                max_positives: int = MAX_POSITIVES, negatives_kept: int = NEGATIVES) -> tuple[list[dict], dict]:
+                max_positives: int = MAX_POSITIVES, negatives_kept: int = NEGATIVES,
+                synthetic: int = 0) -> tuple[list[dict], dict]:
     questions = [q for q in read_jsonl_gz(dataset / "questions.jsonl.gz")
                  if str(q.get("week", ""))[:4] in TUNING_YEARS and q.get("gold") and q["week"] not in exclude_weeks]
     wanted = {u for q in questions for u in q.get("gcs_urls") or []}
@@ -148,10 +246,18 @@ def build_pairs(dataset: Path, exclude_weeks: set[str], seed: int = 0, min_chars
         got = list(question_rows(q, articles, rng, max_positives, negatives_kept))
         with_rows += bool(got)
         rows.extend(got)
+    n_synthetic = 0
+    if synthetic:
+        srng = random.Random(seed + 1)
+        for q in questions:
+            got = list(synthetic_rows(q, articles, srng, synthetic))
+            n_synthetic += len(got)
+            rows.extend(got)
     rng.shuffle(rows)
     stats = {"questions": len(questions), "questions_with_rows": with_rows, "rows": len(rows),
              "weeks": sorted({q["week"] for q in questions}), "excluded_weeks": sorted(exclude_weeks),
-             "articles": len(articles), "seed": seed, "max_positives": max_positives, "negatives": negatives_kept}
+             "articles": len(articles), "seed": seed, "max_positives": max_positives, "negatives": negatives_kept,
+             "synthetic_per_question": synthetic, "synthetic_rows": n_synthetic}
     return rows, stats
 
 
@@ -165,11 +271,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-positives", type=int, default=MAX_POSITIVES, help="answer sentences kept per question")
     p.add_argument("--negatives", type=int, default=NEGATIVES, help="hard negatives kept per question")
+    p.add_argument("--synthetic", type=int, default=0, metavar="N",
+                   help="also up to N synthetic rows per question (Fabbri et al. 2020: a question made from one "
+                        "outlet's sentence, answered by another outlet's)")
     p.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     exclude = {w for f in args.exclude_weeks for w in json.loads(Path(f).read_text(encoding="utf-8"))["weeks"]}
     rows, stats = build_pairs(dataset_dir(args.dataset), exclude, args.seed, max_positives=args.max_positives,
-                              negatives_kept=args.negatives)
+                              negatives_kept=args.negatives, synthetic=args.synthetic)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
