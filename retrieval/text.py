@@ -43,6 +43,30 @@ def words(text: str) -> list[str]:
     return out
 
 
+# Short words inside a name that its initialism skips: "Southern Poverty Law Center" is the SPLC, "Food and Drug
+# Administration" the FDA, "Department of Defense" the DoD (English usage, as in the style guides' rule for
+# acronyms: the initials of the name's capitalised words).
+_INITIALISM_SKIPS = frozenset("of the and for on in at to &".split())
+_NAME_RUN = re.compile(r"[A-Z][\w'’-]*(?:\s+(?:(?:of|the|and|for|on|in|at|to|&)\s+)*[A-Z][\w'’-]*)+")
+
+
+def initialisms(text: str) -> set[str]:
+    """The initialisms of the names a text spells out, folded: "the Southern Poverty Law Center" gives "splc"
+    (each run of two or more capitalised words gives one, as a run may join two names or start before one), so a
+    question asking about the SPLC finds a sentence that names it in full."""
+    out: set[str] = set()
+    for m in _NAME_RUN.finditer(text):
+        caps = [w for w in m.group(0).split() if w.lower() not in _INITIALISM_SKIPS]
+        letters = "".join(w[0] for w in caps).lower()
+        out.update(letters[i:j] for i in range(len(letters)) for j in range(i + 2, len(letters) + 1))
+    return out
+
+
+def vocabulary(text: str) -> set[str]:
+    """The folded words a text holds, and the initialisms of the names it spells out (`initialisms`)."""
+    return set(words(text)) | initialisms(text)
+
+
 _STEMMER = None
 
 

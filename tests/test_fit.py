@@ -170,6 +170,20 @@ def test_irregular_verb_forms_are_inflections_and_answer_kind_words_are_not_miss
     assert cands[0].features["missing_sentence"] == pytest.approx(1 / 4)  # only "put", of putin, put, video, statement
 
 
+def test_an_initialism_is_mentioned_where_the_name_is_spelt_out():
+    from retrieval.answerer.policy import absent_names
+    from retrieval.text import initialisms
+
+    assert {"splc", "fda"} <= initialisms("the Southern Poverty Law Center and the Food and Drug Administration")
+    assert "sc" not in initialisms("Ripley's said Sunday")  # no name run, no initialism
+    passages = [P("Richard Cohen, president of the Southern Poverty Law Center, said the lawsuit is meritless.")]
+    q = analyse_question("Did the SPLC call the lawsuit meritless?")
+    assert absent_names(q, passages) == [] and "splc" in mention_note(q, passages).split(";")[0]
+    cands = [Candidate(passages[0], 0, len(passages[0].text), passages[0].text)]
+    featurize(q, cands, np.array([0.6]), np.array([0.6]))
+    assert cands[0].features["missing_sentence"] == pytest.approx(1 / 4)  # only "call", of splc, call, lawsuit, meritless
+
+
 def test_a_decade_is_a_date():
     # "some time in the mid '70s to early '80s" answers "when …?": the sentence holds a date
     from retrieval.answerer.question import answer_spans

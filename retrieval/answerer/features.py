@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..citations import SUPPORT_COVERAGE
-from ..text import inflected_in, words
+from ..text import inflected_in, vocabulary
 from .candidates import Candidate
 from .question import YEAR, QuestionInfo, answer_spans, new_names, share
 
@@ -32,8 +32,8 @@ def claim_coverage(q: QuestionInfo, text: str) -> float:
     question has none)."""
     if not q.terms:
         return 0.0
-    vocabulary = set(words(text))
-    return sum(inflected_in(q.surface[t], vocabulary) for t in q.terms) / len(q.terms)
+    vocab = vocabulary(text)
+    return sum(inflected_in(q.surface[t], vocab) for t in q.terms) / len(q.terms)
 
 
 def states_claim(q: QuestionInfo, text: str) -> bool:
@@ -75,7 +75,7 @@ def featurize(q: QuestionInfo, cands: Sequence[Candidate], cosines: np.ndarray,
     for i, c in enumerate(cands):
         p = c.passage
         if p.id not in missing_in:
-            missing_in[p.id] = _missing(q, set(words(p.text + " " + p.title)))
+            missing_in[p.id] = _missing(q, vocabulary(p.text + " " + p.title))
         typed = float(kinds[i])
         top, second = tops[typed]
         s_years = set(YEAR.findall(c.text))
@@ -89,7 +89,7 @@ def featurize(q: QuestionInfo, cands: Sequence[Candidate], cosines: np.ndarray,
             "zs_cos": float(zs[i]),
             "zs_margin": float(zs[i] - (zs_second if zs[i] >= zs_top else zs_top)),
             # the share of the question's words that the sentence (its passage) holds in no inflection
-            "missing_sentence": _missing(q, set(words(c.text))),
+            "missing_sentence": _missing(q, vocabulary(c.text)),
             "missing_passage": missing_in[p.id],
             "years_hold": share(q.years, set(YEAR.findall(c.text + " " + p.text + " " + p.date))),
             "numbers_hold": share(q.numbers - q.years, {n.replace(",", "") for n in re.findall(r"\d[\d,.]*", c.text)}),

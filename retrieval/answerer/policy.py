@@ -16,6 +16,7 @@ import numpy as np
 from ..citations import SUPPORT_COVERAGE
 from ..prompts import load as load_prompt
 from ..text import NEGATIONS, STOPWORDS, content_terms, fold, inflected_in, mentioned_in, misspelled_in, stem, words
+from ..text import vocabulary as vocab
 from ..types import Passage
 from .candidates import Candidate, split_candidates
 from .features import claim_coverage, featurize, states_claim
@@ -157,7 +158,7 @@ def absent_names(q: QuestionInfo, passages: Sequence[Passage]) -> list[str]:
     case) that no retrieved passage mentions in any inflection or spelling ("Gerasimv" is Gerasimov): the
     articles cannot say what such a one did. (`evals.fit` forces the same abstention when it
     fits the threshold, so the bound on wrongful abstention holds with this rule in place.)"""
-    vocabulary = {w for p in passages for w in words(p.text + " " + p.title)}
+    vocabulary = {w for p in passages for w in vocab(p.text + " " + p.title)}
     return [q.surface[t] for t in q.terms if (t in q.names or t in q.rare) and q.surface[t] not in DATE_WORDS
             and not mentioned_in(q.surface[t], vocabulary)]
 
@@ -395,7 +396,7 @@ def _overlap(a: str, b: str) -> float:
 def mention_note(q: QuestionInfo, passages: Sequence[Passage]) -> str:
     """What the retrieved passages mention of the question's words, and what none of them mentions in any
     inflection or spelling (a misspelt word is given as the passages spell it)."""
-    vocabulary = {w for p in passages for w in words(p.text + " " + p.title)}
+    vocabulary = {w for p in passages for w in vocab(p.text + " " + p.title)}
     found: list[str] = []
     missing: list[str] = []
     for t in q.terms:
