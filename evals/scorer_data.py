@@ -108,7 +108,7 @@ def question_rows(q: dict, articles: dict[str, dict], rng: random.Random, max_po
             if shared - answer_terms:
                 positives.append(s)
         elif not (answer_terms & set(ts)):
-            score = sum(idf.get(t, 0.0) for t in shared)
+            score = sum(idf.get(t, 0.0) for t in sorted(shared))
             if score > 0:
                 negatives.append((score, s))
     for s in evidence_sentences(q.get("evidence", "")):
@@ -183,7 +183,7 @@ def synthetic_rows(q: dict, articles: dict[str, dict], rng: random.Random, per_q
     found = []
     for j, (hj, sj, tj) in enumerate(by_article):
         for kb, (b, tb) in enumerate(zip(sj, tj)):
-            for e in spans[j][kb]:
+            for e in sorted(spans[j][kb]):  # sorted: set order changes with the hash seed
                 e_terms = set(content_terms(e))
                 rest_b = tb - e_terms
                 for i, ka in index.get(e, ()):
@@ -211,7 +211,7 @@ def synthetic_rows(q: dict, articles: dict[str, dict], rng: random.Random, per_q
         e_terms = set(content_terms(e))
         _h, sents, terms = by_article[i]
         idf = _idf(terms)
-        negs = [(sum(idf.get(t, 0.0) for t in q_terms & ts), s) for s, ts in zip(sents, terms)
+        negs = [(sum(idf.get(t, 0.0) for t in sorted(q_terms & ts)), s) for s, ts in zip(sents, terms)
                 if fold(e) not in fold(s["text"]) and not (e_terms & ts)]
         negs = [x for x in negs if x[0] > 0]
         if not negs:
