@@ -1,6 +1,6 @@
 """Training and dev data for the sentence scorer, from RealTime QA's tuning years (2022-2023) only.
 
-    python -m evals.scorer_data pairs --exclude-weeks DEV/split.json --out pairs.jsonl [--seed 0]
+    python -m evals.scorer_data pairs --exclude-weeks DEV/split.json [--synthetic 6] --out pairs.jsonl [--seed 0]
 
 A training row is (question, a sentence that states its answer, a hard negative): the question's own
 articles (the ones the quiz's web search returned) are cleaned and split as newsqa ingest does; a

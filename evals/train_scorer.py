@@ -2,7 +2,7 @@
 quantize it to int8 for onnxruntime (the run-time path never imports torch).
 
     pip install torch==2.13.0 && pip install -e ".[train]"          # torch first: the CPU build on this machine
-    python -m evals.scorer_data pairs --exclude-weeks DEV/split.json --out /tmp/pairs.jsonl
+    python -m evals.scorer_data pairs --exclude-weeks DEV/split.json --synthetic 6 --out /tmp/pairs.jsonl
     python -m evals.train_scorer --pairs /tmp/pairs.jsonl --out retrieval/data/scorer [--epochs 1] [--seed 0]
 
 Training: a bi-encoder, in-batch negatives plus one hard negative per row (sentence-transformers'
