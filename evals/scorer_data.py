@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from evals.metrics import states_answer
-from evals.realtimeqa import TUNING_YEARS, dataset_dir
+from evals.realtimeqa import TUNING_YEARS, dataset_dir, outlet_of
 
 MAX_POSITIVES = 3  # per question: a question with many answer sentences should not dominate
 NEGATIVES = 2  # hard negatives kept per question (each row gets one, in turn)
@@ -155,13 +155,6 @@ def _wh(span: str) -> str:
     return "Who" if len(span.split()) == 2 else "What"
 
 
-def _host(url: str) -> str:
-    from urllib.parse import urlparse
-
-    h = urlparse(url).netloc.lower()
-    return re.sub(r"^(?:www|m|amp|mobile)\.", "", h)
-
-
 def synthetic_rows(q: dict, articles: dict[str, dict], rng: random.Random, per_question: int) -> Iterator[dict]:
     """Up to `per_question` (question made from B, A, hard negative) rows from one question's own articles."""
     from retrieval.text import content_terms, fold
@@ -171,7 +164,7 @@ def synthetic_rows(q: dict, articles: dict[str, dict], rng: random.Random, per_q
         a = articles.get(u)
         if a is not None:
             sents = article_sentences(a["text"], (a.get("title") or "").strip())
-            by_article.append((_host(u), sents, [set(content_terms(x["text"])) for x in sents]))
+            by_article.append((outlet_of(u), sents, [set(content_terms(x["text"])) for x in sents]))
     if len({h for h, _, _ in by_article}) < 2:
         return
     index: dict[str, list[tuple[int, int]]] = {}  # span -> (article, sentence) holding it
@@ -195,6 +188,7 @@ def synthetic_rows(q: dict, articles: dict[str, dict], rng: random.Random, per_q
                         found.append((i, by_article[i][1][ka], b, e))
     rng.shuffle(found)
     used: set[str] = set()
+    idfs: dict[int, dict[str, float]] = {}  # per article, computed when a row first needs it
     n = 0
     for i, a, b, e in found:
         if n >= per_question:
@@ -210,7 +204,9 @@ def synthetic_rows(q: dict, articles: dict[str, dict], rng: random.Random, per_q
         q_terms = set(content_terms(question))
         e_terms = set(content_terms(e))
         _h, sents, terms = by_article[i]
-        idf = _idf(terms)
+        if i not in idfs:
+            idfs[i] = _idf(terms)
+        idf = idfs[i]
         negs = [(sum(idf.get(t, 0.0) for t in sorted(q_terms & ts)), s) for s, ts in zip(sents, terms)
                 if fold(e) not in fold(s["text"]) and not (e_terms & ts)]
         negs = [x for x in negs if x[0] > 0]

@@ -47,7 +47,7 @@ def words(text: str) -> list[str]:
 # Administration" the FDA, "Department of Defense" the DoD (English usage, as in the style guides' rule for
 # acronyms: the initials of the name's capitalised words).
 _INITIALISM_SKIPS = frozenset("of the and for on in at to &".split())
-_NAME_RUN = re.compile(r"[A-Z][\w'’-]*(?:\s+(?:(?:of|the|and|for|on|in|at|to|&)\s+)*[A-Z][\w'’-]*)+")
+_NAME_RUN = re.compile(r"[A-Z][\w'’-]*(?:\s+(?:(?:" + "|".join(sorted(_INITIALISM_SKIPS)) + r")\s+)*[A-Z][\w'’-]*)+")
 
 
 def initialisms(text: str) -> set[str]:

@@ -158,9 +158,14 @@ def absent_names(q: QuestionInfo, passages: Sequence[Passage]) -> list[str]:
     case) that no retrieved passage mentions in any inflection or spelling ("Gerasimv" is Gerasimov): the
     articles cannot say what such a one did. (`evals.fit` forces the same abstention when it
     fits the threshold, so the bound on wrongful abstention holds with this rule in place.)"""
-    vocabulary = {w for p in passages for w in vocab(p.text + " " + p.title)}
+    vocabulary = _passages_vocabulary(passages)
     return [q.surface[t] for t in q.terms if (t in q.names or t in q.rare) and q.surface[t] not in DATE_WORDS
             and not mentioned_in(q.surface[t], vocabulary)]
+
+
+def _passages_vocabulary(passages: Sequence[Passage]) -> set[str]:
+    """Every folded word and initialism (`text.vocabulary`) of the passages' texts and titles."""
+    return {w for p in passages for w in vocab(p.text + " " + p.title)}
 
 
 def premise_problem(q: QuestionInfo, best: Candidate) -> str:
@@ -396,7 +401,7 @@ def _overlap(a: str, b: str) -> float:
 def mention_note(q: QuestionInfo, passages: Sequence[Passage]) -> str:
     """What the retrieved passages mention of the question's words, and what none of them mentions in any
     inflection or spelling (a misspelt word is given as the passages spell it)."""
-    vocabulary = {w for p in passages for w in vocab(p.text + " " + p.title)}
+    vocabulary = _passages_vocabulary(passages)
     found: list[str] = []
     missing: list[str] = []
     for t in q.terms:
