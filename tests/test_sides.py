@@ -310,3 +310,64 @@ def test_a_claim_question_in_other_words_finds_both_sides_among_the_closest_sent
     assert not r.abstained and r.contested and r.answer.startswith("Disputed:"), r.answer
     assert [s.side for s in r.sentences] == ["claim", "denial"]
     assert "Pettifer" in r.sentences[0].text and "denied" in r.sentences[1].text
+
+
+def test_speakers_behind_auxiliaries_and_denial_verbs_and_their_affiliation():
+    from retrieval.answerer.stance import affiliations, by_party
+
+    # the denial verb names its speaker as "said" does, past an auxiliary
+    assert speaker("Opposition councillor Rupert Vane has rejected the claim that the backlog was cleared.").name \
+        == "Rupert Vane"
+    assert speaker("The General Staff of Ukraine has dismissed Russian statements about a defeat.").name == \
+        "The General Staff of Ukraine"
+    # "X did one thing and said …": X speaks
+    assert speaker("Putin congratulated the troops and said the offensive had failed.").name == "Putin"
+    # the passages say whose side a bare surname is on
+    known = affiliations(["Russian President Vladimir Putin spoke on Saturday.", "Mayor Ana Ruiz arrived."])
+    assert {"russian", "vladimir"} <= known["putin"] and "mayor" not in known["ruiz"]
+    assert by_party({"russian"}, "In a video statement, Putin claimed the region was retaken.", known)
+    assert not by_party({"russian"}, "In a video statement, Putin claimed the region was retaken.")
+    # a name elsewhere in the sentence is not its speaker
+    assert not by_party({"russian"}, "After Putin spoke, the Ukrainian military said fighting went on.", known)
+
+
+def test_disputing_a_denial_affirms_and_a_concession_denies_nothing():
+    # "disputed the assurance that no jobs will go" says jobs will go
+    assert not denies("The union has disputed the company's assurance that no jobs will go.")
+    # two clauses that each deny stay a denial
+    assert denies("Parents insisted the wing is not safe, and have dismissed the clean-up as rushed.")
+    assert denies("The chief executive said none of the 340 workers would lose their jobs.")
+    # "despite" concedes: the operation continues
+    assert not denies("Officials reported that the operation continues despite challenges.")
+
+
+CUTS_PROMISE = ("No job losses at Carrick bakery, says Halbrook\n\n"
+                "Halbrook Foods chief executive Miriam Osei said on Thursday that none of the 340 workers at the "
+                "Carrick bakery would lose their jobs when biscuit production moves to a new site in Westfield. "
+                "The company makes biscuits and crackers.\n")
+CUTS_DISPUTE = ("Union doubts Halbrook jobs pledge\n\n"
+                "The bakers' union at Halbrook Foods has disputed the company's assurance that no jobs will go when "
+                "biscuit production moves to Westfield, saying the new lines need far fewer workers. A meeting for "
+                "workers is planned for next Tuesday.\n")
+
+
+def test_a_denial_found_alone_is_given_with_the_dispute_of_it(tmp_path):
+    # The closest sentence denies the question's claim (no one will lose their job); the other side disputes that
+    # denial in other words, and the answer gives both, attributed.
+    e = Engine(Settings(data_dir=corpus(tmp_path, ("co", "Carrick Business", CUTS_PROMISE),
+                                        ("union", "Carrick Times", CUTS_DISPUTE))))
+    r = e.answer("Will any Carrick bakery workers be laid off?")
+    assert not r.abstained and r.contested and r.answer.startswith("Disputed"), r.answer
+    assert {s.doc for s in r.sources if any(s.n in t.citations for t in r.sentences)} == {"co", "union"}, r.answer
+    assert sorted(s.side for s in r.sentences) == ["claim", "denial"], r.sentences
+
+
+def test_a_figure_with_a_thousands_comma_is_no_year_and_a_total_is_a_quantity():
+    from retrieval.answerer.policy import asked_values
+    from retrieval.answerer.question import analyse_question
+
+    q = analyse_question("How many people marched through the town?")
+    assert asked_values(q, "About 2,000 people marched through the town on Saturday.") == {2000.0}
+    assert asked_values(q, "In 2000, people marched through the town.") == set()
+    assert analyse_question("What was the rainfall total in the storm?").qtype == "quantity"
+    assert analyse_question("What is the name of the mayor?").qtype != "quantity"

@@ -23,7 +23,7 @@ from .features import claim_coverage, featurize, states_claim
 from .model import AnswerModel, default_model
 from .question import DATE_WORDS, REPORTING, QuestionInfo, analyse_question, quotes_phrase, typed_values
 from .scorer import SentenceScorer, default_relevance, default_scorer, scorer_text
-from .stance import by_party, denial_verb, denied_party, quantities, same_quantity, speaker, stance
+from .stance import affiliations, by_party, denial_verb, denied_party, quantities, same_quantity, speaker, stance
 
 # The one abstention sentence, shared with the LLM prompt (prompts/abstain.txt).
 ABSTAIN_TEXT = load_prompt("abstain").strip()
@@ -210,21 +210,32 @@ def claim_answer(q: QuestionInfo, cands: list[Candidate], model: AnswerModel, cl
     if not stating:
         return None
     # Reports before captions (a caption says what a photo shows), the scorer's closest first.
-    stating.sort(key=lambda c: (c.side_only, c.passage.kind == "caption", not REPORTING.search(c.text), -c.cosine))
+    stating.sort(key=lambda c: (c.side_only, c.passage.kind == "caption", not REPORTING.search(c.text), headline(c),
+                                -c.cosine))
     for c in stating:
         c.side = stance(q, c.text)
     claims = [c for c in stating if c.side == "claim"]
     denials = [c for c in stating if c.side == "denial"]
-    if claims and not denials and not both_stated:
-        anchor = claims[0]
-        others = [c for c in cands if c.passage.doc != anchor.passage.doc or c.passage.id != anchor.passage.id]
-        others = [c for c in others if c is not anchor and stance(q, c.text) == "denial"]
+    if bool(claims) != bool(denials) and not both_stated:
+        # One side found: the other is a sentence of the opposite stance in another passage that the scorer finds
+        # about the same thing; on the claim side, someone's report or a dispute of a denial ("the union disputed
+        # the company's assurance that no jobs will go"), never one article's plain narration.
+        anchor = (claims or denials)[0]
+        want = "denial" if claims else "claim"
+        others = [c for c in cands if c is not anchor and c.passage.id != anchor.passage.id
+                  and c.passage.kind != "caption" and stance(q, c.text) == want
+                  and (want == "denial" or REPORTING.search(c.text) or denial_verb(c.text))
+                  and two_parties(c if want == "claim" else anchor, anchor if want == "claim" else c)]
         if others:
             sims = _similarities(anchor, others, scorer)
-            i = int(np.argmax(sims))
-            if sims[i] >= anchor.cosine:
-                others[i].side = "denial"
-                denials = [others[i]]
+            about = [i for i, c in enumerate(others) if sims[i] >= min(anchor.cosine, c.cosine)]
+            if about:  # the closest to the anchor, a full sentence before a headline
+                i = min(about, key=lambda i: (headline(others[i]), -sims[i]))
+                others[i].side = want
+                if want == "denial":
+                    denials = [others[i]]
+                else:
+                    claims = [others[i]]
     if claims and len(denials) > 1:
         # The denial of that claim: of the sentences that deny something, the one the scorer finds closest to it.
         denials = [denials[int(np.argmax(_similarities(claims[0], denials, scorer)))]]
@@ -233,8 +244,9 @@ def claim_answer(q: QuestionInfo, cands: list[Candidate], model: AnswerModel, cl
         # The denial names whose claim it denies ("refuted Russian military leadership's claims"): the other side
         # is that party's own report, not another sentence of the denying side ("operations continue"). When no
         # passage holds one, the caller searches again with the denial (a claim reads like its denial).
-        if not claims or not by_party(party, claims[0].text):
-            theirs = [c for c in cands if c is not denials[0] and by_party(party, c.text)
+        known = affiliations(c.text for c in cands)
+        if not claims or not by_party(party, claims[0].text, known):
+            theirs = [c for c in cands if c is not denials[0] and by_party(party, c.text, known)
                       and stance(q, c.text) == "claim" and REPORTING.search(c.text) and c.passage.kind != "caption"]
             if theirs:
                 claims = [theirs[int(np.argmax(_similarities(denials[0], theirs, scorer)))]]
@@ -273,7 +285,13 @@ def close_dispute(q: QuestionInfo, cands: list[Candidate], closest: list[Passage
     in `claim_answer`). "Disputed:" with both, attributed; None when there is no such pair."""
     near = _nearest(cands, CLOSEST_FOR_DISPUTE)
     claims = [c for c in near if REPORTING.search(c.text) and stance(q, c.text) == "claim" and c.passage.kind != "caption"]
+    # A denial seldom repeats the question's words: beyond the closest few, any sentence that reports an act of
+    # denying ("has rejected the claim that …") may be the other side, when the scorer finds it about the claim.
     denials = [c for c in near if stance(q, c.text) == "denial" and c.passage.kind != "caption"]
+    denials += [c for c in _nearest(cands, len(cands)) if c not in near and c.passage.kind != "caption"
+                and denial_verb(c.text)]
+    claims.sort(key=headline)  # a report in a full sentence before a headline saying the same (stable: closest first)
+    denials.sort(key=headline)
     for claim in claims:
         for denial in denials:
             if (two_parties(claim, denial) and _about_one_thing(claim, denial, scorer)
@@ -282,6 +300,14 @@ def close_dispute(q: QuestionInfo, cands: list[Candidate], closest: list[Passage
                 return Draft(False, "", [claim, denial], [], closest, confidence=conf, candidates=cands,
                              lead_in="Disputed: ", contested=True, attribute=True)
     return None
+
+
+def headline(c: Candidate) -> bool:
+    """The sentence is a headline (the article's title, a heading, or a line without closing punctuation): the
+    body's sentence saying the same is the one to cite."""
+    text = c.text.strip()
+    return (c.passage.kind == "heading" or fold(text) == fold(c.passage.title)
+            or not text.endswith((".", "!", "?", '"', "”", "’", "'", ")")))
 
 
 def two_parties(claim: Candidate, denial: Candidate) -> bool:
@@ -299,8 +325,13 @@ def asked_values(q: QuestionInfo, text: str) -> set[str] | set[float]:
     or names. A figure the question itself holds, or a year in a sentence asked for a figure, is not one."""
     if q.qtype == "quantity":
         asked = quantities(q.text)
-        return {v for v in quantities(text, counted(q)) if v not in asked and not (v.is_integer() and 1900 <= v <= 2100)}
+        return {v for v in quantities(text, counted(q)) if v not in asked and not _a_year(v, text)}
     return typed_values(q, text)
+
+
+def _a_year(v: float, text: str) -> bool:
+    """The figure is a year the sentence writes as one: "in 2024", not "2,000 people"."""
+    return v.is_integer() and 1900 <= v <= 2100 and bool(re.search(rf"(?<![\d,.]){int(v)}(?!\d|,\d)", text))
 
 
 def counted(q: QuestionInfo) -> set[str]:
@@ -360,8 +391,9 @@ def differing_value(q: QuestionInfo, best: Candidate, cands: list[Candidate], mo
 
 
 def _about_one_thing(best: Candidate, other: Candidate, scorer: SentenceScorer | None) -> bool:
-    """The scorer finds the two sentences as close to each other as the best one is to the question."""
-    return scorer is None or float(_similarities(best, [other], scorer)[0]) >= best.cosine
+    """The scorer finds the two sentences as close to each other as the less close of them is to the question:
+    two answers to it that give one fact about one thing in two ways, not two facts about two things."""
+    return scorer is None or float(_similarities(best, [other], scorer)[0]) >= min(best.cosine, other.cosine)
 
 
 def _similarities(anchor: Candidate, others: Sequence[Candidate], scorer: SentenceScorer) -> np.ndarray:

@@ -74,8 +74,9 @@ def analyse_question(question: str) -> QuestionInfo:
     qtype = "other"
     if first in AUXILIARIES:
         qtype = "yesno"  # "Is it true that …", "Did Ukraine capture Moscow?", whatever words follow
-    elif re.search(r"\bhow (many|much|long|often|old|far|big|large|high)\b|\bwhat (number|percentage|percent|share|"
-                 r"amount|proportion|price|total)\b|\bnumber of\b", q):
+    elif re.search(r"\bhow (many|much|long|often|old|far|big|large|high)\b|\bwhat (?:(?:is|was|are|were) the (?:\w+ )?)?"
+                   r"(number|percentage|percent|share|amount|proportion|price|total|cost|value|figure|count)\b|"
+                   r"\bnumber of\b", q):
         qtype = "quantity"
     elif re.search(r"\bwhen\b|\b(what|which) (date|day|year|month|time|decade)\b|\bsince when\b|\bhow soon\b", q):
         qtype = "date"

@@ -3,7 +3,7 @@ figures are the same quantity written differently.
 
 General English only. The refuting words are the Fake News Challenge (FNC-1, 2017) baseline's list
 (`_refuting_words` in its features.py: fake, fraud, hoax, false, deny, denies, not, despite, nope, doubt,
-doubts, bogus, debunk, pranks, retract), with the inflections of the denial verbs this project's issue names
+doubts, bogus, debunk, pranks, retract; all but "despite", which concedes rather than refutes), with the inflections of the denial verbs this project's issue names
 (deny, refute, reject, dismiss, dispute, contradict, rebut) and the negations of retrieval/text.py. Number
 words are read by the `text2num` package.
 """
@@ -11,13 +11,15 @@ words are read by the `text2num` package.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..text import NEGATIONS, fold, inflected_in, words
 from .question import REPORTING, QuestionInfo, answer_spans
 
-FNC1_REFUTING = frozenset("fake fraud hoax false deny denies not despite nope doubt doubts bogus debunk pranks "
-                          "retract".split())
+# "despite" is left out of FNC-1's list: it concedes rather than refutes ("the operation continues despite
+# challenges" affirms that it continues).
+FNC1_REFUTING = frozenset("fake fraud hoax false deny denies not nope doubt doubts bogus debunk pranks retract".split())
 DENIAL_VERBS = frozenset("deny denies denied denying denial refute refutes refuted refuting reject rejects rejected "
                          "rejecting dismiss dismisses dismissed dismissing dispute disputes disputed disputing "
                          "contradict contradicts contradicted rebut rebuts rebutted untrue baseless debunked "
@@ -39,13 +41,26 @@ def denial_verb(text: str) -> bool:
     return any(w in DENIAL_VERBS and (i == 0 or ws[i - 1] not in _DETERMINERS) for i, w in enumerate(ws))
 
 
+# Where one clause of a sentence ends and the next begins: "…, and has dismissed …", "…; …", "… but …".
+_CLAUSE = re.compile(r",\s*(?:and|but|while)\b|;|\s(?:but|while|whereas)\s", re.I)
+_PLAIN_NEGATIONS = NEGATIONS - DENIAL_VERBS
+
+
 def denies(text: str) -> bool:
     """The sentence denies, refutes or negates what it reports. "Not only … but" adds rather than negates, and
-    "No. 26" is a number."""
-    ws = words(text)
-    return any(w in DENIAL and not (w == "not" and i + 1 < len(ws) and ws[i + 1] in ("only", "just"))
-               and not (w == "no" and i + 1 < len(ws) and ws[i + 1][:1].isdigit())  # "No. 26": a number
-               for i, w in enumerate(ws))
+    "No. 26" is a number. A clause that disputes a negation affirms ("the union disputed the company's assurance
+    that no jobs will go" says jobs will go): a denial verb followed by a negation in its clause cancel out."""
+    for clause in _CLAUSE.split(text):
+        ws = words(clause)
+        cues = [i for i, w in enumerate(ws) if w in DENIAL
+                and not (w == "not" and i + 1 < len(ws) and ws[i + 1] in ("only", "just"))
+                and not (w == "no" and i + 1 < len(ws) and ws[i + 1][:1].isdigit())]  # "No. 26": a number
+        verbs = [i for i in cues if ws[i] in DENIAL_VERBS and (i == 0 or ws[i - 1] not in _DETERMINERS)]
+        if verbs and any(i > verbs[0] and ws[i] in _PLAIN_NEGATIONS for i in cues):
+            continue  # denying a denial
+        if cues:
+            return True
+    return False
 
 
 def stance(q: QuestionInfo, text: str) -> str:
@@ -61,6 +76,11 @@ class Speaker:
 
 
 _LEAD = re.compile(r"^(?:according to\s+)(?P<who>[^,]+),", re.I)
+# The verbs a speaker reports or denies with: the reporting verbs, and the denial verbs used as verbs ("The General
+# Staff of Ukraine has dismissed …" names its speaker as "… said" does).
+_SPEAKING = re.compile(REPORTING.pattern[:-3] + "|denied|denies|refuted|refutes|rejected|rejects|dismissed|dismisses|"
+                       r"disputed|contradicted|contradicts|rebutted|rebuts)\b", re.I)
+_AUXILIARY = re.compile(r"\s+(?:has|have|had|was|were|is|are|also|has also|had also)\s*$", re.I)
 
 
 def speaker(text: str) -> Speaker:
@@ -69,10 +89,11 @@ def speaker(text: str) -> Speaker:
     m = _LEAD.match(text.strip())
     if m:
         return Speaker(m.group("who").strip(), "according to")
-    verb = REPORTING.search(text)
+    verb = _SPEAKING.search(text)
     if not verb:
         return Speaker("")
-    before = text[: verb.start()]
+    # "Opposition councillor Rupert Vane has rejected …": the auxiliary is not part of the subject
+    before = _AUXILIARY.sub("", text[: verb.start()])
     # "The General Staff of the Ukrainian Armed Forces denied …": the capitalised subject right before the verb
     subject = re.search(r"[A-Z][\w'’.-]*(?:\s+(?:of|the|for|and|[A-Z][\w'’.-]*))*\s*$", before)
     if subject and subject.group(0).strip() not in ("The", "A", "An", "In", "On", "It"):
@@ -80,6 +101,11 @@ def speaker(text: str) -> Speaker:
     # "…, organisers said": a name or plain subject right before the verb (within three words), never a name
     # earlier in the sentence ("held in Vienna next spring, organisers said" is not Vienna speaking)
     tail = re.split(r"[,;:()—–]", before)[-1].split()
+    if tail and tail[-1].lower() == "and":
+        # "Putin congratulated military personnel and said …": the speaker is the sentence's own subject
+        lead = re.match(r"[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*", text.strip())
+        if lead and lead.group(0) not in ("The", "A", "An", "In", "On", "It", "But", "And"):
+            return Speaker(lead.group(0), verb.group(0))
     names = answer_spans(" ".join(tail[-4:]))["name"]
     if names:
         return Speaker(names[-1], verb.group(0))
@@ -89,7 +115,8 @@ def speaker(text: str) -> Speaker:
 # What a denial denies: someone's claim, statement or report ("denied Russian President Vladimir Putin's claim",
 # "refuted Russian military leadership's claims", "dismissed Russian statements about …").
 _DENIED = re.compile(r"\b(?:%s)\s+(?:the\s+)?(?P<who>(?:[\w'’.-]+\s+){0,6}?)(?:claims?|statements?|assertions?|"
-                     r"allegations?|reports?|announcements?|accounts?)\b" % "|".join(sorted(DENIAL_VERBS)), re.I)
+                     r"allegations?|reports?|announcements?|accounts?|assurances?|promises?|pledges?|suggestions?|"
+                     r"estimates?|figures?)\b" % "|".join(sorted(DENIAL_VERBS)), re.I)
 
 
 # Titles and ranks name an office, not a party: "President" is every country's.
@@ -107,13 +134,29 @@ def denied_party(text: str) -> set[str]:
     return {w.strip(".,") for w in named} - _TITLES
 
 
-def by_party(party: set[str], text: str) -> bool:
+def affiliations(texts: Iterable[str]) -> dict[str, set[str]]:
+    """What the texts say a name belongs to: for the last word of every name of two or more words, the other
+    words the texts put before it ("Russian President Vladimir Putin" -> putin: russian, vladimir), folded, titles
+    left out. A sentence that calls him just "Putin" is then known to be a Russian speaker's."""
+    out: dict[str, set[str]] = {}
+    for text in texts:
+        for name in answer_spans(text)["name"]:
+            ws = [fold(w[:-2]) if w.endswith(("'s", "’s")) else fold(w) for w in name.split()]
+            if len(ws) > 1:
+                out.setdefault(ws[-1], set()).update(w for w in ws[:-1] if w not in _TITLES)
+    return out
+
+
+def by_party(party: set[str], text: str, affiliation: dict[str, set[str]] | None = None) -> bool:
     """The sentence's speaker, or its subject before the reporting verb, is named by one of `party`'s words in
-    some inflection ("Russian Armed Forces Chief … Gerasimov reported …" for a denial of Russian claims)."""
+    some inflection ("Russian Armed Forces Chief … Gerasimov reported …" for a denial of Russian claims), or is a
+    name that `affiliation` (`affiliations()` of the passages) puts in that party ("Putin said …")."""
     who = speaker(text).name
-    verb = REPORTING.search(text)
+    verb = _SPEAKING.search(text)
     subject = who + " " + (text[: verb.start()] if verb else "")
     vocabulary = set(words(subject))
+    for w in words(who):
+        vocabulary |= (affiliation or {}).get(w, set())
     return bool(party) and any(inflected_in(w, vocabulary) for w in party)
 
 
