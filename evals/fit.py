@@ -48,7 +48,7 @@ def collect(records: list[dict], scorer, k: int, log=None) -> dict[str, np.ndarr
     from retrieval.answerer.question import analyse_question
     from retrieval.answerer.scorer import default_relevance, scorer_text
 
-    rows, labels, groups, instances, kinds, contains, forced = [], [], [], [], [], [], []
+    rows, labels, groups, instances, kinds, contains, forced, sources = [], [], [], [], [], [], [], []
     t = time.time()
     weeks: dict[str, int] = {}
     for n, r in enumerate(records):
@@ -60,6 +60,7 @@ def collect(records: list[dict], scorer, k: int, log=None) -> dict[str, np.ndarr
             featurize(q, cands, cos, default_relevance().scores(r["question"], [c.text for c in cands]))
         inst = len(kinds)
         kinds.append(r["kind"])
+        sources.append(int(r.get("_source", 0)))
         forced.append(bool(absent_names(q, r["passages"][:k])))
         for c in cands:
             rows.append([c.features[f] for f in FEATURES])
@@ -72,7 +73,7 @@ def collect(records: list[dict], scorer, k: int, log=None) -> dict[str, np.ndarr
     return {"x": np.array(rows, float).reshape(len(rows), len(FEATURES)), "y": np.array(labels, int),
             "contains": np.array(contains, int), "groups": np.array(groups, int),
             "instances": np.array(instances, int), "kinds": np.array(kinds), "features": np.array(FEATURES),
-            "forced": np.array(forced, bool)}
+            "forced": np.array(forced, bool), "sources": np.array(sources, int)}
 
 
 def per_instance_best(p: np.ndarray, y: np.ndarray, instances: np.ndarray, n: int):
@@ -114,8 +115,11 @@ def calibration_table(conf: np.ndarray, right: np.ndarray, bins: int = 10) -> li
 
 
 def fit_model(data: dict[str, np.ndarray], c: float = 1.0, max_wrongful: float | None = None,
-              features: list[str] | None = None) -> tuple[AnswerModel, dict]:
-    """The model, its calibration and threshold, and the out-of-fold figures behind them."""
+              features: list[str] | None = None,
+              threshold_on: set[int] | None = None) -> tuple[AnswerModel, dict]:
+    """The model, its calibration and threshold, and the out-of-fold figures behind them. The sentence model is
+    fitted on every dump's rows; with `threshold_on` (dump numbers, from 0), only those dumps' questions
+    calibrate the confidence and choose the threshold (the questions in readers' words, not the quiz's)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import GroupKFold
@@ -137,23 +141,30 @@ def fit_model(data: dict[str, np.ndarray], c: float = 1.0, max_wrongful: float |
     best_p, best_ok, any_ok = per_instance_best(oof, y, instances, n)
     has_rows = np.zeros(n, bool)
     has_rows[instances] = True
-    platt = LogisticRegression(C=1e6, max_iter=1000).fit(logit(best_p[has_rows]).reshape(-1, 1), best_ok[has_rows])
+    sources = data["sources"] if "sources" in data else np.zeros(n, int)
+    pool = np.isin(sources, sorted(threshold_on)) if threshold_on else np.ones(n, bool)
+    if not pool.any():
+        raise SystemExit(f"evals.fit: no question comes from dump(s) {sorted(threshold_on or [])}")
+    sel = has_rows & pool
+    platt = LogisticRegression(C=1e6, max_iter=1000).fit(logit(best_p[sel]).reshape(-1, 1), best_ok[sel])
     a, b = float(platt.coef_[0][0]), float(platt.intercept_[0])
     conf = 1.0 / (1.0 + np.exp(-(a * logit(best_p) + b)))
     conf[~has_rows] = 0.0
     forced = data["forced"] if "forced" in data else np.zeros(n, bool)
-    tau, curve = choose_threshold(conf, best_ok, any_ok, kinds, max_wrongful, forced)
+    tau, curve = choose_threshold(conf[pool], best_ok[pool], any_ok[pool], kinds[pool], max_wrongful, forced[pool])
     at = next(row for row in curve if row["threshold"] == tau)
     best_contains = np.zeros(n, bool)
     bp2, bc, _ = per_instance_best(oof, data["contains"], instances, n)
     best_contains[:] = bc
-    asked = kinds == "asked"
+    asked = (kinds == "asked") & pool  # the figures below are over the questions that chose the threshold
     answered = (conf >= tau) & ~forced
     mean, scale, m = fit_logistic(x, y, c)
     info = {
         "fitted_on": {"instances": n, "asked": int(asked.sum()), "removed": int((kinds == "removed").sum()),
                       "held_out": int((kinds == "held_out").sum()), "sentences": int(len(y)),
-                      "positive_sentences": int(y.sum()), "weeks": int(len(set(groups.tolist()))), "C": c},
+                      "positive_sentences": int(y.sum()), "weeks": int(len(set(groups.tolist()))), "C": c,
+                      "threshold_on": (f"dump(s) {', '.join(str(i + 1) for i in sorted(threshold_on))}: "
+                                       f"{int(pool.sum())} instances" if threshold_on else "every dump")},
         "policy": f"maximise CRAG over the questions as asked (and held out) while at most {max_wrongful:.0%} of the "
                   "questions whose candidates hold an answer abstain; confidence calibrated out of fold",
         "out_of_fold": {
@@ -166,11 +177,12 @@ def fit_model(data: dict[str, np.ndarray], c: float = 1.0, max_wrongful: float |
             "coverage": round(at["coverage"], 4), "risk": round(at["risk"], 4), "crag": round(at["crag"], 4),
             "wrongful_abstention": round(at["wrongful_abstention"], 4),
             "abstain_absent": round(at["abstain_absent"], 4),
-            "abstain_removed": round(float((~answered[kinds == "removed"]).mean()), 4),
-            "abstain_held_out": round(float((~answered[kinds == "held_out"]).mean()), 4)
-            if (kinds == "held_out").any() else None,
+            "abstain_removed": round(float((~answered[(kinds == "removed") & pool]).mean()), 4)
+            if ((kinds == "removed") & pool).any() else None,
+            "abstain_held_out": round(float((~answered[(kinds == "held_out") & pool]).mean()), 4)
+            if ((kinds == "held_out") & pool).any() else None,
         },
-        "calibration": calibration_table(conf[has_rows], best_ok[has_rows]),
+        "calibration": calibration_table(conf[sel], best_ok[sel]),
         "risk_coverage": _thin(curve),
     }
     model = AnswerModel(features, mean, scale, m.coef_[0], float(m.intercept_[0]), (a, b), float(tau), "", info)
@@ -198,6 +210,9 @@ def main(argv=None) -> int:
     ap.add_argument("-k", type=int, default=8, help="passages per question (newsqa's default k)")
     ap.add_argument("-C", type=float, default=1.0, help="inverse regularisation strength")
     ap.add_argument("--features", help="comma-separated subset of the features to fit on [all]")
+    ap.add_argument("--threshold-on", type=int, action="append", metavar="N",
+                    help="calibrate the confidence and choose the threshold on the questions of the N-th --dump only "
+                         "(from 1; repeatable) [all]: the sentence model still learns from every dump")
     ap.add_argument("--cache", help="keep the collected rows in this .npz and reuse them (refitting only)")
     ap.add_argument("--out", default=str(REPO / "retrieval" / "data" / "answerer.json"))
     args = ap.parse_args(argv)
@@ -209,14 +224,17 @@ def main(argv=None) -> int:
         z = np.load(cache)
         data = {k: z[k] for k in z.files}
     else:
-        records = [r for dump_file in args.dump for r in load_dump(Path(dump_file))]
+        records = [dict(r, _source=i) for i, dump_file in enumerate(args.dump) for r in load_dump(Path(dump_file))]
         if any(str(r.get("week", ""))[:4] not in ("2022", "2023") for r in records):
             raise SystemExit("evals.fit: only 2022-2023 (the tuning years) may be fitted on")
         data = collect(records, scorer, args.k, log=lambda s: print(s, file=sys.stderr))
         data["weeks"] = np.array(sorted({str(r.get("week", "")) for r in records}))
         if cache:
             np.savez(cache, **data)
-    model, info = fit_model(data, args.C, features=args.features.split(",") if args.features else None)
+    if args.threshold_on and not all(1 <= i <= len(args.dump) for i in args.threshold_on):
+        raise SystemExit(f"evals.fit: --threshold-on takes a --dump's number, 1 to {len(args.dump)}")
+    model, info = fit_model(data, args.C, features=args.features.split(",") if args.features else None,
+                            threshold_on={i - 1 for i in args.threshold_on} if args.threshold_on else None)
     model.scorer = scorer.sha256 or ""
     info["fitted_on"].update({"dump": ", ".join(Path(f).name for f in args.dump), "k": args.k, "scorer": scorer.model_id,
                               "dev_weeks": [str(w) for w in data.get("weeks", [])]})

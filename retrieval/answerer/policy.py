@@ -15,11 +15,11 @@ import numpy as np
 
 from ..citations import SUPPORT_COVERAGE
 from ..prompts import load as load_prompt
-from ..text import NEGATIONS, STOPWORDS, content_terms, fold, inflected_in, mentioned_in, misspelled_in, stem, words
+from ..text import NEGATIONS, content_terms, fold, inflected_in, mentioned_in, misspelled_in, stem, words
 from ..text import vocabulary as vocab
 from ..types import Passage
 from .candidates import Candidate, split_candidates
-from .features import claim_coverage, featurize, states_claim
+from .features import claim_coverage, counted_words, featurize, states_claim
 from .model import AnswerModel, default_model
 from .question import DATE_WORDS, REPORTING, QuestionInfo, analyse_question, quotes_phrase, typed_values
 from .scorer import SentenceScorer, default_relevance, default_scorer, scorer_text
@@ -286,10 +286,11 @@ def close_dispute(q: QuestionInfo, cands: list[Candidate], closest: list[Passage
     near = _nearest(cands, CLOSEST_FOR_DISPUTE)
     claims = [c for c in near if REPORTING.search(c.text) and stance(q, c.text) == "claim" and c.passage.kind != "caption"]
     # A denial seldom repeats the question's words: beyond the closest few, any sentence that reports an act of
-    # denying ("has rejected the claim that …") may be the other side, when the scorer finds it about the claim.
+    # denying ("has rejected the claim that …") or someone's "no" ("the agent said there is no truth in …") may
+    # be the other side, when the scorer finds it about the claim.
     denials = [c for c in near if stance(q, c.text) == "denial" and c.passage.kind != "caption"]
     denials += [c for c in _nearest(cands, len(cands)) if c not in near and c.passage.kind != "caption"
-                and denial_verb(c.text)]
+                and (denial_verb(c.text) or (REPORTING.search(c.text) and stance(q, c.text) == "denial"))]
     claims.sort(key=headline)  # a report in a full sentence before a headline saying the same (stable: closest first)
     denials.sort(key=headline)
     for claim in claims:
@@ -335,9 +336,8 @@ def _a_year(v: float, text: str) -> bool:
 
 
 def counted(q: QuestionInfo) -> set[str]:
-    """What a how-many/how-much question counts: the words after "how many", "how much" or "number of"."""
-    m = re.search(r"\b(?:how (?:many|much)|number of|amount of)\s+((?:[\w'-]+\s*){1,2})", q.text, re.I)
-    return {w for w in words(m.group(1)) if w not in STOPWORDS} if m else set()
+    """What a how-many/how-much question counts (`features.counted_words`)."""
+    return counted_words(q.text)
 
 
 def value_label(q: QuestionInfo, text: str) -> str:
