@@ -371,3 +371,21 @@ def test_a_figure_with_a_thousands_comma_is_no_year_and_a_total_is_a_quantity():
     assert asked_values(q, "In 2000, people marched through the town.") == set()
     assert analyse_question("What was the rainfall total in the storm?").qtype == "quantity"
     assert analyse_question("What is the name of the mayor?").qtype != "quantity"
+
+
+TROOPS = ("Why the US sends troops abroad\n\n"
+          "President Ellen Marsh has approved the deployment of 3,000 troops to Poland and Romania. The deployments "
+          "are a show of support to allies worried about the border. Defence spokesman Tom Kirby said on Wednesday "
+          "that these forces are not going to fight in Ukraine. Exercises with partner nations are frequent.\n")
+
+
+def test_a_claim_question_answered_by_someones_word_gives_it_attributed(tmp_path):
+    # "Will the soldiers fight in Ukraine?": the closest sentence is a spokesman's "no"; it is given, cited and
+    # attributed, even when the answer model (fitted on wh-questions) is unsure of it; one that no sentence
+    # speaks to is declined
+    e = Engine(Settings(data_dir=corpus(tmp_path, ("t", "World Desk", TROOPS))))
+    r = e.answer("Will the soldiers fight in Ukraine?")
+    assert not r.abstained and "Kirby" in r.answer and not r.contested, r.answer
+    assert r.sentences[0].side == "denial" and r.sentences[0].speaker, r.sentences
+    r = e.answer("Will the soldiers get a pay rise?")
+    assert r.abstained, r.answer

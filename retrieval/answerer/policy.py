@@ -117,6 +117,9 @@ def extract(question: str, passages: list[Passage], model: AnswerModel | None = 
         dispute = close_dispute(q, cands, closest, conf, scorer)
         if dispute is not None:
             return dispute
+        reported = reported_claim(q, cands, closest, conf)
+        if reported is not None:
+            return reported
     # A sentence that repeats the question's quoted words is the one it asks about: half the threshold will do,
     # as for the reports of a claim above.
     needed = model.threshold / 2 if quoting else model.threshold
@@ -281,8 +284,9 @@ def close_dispute(q: QuestionInfo, cands: list[Candidate], closest: list[Passage
                   scorer: SentenceScorer) -> Draft | None:
     """Among the scorer's few closest sentences to a yes/no question: a report (a reporting verb, no denial) and
     a denial (a denial cue) by two parties (`two_parties`) that the scorer finds about one thing
-    (`_about_one_thing`), one of them holding half the claim's words (as a claim reported in other words must,
-    in `claim_answer`). "Disputed:" with both, attributed; None when there is no such pair."""
+    (`_about_one_thing`), the report holding half the claim's words (as a claim reported in other words must,
+    in `claim_answer`): a denial seldom repeats what it denies, but a report that does not state the claim is
+    no side of it ("the deployments are a show of support" beside "they are not going to fight in Ukraine"). "Disputed:" with both, attributed; None when there is no such pair."""
     near = _nearest(cands, CLOSEST_FOR_DISPUTE)
     claims = [c for c in near if REPORTING.search(c.text) and stance(q, c.text) == "claim" and c.passage.kind != "caption"]
     # A denial seldom repeats the question's words: beyond the closest few, any sentence that reports an act of
@@ -296,7 +300,7 @@ def close_dispute(q: QuestionInfo, cands: list[Candidate], closest: list[Passage
     for claim in claims:
         for denial in denials:
             if (two_parties(claim, denial) and _about_one_thing(claim, denial, scorer)
-                    and max(claim_coverage(q, claim.text), claim_coverage(q, denial.text)) >= 0.5):
+                    and claim_coverage(q, claim.text) >= 0.5):
                 claim.side, denial.side = "claim", "denial"
                 return Draft(False, "", [claim, denial], [], closest, confidence=conf, candidates=cands,
                              lead_in="Disputed: ", contested=True, attribute=True)
@@ -309,6 +313,23 @@ def headline(c: Candidate) -> bool:
     text = c.text.strip()
     return (c.passage.kind == "heading" or fold(text) == fold(c.passage.title)
             or not text.endswith((".", "!", "?", '"', "”", "’", "'", ")")))
+
+
+def reported_claim(q: QuestionInfo, cands: list[Candidate], closest: list[Passage], conf: float) -> Draft | None:
+    """A claim question whose closest sentence is somebody's word on it ("Will US soldiers fight in Ukraine?" and
+    "… Pentagon press secretary John Kirby said …, adding that these forces 'are not going to fight in Ukraine'"):
+    the scorer's closest sentence (or the second, when the closest is a headline or caption), naming who says it
+    and holding half the claim's words, is given attributed, as one source's word, never as settled fact. The
+    model's confidence is not asked: it is fitted on wh-questions, and a claim question's answer is a report."""
+    for c in _nearest(cands, 2):
+        if c.passage.kind == "caption" or headline(c):
+            continue
+        if speaker(c.text).name and claim_coverage(q, c.text) >= 0.5:
+            c.side = stance(q, c.text)
+            return Draft(False, "", [c], [], closest, confidence=conf, candidates=cands, attribute=True,
+                         wants_other_side=c.text if c.side == "claim" else "")
+        return None
+    return None
 
 
 def two_parties(claim: Candidate, denial: Candidate) -> bool:
