@@ -371,6 +371,7 @@ def test_a_figure_with_a_thousands_comma_is_no_year_and_a_total_is_a_quantity():
     assert asked_values(q, "In 2000, people marched through the town.") == set()
     assert analyse_question("What was the rainfall total in the storm?").qtype == "quantity"
     assert analyse_question("What is the name of the mayor?").qtype != "quantity"
+    assert analyse_question("How wide is the path of totality?").qtype == "quantity"
 
 
 TROOPS = ("Why the US sends troops abroad\n\n"

@@ -74,7 +74,7 @@ def analyse_question(question: str) -> QuestionInfo:
     qtype = "other"
     if first in AUXILIARIES:
         qtype = "yesno"  # "Is it true that …", "Did Ukraine capture Moscow?", whatever words follow
-    elif re.search(r"\bhow (many|much|long|often|old|far|big|large|high)\b|\bwhat (?:(?:is|was|are|were) the (?:\w+ )?)?"
+    elif re.search(r"\bhow (many|much|long|often|old|far|big|large|high|wide|deep|tall|heavy|fast|hot|cold|small)\b|\bwhat (?:(?:is|was|are|were) the (?:\w+ )?)?"
                    r"(number|percentage|percent|share|amount|proportion|price|total|cost|value|figure|count)\b|"
                    r"\bnumber of\b", q):
         qtype = "quantity"
