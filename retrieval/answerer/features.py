@@ -17,13 +17,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..citations import SUPPORT_COVERAGE
-from ..text import STOPWORDS, inflected_in, vocabulary, words
+from ..text import inflected_in, vocabulary
 from .candidates import Candidate
 from .question import YEAR, QuestionInfo, answer_spans, new_names, share
 
 FEATURES = (
     "cos", "cos_margin", "typed", "typed_x_cos", "zs_cos", "zs_margin",
-    "missing_sentence", "missing_passage", "years_hold", "numbers_hold", "year_conflict", "count_held",
+    "missing_sentence", "missing_passage", "years_hold", "numbers_hold", "year_conflict",
 )
 
 
@@ -94,31 +94,7 @@ def featurize(q: QuestionInfo, cands: Sequence[Candidate], cosines: np.ndarray,
             "years_hold": share(q.years, set(YEAR.findall(c.text + " " + p.text + " " + p.date))),
             "numbers_hold": share(q.numbers - q.years, {n.replace(",", "") for n in re.findall(r"\d[\d,.]*", c.text)}),
             "year_conflict": float(bool(q.years and s_years and not q.years & s_years)),
-            "count_held": count_held(q, c.text),
         }
-
-
-def count_held(q: QuestionInfo, text: str) -> float:
-    """For "how many soldiers …": 1 when a figure of the sentence counts one of the things asked (a counted word
-    in some inflection among the three words after it: "10,000 troops", "around 900 passengers a day"), 0 when
-    no figure does; 1 for a question that counts nothing."""
-    from .stance import figures
-
-    about = counted_words(q.text)
-    if q.qtype != "quantity" or not about:
-        return 1.0
-    return float(any(any(inflected_in(a, set(after.split())) for a in about) for _, after in figures(text)))
-
-
-def counted_words(question: str) -> set[str]:
-    """What a how-many/how-much question counts: the words after "how many", "how much" or "number of"."""
-    m = re.search(r"\b(?:how (?:many|much)|number of|amount of)\s+((?:[\w'-]+\s*){1,3})", question, re.I)
-    out: set[str] = set()
-    for w in words(m.group(1)) if m else []:
-        if w in STOPWORDS:  # "how many North Korean troops were …": up to the verb
-            break
-        out.add(w)
-    return out
 
 
 def _top_two(x: np.ndarray) -> tuple[float, float]:

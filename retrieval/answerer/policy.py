@@ -19,9 +19,9 @@ from ..text import NEGATIONS, content_terms, fold, inflected_in, mentioned_in, m
 from ..text import vocabulary as vocab
 from ..types import Passage
 from .candidates import Candidate, split_candidates
-from .features import claim_coverage, counted_words, featurize, states_claim
+from .features import claim_coverage, featurize, states_claim
 from .model import AnswerModel, default_model
-from .question import DATE_WORDS, REPORTING, QuestionInfo, analyse_question, quotes_phrase, typed_values
+from .question import DATE_WORDS, REPORTING, QuestionInfo, analyse_question, counted_words, quotes_phrase, typed_values
 from .scorer import SentenceScorer, default_relevance, default_scorer, scorer_text
 from .stance import affiliations, by_party, denial_verb, denied_party, quantities, same_quantity, speaker, stance
 
@@ -357,7 +357,7 @@ def _a_year(v: float, text: str) -> bool:
 
 
 def counted(q: QuestionInfo) -> set[str]:
-    """What a how-many/how-much question counts (`features.counted_words`)."""
+    """What a how-many/how-much question counts (`question.counted_words`)."""
     return counted_words(q.text)
 
 

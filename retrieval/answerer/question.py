@@ -192,3 +192,14 @@ def typed_values(q: QuestionInfo, text: str) -> set[str]:
     if q.qtype in ("person", "place", "which"):
         return {fold(n) for n in spans["name"] if not all(stem(fold(x)) in qset for x in n.split())}
     return set()
+
+
+def counted_words(question: str) -> set[str]:
+    """What a how-many/how-much question counts: the words after "how many", "how much" or "number of"."""
+    m = re.search(r"\b(?:how (?:many|much)|number of|amount of)\s+((?:[\w'-]+\s*){1,3})", question, re.I)
+    out: set[str] = set()
+    for w in words(m.group(1)) if m else []:
+        if w in STOPWORDS:  # "how many North Korean troops were …": up to the verb
+            break
+        out.add(w)
+    return out
