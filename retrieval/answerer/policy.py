@@ -221,13 +221,13 @@ def claim_answer(q: QuestionInfo, cands: list[Candidate], model: AnswerModel, cl
     denials = [c for c in stating if c.side == "denial"]
     if bool(claims) != bool(denials) and not both_stated:
         # One side found: the other is a sentence of the opposite stance in another passage that the scorer finds
-        # about the same thing; on the claim side, someone's report or a dispute of a denial ("the union disputed
-        # the company's assurance that no jobs will go"), never one article's plain narration.
+        # about the same thing; on the claim side, a dispute of the denial ("the union disputed the company's
+        # assurance that no jobs will go"), never a plain report or narration that merely lacks a negation.
         anchor = (claims or denials)[0]
         want = "denial" if claims else "claim"
         others = [c for c in cands if c is not anchor and c.passage.id != anchor.passage.id
                   and c.passage.kind != "caption" and stance(q, c.text) == want
-                  and (want == "denial" or REPORTING.search(c.text) or denial_verb(c.text))
+                  and (want == "denial" or denial_verb(c.text))
                   and two_parties(c if want == "claim" else anchor, anchor if want == "claim" else c)]
         if others:
             sims = _similarities(anchor, others, scorer)
@@ -406,15 +406,20 @@ def differing_value(q: QuestionInfo, best: Candidate, cands: list[Candidate], mo
         theirs = asked_values(q, c.text)
         if q.qtype == "quantity" and not _same_magnitude(mine, theirs):
             continue
-        if theirs and not _same_values(q, mine, theirs) and _about_one_thing(best, c, scorer):
+        # Names differ between almost any two sentences: for a name the stricter closeness holds ("Ohio" beside
+        # "the Florida State Board" for "up to what grade …"); a figure or a date is the value asked itself.
+        if theirs and not _same_values(q, mine, theirs) and _about_one_thing(
+                best, c, scorer, strict=q.qtype not in ("quantity", "date")):
             return c
     return None
 
 
-def _about_one_thing(best: Candidate, other: Candidate, scorer: SentenceScorer | None) -> bool:
-    """The scorer finds the two sentences as close to each other as the less close of them is to the question:
-    two answers to it that give one fact about one thing in two ways, not two facts about two things."""
-    return scorer is None or float(_similarities(best, [other], scorer)[0]) >= min(best.cosine, other.cosine)
+def _about_one_thing(best: Candidate, other: Candidate, scorer: SentenceScorer | None, strict: bool = False) -> bool:
+    """The scorer finds the two sentences as close to each other as the less close of them is to the question
+    (`strict`: as the best one is): two answers to it that give one fact about one thing in two ways, not two
+    facts about two things."""
+    bar = best.cosine if strict else min(best.cosine, other.cosine)
+    return scorer is None or float(_similarities(best, [other], scorer)[0]) >= bar
 
 
 def _similarities(anchor: Candidate, others: Sequence[Candidate], scorer: SentenceScorer) -> np.ndarray:
