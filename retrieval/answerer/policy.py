@@ -231,7 +231,10 @@ def claim_answer(q: QuestionInfo, cands: list[Candidate], model: AnswerModel, cl
                   and two_parties(c if want == "claim" else anchor, anchor if want == "claim" else c)]
         if others:
             sims = _similarities(anchor, others, scorer)
-            about = [i for i, c in enumerate(others) if sims[i] >= min(anchor.cosine, c.cosine)]
+            # as close to the anchor as the anchor is to the question: the looser bar of differing values (the
+            # less close of the two) would let a sentence far from the question pass ("the bank said no staff
+            # would be made redundant" beside "ferries resumed on Monday")
+            about = [i for i in range(len(others)) if sims[i] >= anchor.cosine]
             if about:  # the closest to the anchor, a full sentence before a headline
                 i = min(about, key=lambda i: (headline(others[i]), -sims[i]))
                 others[i].side = want
@@ -285,22 +288,25 @@ def close_dispute(q: QuestionInfo, cands: list[Candidate], closest: list[Passage
     """Among the scorer's few closest sentences to a yes/no question: a report (a reporting verb, no denial) and
     a denial (a denial cue) by two parties (`two_parties`) that the scorer finds about one thing
     (`_about_one_thing`), the report holding half the claim's words (as a claim reported in other words must,
-    in `claim_answer`): a denial seldom repeats what it denies, but a report that does not state the claim is
-    no side of it ("the deployments are a show of support" beside "they are not going to fight in Ukraine"). "Disputed:" with both, attributed; None when there is no such pair."""
+    in `claim_answer`), or the denial doing so with a denial verb ("the agent has denied the club's claim …,
+    saying he will miss next season"): a plain negation beside a report that does not state the claim is no
+    dispute of it ("the deployments are a show of support" beside "they are not going to fight in Ukraine"). "Disputed:" with both, attributed; None when there is no such pair."""
     near = _nearest(cands, CLOSEST_FOR_DISPUTE)
     claims = [c for c in near if REPORTING.search(c.text) and stance(q, c.text) == "claim" and c.passage.kind != "caption"]
     # A denial seldom repeats the question's words: beyond the closest few, any sentence that reports an act of
-    # denying ("has rejected the claim that …") or someone's "no" ("the agent said there is no truth in …") may
-    # be the other side, when the scorer finds it about the claim.
+    # denying ("has rejected the claim that …") may be the other side, when the scorer finds it about the claim.
+    # (Someone's plain "no" further down is not enough: "no plans whatsoever to close the brewery" is about the
+    # story, not about whether the brand's name is kept.)
     denials = [c for c in near if stance(q, c.text) == "denial" and c.passage.kind != "caption"]
     denials += [c for c in _nearest(cands, len(cands)) if c not in near and c.passage.kind != "caption"
-                and (denial_verb(c.text) or (REPORTING.search(c.text) and stance(q, c.text) == "denial"))]
+                and denial_verb(c.text)]
     claims.sort(key=headline)  # a report in a full sentence before a headline saying the same (stable: closest first)
     denials.sort(key=headline)
     for claim in claims:
         for denial in denials:
-            if (two_parties(claim, denial) and _about_one_thing(claim, denial, scorer)
-                    and claim_coverage(q, claim.text) >= 0.5):
+            if (two_parties(claim, denial) and _about_one_thing(claim, denial, scorer, strict=True)
+                    and (claim_coverage(q, claim.text) >= 0.5
+                         or (denial_verb(denial.text) and claim_coverage(q, denial.text) >= 0.5))):
                 claim.side, denial.side = "claim", "denial"
                 return Draft(False, "", [claim, denial], [], closest, confidence=conf, candidates=cands,
                              lead_in="Disputed: ", contested=True, attribute=True)
@@ -417,7 +423,8 @@ def differing_value(q: QuestionInfo, best: Candidate, cands: list[Candidate], mo
 def _about_one_thing(best: Candidate, other: Candidate, scorer: SentenceScorer | None, strict: bool = False) -> bool:
     """The scorer finds the two sentences as close to each other as the less close of them is to the question
     (`strict`: as the best one is): two answers to it that give one fact about one thing in two ways, not two
-    facts about two things."""
+    facts about two things. The looser bar is only for two sentences that both answer the question (each clears
+    the answer threshold)."""
     bar = best.cosine if strict else min(best.cosine, other.cosine)
     return scorer is None or float(_similarities(best, [other], scorer)[0]) >= bar
 
