@@ -353,18 +353,13 @@ def asked_values(q: QuestionInfo, text: str) -> set[str] | set[float]:
     or names. A figure the question itself holds, or a year in a sentence asked for a figure, is not one."""
     if q.qtype == "quantity":
         asked = quantities(q.text)
-        return {v for v in quantities(text, counted(q)) if v not in asked and not _a_year(v, text)}
+        return {v for v in quantities(text, counted_words(q.text)) if v not in asked and not _a_year(v, text)}
     return typed_values(q, text)
 
 
 def _a_year(v: float, text: str) -> bool:
     """The figure is a year the sentence writes as one: "in 2024", not "2,000 people"."""
     return v.is_integer() and 1900 <= v <= 2100 and bool(re.search(rf"(?<![\d,.]){int(v)}(?!\d|,\d)", text))
-
-
-def counted(q: QuestionInfo) -> set[str]:
-    """What a how-many/how-much question counts (`question.counted_words`)."""
-    return counted_words(q.text)
 
 
 def value_label(q: QuestionInfo, text: str) -> str:

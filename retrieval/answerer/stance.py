@@ -37,8 +37,12 @@ _DETERMINERS = frozenset("the a an this that these those its their his her our".
 def denial_verb(text: str) -> bool:
     """The sentence uses a denial verb as a verb: "the union denied …", not "the dispute comes as …" (after a
     determiner the word is a noun, naming some dispute rather than disputing anything)."""
-    ws = words(text)
-    return any(w in DENIAL_VERBS and (i == 0 or ws[i - 1] not in _DETERMINERS) for i, w in enumerate(ws))
+    return bool(_denial_verbs_at(words(text)))
+
+
+def _denial_verbs_at(ws: list[str]) -> list[int]:
+    """Where the words hold a denial verb used as a verb (not after a determiner)."""
+    return [i for i, w in enumerate(ws) if w in DENIAL_VERBS and (i == 0 or ws[i - 1] not in _DETERMINERS)]
 
 
 # Where one clause of a sentence ends and the next begins: "…, and has dismissed …", "…; …", "… but …".
@@ -55,7 +59,7 @@ def denies(text: str) -> bool:
         cues = [i for i, w in enumerate(ws) if w in DENIAL
                 and not (w == "not" and i + 1 < len(ws) and ws[i + 1] in ("only", "just"))
                 and not (w == "no" and i + 1 < len(ws) and ws[i + 1][:1].isdigit())]  # "No. 26": a number
-        verbs = [i for i in cues if ws[i] in DENIAL_VERBS and (i == 0 or ws[i - 1] not in _DETERMINERS)]
+        verbs = _denial_verbs_at(ws)
         if verbs and any(i > verbs[0] and ws[i] in _PLAIN_NEGATIONS for i in cues):
             continue  # denying a denial
         if cues:
@@ -80,6 +84,8 @@ _LEAD = re.compile(r"^(?:according to\s+)(?P<who>[^,]+),", re.I)
 # Staff of Ukraine has dismissed …" names its speaker as "… said" does).
 _SPEAKING = re.compile(REPORTING.pattern[:-3] + "|denied|denies|refuted|refutes|rejected|rejects|dismissed|dismisses|"
                        r"disputed|contradicted|contradicts|rebutted|rebuts)\b", re.I)
+# Capitalised words that open a sentence without naming anyone.
+_NOT_A_SUBJECT = frozenset(("The", "A", "An", "In", "On", "It"))
 _AUXILIARY = re.compile(r"\s+(?:has|have|had|was|were|is|are|also|has also|had also)\s*$", re.I)
 
 
@@ -96,7 +102,7 @@ def speaker(text: str) -> Speaker:
     before = _AUXILIARY.sub("", text[: verb.start()])
     # "The General Staff of the Ukrainian Armed Forces denied …": the capitalised subject right before the verb
     subject = re.search(r"[A-Z][\w'’.-]*(?:\s+(?:of|the|for|and|[A-Z][\w'’.-]*))*\s*$", before)
-    if subject and subject.group(0).strip() not in ("The", "A", "An", "In", "On", "It"):
+    if subject and subject.group(0).strip() not in _NOT_A_SUBJECT:
         return Speaker(subject.group(0).strip(), verb.group(0))
     # "…, organisers said": a name or plain subject right before the verb (within three words), never a name
     # earlier in the sentence ("held in Vienna next spring, organisers said" is not Vienna speaking)
@@ -104,7 +110,7 @@ def speaker(text: str) -> Speaker:
     if tail and tail[-1].lower() == "and":
         # "Putin congratulated military personnel and said …": the speaker is the sentence's own subject
         lead = re.match(r"[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*", text.strip())
-        if lead and lead.group(0) not in ("The", "A", "An", "In", "On", "It", "But", "And"):
+        if lead and lead.group(0) not in _NOT_A_SUBJECT | {"But", "And"}:
             return Speaker(lead.group(0), verb.group(0))
     names = answer_spans(" ".join(tail[-4:]))["name"]
     if names:
