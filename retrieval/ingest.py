@@ -7,12 +7,15 @@ articles costs a few large model calls and store writes, not several per article
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .chunking import chunk_article, content_hash
+from .errors import IndexBusy
 from .loading import load_all
 from .types import Article, Chunk, Skipped, WebStats
 
@@ -161,9 +164,39 @@ def _run(plan: _Plan, settings: Settings, store: Store, state: dict[str, Any], p
                                     batch[-1][0].doc))
     store.commit_docs([(art, digest, chunks, [plan.anns[c.id] for c in chunks], replacing)
                        for art, digest, replacing, chunks in plan.todo])
+    _repair(plan, store, embedder)
     for art, _, replacing, _ in plan.todo:
         (report.replaced if replacing else report.added).append(art.doc)
     state["articles"] += len(plan.todo)
     if progress:
         progress(IngestProgress("embedding", state["articles"], articles_total, state["chunks"], chunks_total,
                                 plan.todo[-1][0].doc))
+
+
+REPAIR_TRIES = 8
+
+
+def _repair(plan: _Plan, store: Store, embedder: Embedder) -> None:
+    """Another process replacing the same article at the same moment can delete the chunks of the version
+    that ends up current (Store.incomplete). Whichever ingest finds an article so left stores its own
+    version again and makes it current; every such step ends with this check, so the last one to delete
+    also checks last, and the article is never left without its chunks."""
+    by_doc = {art.doc: (art, digest, chunks) for art, digest, _, chunks in plan.todo}
+    for attempt in range(REPAIR_TRIES):
+        broken = store.incomplete(list(by_doc))
+        if not broken:
+            return
+        time.sleep(random.uniform(0.05, 0.25) * (attempt + 1))  # out of step with the other writer
+        todo = [by_doc[d] for d in broken]
+        have = store.existing_chunk_ids([c.id for _, _, chunks in todo for c in chunks])
+        missing = [(art, digest, c, plan.anns[c.id]) for art, digest, chunks in todo for c in chunks
+                   if c.id not in have]
+        for b in range(0, len(missing), EMBED_BATCH):
+            batch = missing[b:b + EMBED_BATCH]
+            store.add_chunks(batch, embedder.embed([c.text for _, _, c, _ in batch]))
+        store.commit_docs([(art, digest, chunks, [plan.anns[c.id] for c in chunks], True)
+                           for art, digest, chunks in todo])
+    broken = store.incomplete(list(by_doc))
+    if broken:
+        raise IndexBusy(f"{len(broken)} article(s) lost chunks to concurrent ingests {REPAIR_TRIES} times "
+                               f"running (first: {broken[0]}); run the ingest again")

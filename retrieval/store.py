@@ -212,6 +212,26 @@ class Store:
             if replacing:
                 self.drop_stale(rec.doc, rec.hash)
 
+    def incomplete(self, docs: list[str]) -> list[str]:
+        """Those of these articles whose current record lacks some of its chunks. Chroma has no
+        transactions, so two processes replacing one article at once can each delete what the other just
+        made current (a check, then a delete); the ingest that finds this stores its version again."""
+        recs = self.lookup(docs)
+        have: dict[tuple[str, str], int] = {}
+        for i in range(0, len(docs), 64):  # 64 articles' chunks stay well under a get's limit
+            part = docs[i:i + 64]
+            offset = 0
+            while True:
+                got = self._call(self.chunks.get, where={"doc": {"$in": part}}, include=["metadatas"],
+                                 limit=PAGE, offset=offset)
+                for m in got["metadatas"] or []:
+                    key = (str(m.get("doc")), str(m.get("hash")))
+                    have[key] = have.get(key, 0) + 1
+                if len(got["ids"]) < PAGE:
+                    break
+                offset += PAGE
+        return [d for d in docs if d in recs and have.get((d, recs[d].hash), 0) < recs[d].chunks]
+
     def drop_stale(self, doc: str, digest: str) -> None:
         """Drop the article's chunks of other versions, unless another process has meanwhile made
         its own version current (then those chunks are its, and it drops ours)."""

@@ -80,3 +80,41 @@ def test_query_with_another_model_is_a_clear_error(data_copy):
     e = engine_for(data_copy, Other())
     with pytest.raises(ModelMismatch, match="re-ingest"):
         e.answer("Who praised the troops?")
+
+
+def test_a_late_delete_by_another_writer_is_repaired(tmp_path):
+    """Chroma has no transactions: another process replacing the same article can delete the chunks of the
+    version this ingest just made current (its check came before this commit, its delete after). The
+    ingest finds the article without its chunks and stores its version again, embedding only what went."""
+    from retrieval.embedding import get_embedder
+
+    d = tmp_path / "data"
+    src = tmp_path / "src"
+    src.mkdir()
+    f = src / "ferry.txt"
+    f.write_text("The ferry to Hiiumaa sails at 7:15 every morning in winter.\n", encoding="utf-8")
+    emb = CountingEmbedder(get_embedder(Settings()))
+    e = engine_for(d)
+    ingest(e, [src], emb)
+    f.write_text("The ferry to Hiiumaa was cancelled for the week because of sea ice.\n", encoding="utf-8")
+    store = e.store
+    real_commit = store.commit_docs
+    late = []
+
+    def commit_then_other_writer_deletes(items):
+        real_commit(items)
+        if not late:  # once: the other writer's delete of "every hash but mine" lands after this commit
+            late.append(1)
+            for art, digest, *_ in items:
+                store.chunks.delete(where={"$and": [{"doc": art.doc}, {"hash": digest}]})
+            assert store.incomplete(["ferry.txt"]) == ["ferry.txt"]
+
+    store.commit_docs = commit_then_other_writer_deletes
+    emb.calls = 0
+    r = ingest(e, [src], emb)
+    # Only the lost chunks are embedded again.
+    assert r.replaced == ["ferry.txt"] and late and emb.calls == 2 * r.chunks_embedded > 0
+    fresh = Store(d)
+    assert fresh.incomplete(["ferry.txt"]) == []
+    assert [p.text for p in fresh.all_passages()] == [
+        "The ferry to Hiiumaa was cancelled for the week because of sea ice."]
