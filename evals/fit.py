@@ -57,7 +57,9 @@ def collect(records: list[dict], scorer, k: int, log=None) -> dict[str, np.ndarr
         if cands:
             cos = scorer.scores(r["question"], [scorer_text(c.text, c.passage.title, c.prev, scorer.context)
                                                 for c in cands])
-            featurize(q, cands, cos, default_relevance().scores(r["question"], [c.text for c in cands]))
+            general = default_relevance()
+            wv = general.word_vectors([r["question"]] + [c.text for c in cands])
+            featurize(q, cands, cos, general.scores(r["question"], [c.text for c in cands]), wv)
         inst = len(kinds)
         kinds.append(r["kind"])
         sources.append(int(r.get("_source", 0)))

@@ -87,6 +87,34 @@ class OnnxEncoder:
         (cosines move by up to ~0.03). The answerer's scores must not depend on what was asked before."""
         return self._embed(texts, 1)
 
+    def embed_words_alone(self, texts: Sequence[str]) -> list[tuple[np.ndarray, list[str], np.ndarray]]:
+        """Each text on its own (as `embed_alone`): its sentence vector, its words (folded as the tokenizer's
+        pre-tokenizer splits them, punctuation left out) and one L2-normalised contextual vector per word (the
+        mean of its word pieces' last-layer vectors, as BERTScore reads a word; Zhang et al. 2020)."""
+        out = []
+        for text in texts:
+            enc = self.tokenizer.encode(text)
+            ids = np.array([enc.ids], dtype=np.int64)
+            mask = np.ones_like(ids)
+            hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                             "token_type_ids": np.zeros_like(ids)})[0][0]
+            pooled = normalise(hidden.mean(axis=0, keepdims=True))[0]
+            spans: dict[int, list[int]] = {}
+            for t, w in enumerate(enc.word_ids):
+                if w is not None:
+                    spans.setdefault(w, []).append(t)
+            names, vecs = [], []
+            for w, toks in spans.items():
+                start, end = enc.offsets[toks[0]][0], enc.offsets[toks[-1]][1]
+                word = text[start:end].lower()
+                if not any(ch.isalnum() for ch in word):
+                    continue
+                names.append(word)
+                vecs.append(hidden[toks].mean(axis=0))
+            mat = normalise(np.array(vecs, dtype=np.float32)) if vecs else np.zeros((0, self.dim), np.float32)
+            out.append((pooled, names, mat.astype(np.float16)))
+        return out
+
     def _embed(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:

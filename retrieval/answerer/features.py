@@ -17,14 +17,17 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..citations import SUPPORT_COVERAGE
-from ..text import inflected_in, vocabulary
+from ..text import fold, inflected_in, stem, vocabulary
 from .candidates import Candidate
 from .question import YEAR, QuestionInfo, answer_spans, new_names, share
 
 FEATURES = (
     "cos", "cos_margin", "typed", "typed_x_cos", "zs_cos", "zs_margin",
-    "missing_sentence", "missing_passage", "years_hold", "numbers_hold", "year_conflict",
+    "missing_sentence", "missing_passage", "years_hold", "numbers_hold", "year_conflict", "rare_held",
+    "soft_held", "soft_least",
 )
+
+WordVectors = tuple[list[str], np.ndarray]  # a text's words and one unit vector a word (SentenceScorer.word_vectors)
 
 
 def claim_coverage(q: QuestionInfo, text: str) -> float:
@@ -46,7 +49,8 @@ def has_answer_kind(q: QuestionInfo, spans: dict[str, list[str]], names: list[st
     """The sentence holds a value of the kind the question asks for, one the question does not contain; for a
     yes/no question, the claim itself."""
     if q.qtype == "quantity":
-        vals = spans["number"] + spans["money"] + spans["percent"]
+        # a year is a date, not an amount ("moved to Orchard Park in 2011" holds no crowd size)
+        vals = [v for v in spans["number"] if v not in spans["date"]] + spans["money"] + spans["percent"]
         return any(v.replace(",", "") not in q.numbers for v in vals)
     if q.qtype == "date":
         return any(d not in q.years for d in spans["date"])
@@ -56,11 +60,12 @@ def has_answer_kind(q: QuestionInfo, spans: dict[str, list[str]], names: list[st
 
 
 def featurize(q: QuestionInfo, cands: Sequence[Candidate], cosines: np.ndarray,
-              relevance: np.ndarray | None = None) -> None:
+              relevance: np.ndarray | None = None, word_vectors: Sequence[WordVectors] | None = None) -> None:
     """Fill every candidate's `cosine` and `features` (all of FEATURES). `cosines` are the fine-tuned scorer's,
     `relevance` the general MiniLM's (not fine-tuned): it ranks sentences worse, but its level says more about
     whether a sentence is on the question at all. Nothing here reads corpus statistics, so a feature means the
-    same on a two-article corpus as on a million chunks."""
+    same on a two-article corpus as on a million chunks. `word_vectors` (the question's, then each candidate's,
+    under the general MiniLM) give the soft coverage of the question's words."""
     if not cands:
         return
     cos = np.asarray(cosines, dtype=float)
@@ -71,6 +76,9 @@ def featurize(q: QuestionInfo, cands: Sequence[Candidate], cosines: np.ndarray,
     # …?", competes with the other sentences that hold one, not with a closer sentence that could not answer.
     tops = {t: _top_two(cos[kinds == t]) for t in set(kinds.tolist())}
     zs_top, zs_second = _top_two(zs)
+    held = _held_terms(q, cands)
+    rare = _rare_held(held)
+    soft = _soft_coverage(q, word_vectors[0], word_vectors[1:]) if word_vectors else np.ones((len(cands), 1))
     missing_in: dict[str, float] = {}
     for i, c in enumerate(cands):
         p = c.passage
@@ -94,7 +102,61 @@ def featurize(q: QuestionInfo, cands: Sequence[Candidate], cosines: np.ndarray,
             "years_hold": share(q.years, set(YEAR.findall(c.text + " " + p.text + " " + p.date))),
             "numbers_hold": share(q.numbers - q.years, {n.replace(",", "") for n in re.findall(r"\d[\d,.]*", c.text)}),
             "year_conflict": float(bool(q.years and s_years and not q.years & s_years)),
+            "rare_held": float(rare[i]),
+            # how closely the sentence's words match the question's, a word at a time in context (synonyms
+            # count: "rise" for "go up", "decade" for "ten years"): on average, and for the worst-matched word
+            "soft_held": float(soft[i].mean()),
+            "soft_least": float(soft[i].min()),
         }
+
+
+def _held_terms(q: QuestionInfo, cands: Sequence[Candidate]) -> np.ndarray:
+    """Which of the question's words (less those naming the kind of answer) each candidate holds in some
+    inflection: a candidates x terms matrix of 0/1."""
+    terms = [t for t in q.terms if t not in q.asks_for]
+    out = np.zeros((len(cands), len(terms)))
+    for i, c in enumerate(cands):
+        vocab = vocabulary(c.text)
+        out[i] = [inflected_in(q.surface[t], vocab) for t in terms]
+    return out
+
+
+def _rare_held(held: np.ndarray) -> np.ndarray:
+    """The idf-weighted share of the question's words a sentence holds, the idf taken over this question's own
+    candidates (BM25's form, Robertson & Zaragoza 2009): a word every retrieved sentence repeats (the story's
+    topic, "tram strike") says little about which one answers; the word few hold ("end", "profit") says more.
+    Read from the candidates only, so it means the same on two articles as on a million chunks."""
+    if held.size == 0:
+        return np.zeros(held.shape[0])
+    n = held.shape[0]
+    df = held.sum(axis=0)
+    idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+    return np.asarray(held @ idf / idf.sum())
+
+
+def _soft_coverage(q: QuestionInfo, question: WordVectors, cands: Sequence[WordVectors]) -> np.ndarray:
+    """For each candidate and each of the question's words (less those naming the kind of answer), the highest
+    cosine between that word's contextual vector in the question and any word of the sentence: BERTScore's
+    greedy matching, recall side (Zhang et al. 2020, "BERTScore: Evaluating Text Generation with BERT"), over
+    all-MiniLM-L6-v2's last layer. A candidates x words matrix; one column of 1.0 when the question has no such
+    word (nothing to miss)."""
+    names, qmat = question
+    vecs = []
+    for t in q.terms:
+        if t in q.asks_for:
+            continue
+        rows = [i for i, w in enumerate(names) if w == q.surface[t] or stem(fold(w)) == t]
+        if rows:
+            v = qmat[rows].astype(np.float32).mean(axis=0)
+            vecs.append(v / max(float(np.linalg.norm(v)), 1e-12))
+    if not vecs:
+        return np.ones((len(cands), 1))
+    terms = np.array(vecs)
+    out = np.zeros((len(cands), len(vecs)))
+    for i, (_, mat) in enumerate(cands):
+        if len(mat):
+            out[i] = (terms @ mat.astype(np.float32).T).max(axis=1)
+    return out
 
 
 def _top_two(x: np.ndarray) -> tuple[float, float]:

@@ -62,12 +62,15 @@ def scored(question: QuestionInfo, passages: Sequence[Passage], scorer: Sentence
     cands = split_candidates(passages, side_passages)
     main = [c for c in cands if not c.side_only]
     cos = scorer.scores(question.text, [scorer_text(c.text, c.passage.title, c.prev, scorer.context) for c in cands])
-    rel = (relevance or default_relevance()).scores(question.text, [c.text for c in cands])
+    general = relevance or default_relevance()
+    by_word = getattr(general, "word_vectors", None)
+    wv = by_word([question.text] + [c.text for c in cands]) if by_word is not None else None
+    rel = general.scores(question.text, [c.text for c in cands])
     side = [c for c in cands if c.side_only]
     if side:
-        featurize(question, cands, cos, rel)  # the side sentences' features among all
+        featurize(question, cands, cos, rel, wv)  # the side sentences' features among all
     keep = [i for i, c in enumerate(cands) if not c.side_only]
-    featurize(question, main, cos[keep], rel[keep])
+    featurize(question, main, cos[keep], rel[keep], [wv[0]] + [wv[i + 1] for i in keep] if wv else None)
     for c, p in zip(cands, model.probabilities([c.features for c in cands])):
         c.score = float(p)
     return sorted(cands, key=lambda c: -c.score)

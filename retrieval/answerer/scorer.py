@@ -23,6 +23,7 @@ from ..embedding import OnnxEncoder, sha256_file
 from ..errors import ModelUnavailable
 
 CACHE_SIZE = 50_000  # sentence vectors (1.5 KB each): ~75 MB at most
+WORD_CACHE_SIZE = 5_000  # texts' word vectors (~25 KB each in float16): ~125 MB at most
 SCORER_MAX_TOKENS = 128  # what it was trained with
 
 
@@ -47,12 +48,14 @@ class SentenceScorer:
         self.model_id = model_id
         self.sha256 = sha256 or sha256_file(Path(model))
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._words: OrderedDict[str, tuple[list[str], np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
 
     def clear(self) -> None:
         """Forget the cached sentence vectors (benchmarks measure the uncached cost)."""
         with self._lock:
             self._cache.clear()
+            self._words.clear()
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:
@@ -73,6 +76,32 @@ class SentenceScorer:
                 else:
                     self._cache.move_to_end(t)
                 out[i] = v
+        return out
+
+    def word_vectors(self, texts: Sequence[str]) -> list[tuple[list[str], np.ndarray]]:
+        """Each text's words and their contextual vectors (`OnnxEncoder.embed_words_alone`), cached like the
+        sentence vectors (whose cache the same encoding fills); an encoder without word vectors gives none."""
+        alone = getattr(self.encoder, "embed_words_alone", None)
+        if alone is None:
+            return [([], np.zeros((0, self.encoder.dim), np.float16)) for _ in texts]
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._words))
+        fresh = dict(zip(missing, alone(missing))) if missing else {}
+        out = []
+        with self._lock:
+            for t, (pooled, names, mat) in fresh.items():
+                self._words[t] = (names, mat)
+                self._cache.setdefault(t, pooled)
+            for t in texts:
+                got = self._words.get(t)
+                if got is None:  # evicted by another thread meanwhile
+                    _, names, mat = alone([t])[0]
+                    got = (names, mat)
+                else:
+                    self._words.move_to_end(t)
+                out.append(got)
+            while len(self._words) > WORD_CACHE_SIZE:
+                self._words.popitem(last=False)
         return out
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
