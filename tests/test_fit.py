@@ -241,3 +241,41 @@ def test_related_story_links_are_no_candidates():
     cands = split_candidates([P(text)])
     assert [c.text for c in cands] == ["Garth Brooks and Trisha Yearwood sang Imagine at the service.",
                                        "The ratio was 3:1 in favour."]
+
+
+def test_soft_coverage_matches_each_question_word_to_its_closest_sentence_word():
+    # Greedy matching (BERTScore's recall side) over given word vectors: each question word's best cosine in the
+    # sentence; the words naming the kind of answer ("year") are left out, as in the missing-word features.
+    from retrieval.answerer.features import _soft_coverage
+
+    e = np.eye(4, dtype=np.float16)
+    q = analyse_question("In what year did profits rise at the bank?")
+    assert q.asks_for == {"year"}
+    question = (["in", "what", "year", "did", "profits", "rise", "at", "the", "bank"],
+                np.array([e[3], e[3], e[3], e[3], e[0], e[1], e[3], e[3], e[2]]))
+    close = (["profit", "climbed", "bank"], np.array([e[0], (e[1] + e[3]) / np.sqrt(2), e[2]], np.float16))
+    far = (["weather", "cold"], np.array([e[3], e[3]]))
+    soft = _soft_coverage(q, question, [close, far])
+    assert soft.shape == (2, 3)  # profits, rise, bank
+    assert soft[0].tolist() == pytest.approx([1.0, 1 / np.sqrt(2), 1.0], abs=1e-3)
+    assert soft[1].tolist() == pytest.approx([0.0, 0.0, 0.0])
+
+
+def test_soft_coverage_reads_synonyms_that_the_missing_word_features_cannot():
+    # all-MiniLM-L6-v2's word vectors in context: "a decade" answers "ten years" and "rise" answers "go up", which
+    # no inflection rule can see; a sentence about something else holds neither.
+    from retrieval.answerer.scorer import default_relevance
+
+    general = default_relevance()
+    question = "Who called it the worst storm on that coast in ten years?"
+    texts = ['"This was the worst storm to hit this stretch of coast in a decade," said Nadia Frome.',
+             "The ferry service resumed on Monday after repairs to the pier."]
+    q = analyse_question(question)
+    cands = [Candidate(P(t), 0, len(t), t) for t in texts]
+    featurize(q, cands, np.array([0.6, 0.6]), np.array([0.6, 0.6]), general.word_vectors([question, *texts]))
+    synonym, unrelated = cands[0].features, cands[1].features
+    assert synonym["missing_sentence"] > 0  # "called", "ten", "years" are not there in any inflection …
+    assert synonym["soft_held"] > unrelated["soft_held"] + 0.2  # … but a decade is ten years, and a storm a storm
+    assert synonym["soft_least"] > unrelated["soft_least"]
+    # the word vectors come from the encoding that gives the sentence's vector: one model run, the same vector
+    assert np.allclose(general.vectors([texts[0]])[0], general.encoder.embed_alone([texts[0]])[0], atol=1e-5)
