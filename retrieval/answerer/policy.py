@@ -155,8 +155,13 @@ def extract(question: str, passages: list[Passage], model: AnswerModel | None = 
         if all(c.passage.doc != p.passage.doc for p in picked) and confirms(q, best, c):
             picked.append(c)  # another source that states the same answer
     wants = best.text if q.qtype == "yesno" and REPORTING.search(best.text) else ""
+    yesno = q.qtype == "yesno"
+    if yesno:
+        # A claim question's answer is one source's word on it, whatever the model's confidence: which side it
+        # takes, and who says it (never given as settled fact)
+        best.side = stance(q, best.text)
     return Draft(False, "", picked, [], closest, wants_other_side=wants, confidence=conf, candidates=cands,
-                 lead_in=lead, contested=other is not None)
+                 lead_in=lead, contested=other is not None, attribute=yesno)
 
 
 def absent_names(q: QuestionInfo, passages: Sequence[Passage]) -> list[str]:
