@@ -97,6 +97,16 @@ def extract(question: str, passages: list[Passage], model: AnswerModel | None = 
     main = quoting + [c for c in main if c not in quoting]
     best = main[0]
     conf = model.confidence(best.score)
+    # A wh-question whose every word a sentence holds (in some inflection) beside a value of the kind asked for
+    # ("Who said the offensive had completely failed?" and "Putin … said Ukraine's offensive "has completely
+    # failed."") echoes the question: as for quoted words, half the threshold will do.
+    echo = None
+    if not quoting and conf < model.threshold and q.qtype != "yesno" and len(q.terms) >= 2:
+        echo = next((c for c in main if c.features.get("missing_sentence") == 0.0 and c.features.get("typed") == 1.0
+                     and model.confidence(c.score) >= model.threshold / 2), None)
+        if echo is not None:
+            main = [echo] + [c for c in main if c is not echo]
+            best, conf = echo, model.confidence(echo.score)
     absent = absent_names(q, passages)
     if absent:
         return Draft(True, ABSTAIN_TEXT, [], ["no retrieved passage mentions " + ", ".join(absent),
@@ -125,7 +135,7 @@ def extract(question: str, passages: list[Passage], model: AnswerModel | None = 
             return reported
     # A sentence that repeats the question's quoted words is the one it asks about: half the threshold will do,
     # as for the reports of a claim above.
-    needed = model.threshold / 2 if quoting else model.threshold
+    needed = model.threshold / 2 if quoting or echo is not None else model.threshold
     if conf < needed:
         notes = [f"no sentence is likely to answer (confidence {conf:.2f} < {model.threshold:.2f})",
                  mention_note(q, passages)]
