@@ -104,7 +104,7 @@ class OnnxEncoder:
                 if w is not None:
                     spans.setdefault(w, []).append(t)
             names, vecs = [], []
-            for w, toks in spans.items():
+            for toks in spans.values():
                 start, end = enc.offsets[toks[0]][0], enc.offsets[toks[-1]][1]
                 word = text[start:end].lower()
                 if not any(ch.isalnum() for ch in word):
