@@ -46,7 +46,7 @@ def collect(records: list[dict], scorer, k: int, log=None) -> dict[str, np.ndarr
     from retrieval.answerer.features import FEATURES, featurize
     from retrieval.answerer.policy import absent_names
     from retrieval.answerer.question import analyse_question
-    from retrieval.answerer.scorer import default_relevance, scorer_text
+    from retrieval.answerer.scorer import default_relevance, relevance_signals, scorer_text
 
     rows, labels, groups, instances, kinds, contains, forced, sources = [], [], [], [], [], [], [], []
     t = time.time()
@@ -57,9 +57,7 @@ def collect(records: list[dict], scorer, k: int, log=None) -> dict[str, np.ndarr
         if cands:
             cos = scorer.scores(r["question"], [scorer_text(c.text, c.passage.title, c.prev, scorer.context)
                                                 for c in cands])
-            general = default_relevance()
-            wv = general.word_vectors([r["question"]] + [c.text for c in cands])
-            featurize(q, cands, cos, general.scores(r["question"], [c.text for c in cands]), wv)
+            featurize(q, cands, cos, *relevance_signals(default_relevance(), r["question"], [c.text for c in cands]))
         inst = len(kinds)
         kinds.append(r["kind"])
         sources.append(int(r.get("_source", 0)))

@@ -95,9 +95,7 @@ class OnnxEncoder:
         for text in texts:
             enc = self.tokenizer.encode(text)
             ids = np.array([enc.ids], dtype=np.int64)
-            mask = np.ones_like(ids)
-            hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                             "token_type_ids": np.zeros_like(ids)})[0][0]
+            hidden = self._hidden(ids, np.ones_like(ids))[0]
             pooled = normalise(hidden.mean(axis=0, keepdims=True))[0]
             spans: dict[int, list[int]] = {}
             for t, w in enumerate(enc.word_ids):
@@ -113,6 +111,12 @@ class OnnxEncoder:
                 vecs.append(hidden[toks].mean(axis=0))
             mat = normalise(np.array(vecs, dtype=np.float32)) if vecs else np.zeros((0, self.dim), np.float32)
             out.append((pooled, names, mat.astype(np.float16)))
+        return out
+
+    def _hidden(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The last layer's token vectors for a batch of token ids (batch x tokens x dim)."""
+        out: np.ndarray = self.session.run(
+            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
         return out
 
     def _embed(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
@@ -131,9 +135,7 @@ class OnnxEncoder:
                 n = len(encodings[i].ids)
                 ids[row, :n] = encodings[i].ids
                 mask[row, :n] = 1
-            hidden = self.session.run(
-                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            )[0]
+            hidden = self._hidden(ids, mask)
             m = mask[..., None].astype(np.float32)
             pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
             out[idx] = pooled

@@ -76,7 +76,7 @@ def featurize(q: QuestionInfo, cands: Sequence[Candidate], cosines: np.ndarray,
     # …?", competes with the other sentences that hold one, not with a closer sentence that could not answer.
     tops = {t: _top_two(cos[kinds == t]) for t in set(kinds.tolist())}
     zs_top, zs_second = _top_two(zs)
-    held = _held_terms(q, cands)
+    held = _held_terms(q, cands)  # the question's words each sentence holds: missing_sentence and rare_held
     rare = _rare_held(held)
     soft = _soft_coverage(q, word_vectors[0], word_vectors[1:]) if word_vectors else np.ones((len(cands), 1))
     missing_in: dict[str, float] = {}
@@ -97,7 +97,7 @@ def featurize(q: QuestionInfo, cands: Sequence[Candidate], cosines: np.ndarray,
             "zs_cos": float(zs[i]),
             "zs_margin": float(zs[i] - (zs_second if zs[i] >= zs_top else zs_top)),
             # the share of the question's words that the sentence (its passage) holds in no inflection
-            "missing_sentence": _missing(q, vocabulary(c.text)),
+            "missing_sentence": float((held[i] == 0).sum() / held.shape[1]) if held.shape[1] else 0.0,
             "missing_passage": missing_in[p.id],
             "years_hold": share(q.years, set(YEAR.findall(c.text + " " + p.text + " " + p.date))),
             "numbers_hold": share(q.numbers - q.years, {n.replace(",", "") for n in re.findall(r"\d[\d,.]*", c.text)}),
@@ -110,10 +110,16 @@ def featurize(q: QuestionInfo, cands: Sequence[Candidate], cosines: np.ndarray,
         }
 
 
+def _missable(q: QuestionInfo) -> list[str]:
+    """The question's words a sentence may lack: all but those naming the kind of answer ("day" in "what day of the
+    week": the answer, "Saturday", stands in for it)."""
+    return [t for t in q.terms if t not in q.asks_for]
+
+
 def _held_terms(q: QuestionInfo, cands: Sequence[Candidate]) -> np.ndarray:
     """Which of the question's words (less those naming the kind of answer) each candidate holds in some
     inflection: a candidates x terms matrix of 0/1."""
-    terms = [t for t in q.terms if t not in q.asks_for]
+    terms = _missable(q)
     out = np.zeros((len(cands), len(terms)))
     for i, c in enumerate(cands):
         vocab = vocabulary(c.text)
@@ -142,9 +148,7 @@ def _soft_coverage(q: QuestionInfo, question: WordVectors, cands: Sequence[WordV
     word (nothing to miss)."""
     names, qmat = question
     vecs = []
-    for t in q.terms:
-        if t in q.asks_for:
-            continue
+    for t in _missable(q):
         rows = [i for i, w in enumerate(names) if w == q.surface[t] or stem(fold(w)) == t]
         if rows:
             v = qmat[rows].astype(np.float32).mean(axis=0)
@@ -167,7 +171,7 @@ def _top_two(x: np.ndarray) -> tuple[float, float]:
 def _missing(q: QuestionInfo, vocabulary: set[str]) -> float:
     """The share of the question's words that `vocabulary` holds in no inflection, leaving out the words that
     name the kind of answer ("day" in "what day of the week": the answer, "Saturday", stands in for it)."""
-    terms = [t for t in q.terms if t not in q.asks_for]
+    terms = _missable(q)
     if not terms:
         return 0.0
     return sum(not inflected_in(q.surface[t], vocabulary) for t in terms) / len(terms)

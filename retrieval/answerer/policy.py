@@ -22,7 +22,7 @@ from .candidates import Candidate, split_candidates
 from .features import claim_coverage, featurize, states_claim
 from .model import AnswerModel, default_model
 from .question import DATE_WORDS, REPORTING, QuestionInfo, analyse_question, counted_words, quotes_phrase, typed_values
-from .scorer import SentenceScorer, default_relevance, default_scorer, scorer_text
+from .scorer import SentenceScorer, default_relevance, default_scorer, relevance_signals, scorer_text
 from .stance import affiliations, by_party, denial_verb, denied_party, quantities, same_quantity, speaker, stance
 
 # The one abstention sentence, shared with the LLM prompt (prompts/abstain.txt).
@@ -62,10 +62,7 @@ def scored(question: QuestionInfo, passages: Sequence[Passage], scorer: Sentence
     cands = split_candidates(passages, side_passages)
     main = [c for c in cands if not c.side_only]
     cos = scorer.scores(question.text, [scorer_text(c.text, c.passage.title, c.prev, scorer.context) for c in cands])
-    general = relevance or default_relevance()
-    by_word = getattr(general, "word_vectors", None)
-    wv = by_word([question.text] + [c.text for c in cands]) if by_word is not None else None
-    rel = general.scores(question.text, [c.text for c in cands])
+    rel, wv = relevance_signals(relevance or default_relevance(), question.text, [c.text for c in cands])
     side = [c for c in cands if c.side_only]
     if side:
         featurize(question, cands, cos, rel, wv)  # the side sentences' features among all
@@ -164,8 +161,8 @@ def extract(question: str, passages: list[Passage], model: AnswerModel | None = 
             continue
         if all(c.passage.doc != p.passage.doc for p in picked) and confirms(q, best, c):
             picked.append(c)  # another source that states the same answer
-    wants = best.text if q.qtype == "yesno" and REPORTING.search(best.text) else ""
     yesno = q.qtype == "yesno"
+    wants = best.text if yesno and REPORTING.search(best.text) else ""
     if yesno:
         # A claim question's answer is one source's word on it, whatever the model's confidence: which side it
         # takes, and who says it (never given as settled fact)

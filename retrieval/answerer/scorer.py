@@ -120,6 +120,20 @@ class SentenceScorer:
         return out
 
 
+def relevance_signals(general: Any, question: str, texts: Sequence[str]
+                      ) -> tuple[np.ndarray, list[tuple[list[str], np.ndarray]] | None]:
+    """The general MiniLM's cosine of the question to each text, and the word vectors of the question then of each
+    text (`SentenceScorer.word_vectors`; None from a stand-in scorer without them). One model run a text: the
+    word vectors' encoding fills the sentence-vector cache the cosines are read from."""
+    by_word = getattr(general, "word_vectors", None)
+    if by_word is None:
+        return general.scores(question, texts), None
+    words = by_word([question, *texts])
+    vecs = general.vectors([question, *texts])
+    cos: np.ndarray = vecs[1:] @ vecs[0]
+    return cos, words
+
+
 def _data(name: str) -> Path:
     return Path(str(resources.files("retrieval") / "data" / name))
 
