@@ -287,3 +287,14 @@ def test_a_sentence_echoing_every_word_of_a_wh_question_answers_it(shared_engine
     r = shared_engine.answer("Who said the offensive had completely failed?")
     assert not r.abstained and "Putin" in r.answer and "[1]" in r.answer, r.answer
     assert r.sentences and r.sentences[0].supported
+
+
+def test_the_measure_word_of_how_long_or_how_often_is_the_questions_own():
+    from retrieval.answerer.question import analyse_question
+
+    # the answer ("every 10 minutes", "three weeks") stands in for "often" and "long": no passage need hold them
+    for question, word in (("how often do the trams run", "often"), ("How long did the trial last?", "long"),
+                           ("how far is the new terminus from the centre", "far")):
+        q = analyse_question(question)
+        assert q.qtype == "quantity" and word in q.asks_for, (question, q.asks_for)
+    assert "old" not in analyse_question("Who bought the old mill?").asks_for

@@ -390,3 +390,33 @@ def test_a_claim_question_answered_by_someones_word_gives_it_attributed(tmp_path
     assert r.sentences[0].side == "denial" and r.sentences[0].speaker, r.sentences
     r = e.answer("Will the soldiers get a pay rise?")
     assert r.abstained, r.answer
+
+
+def test_a_quote_attributed_with_he_or_she_names_the_speaker_of_the_sentence_before():
+    from retrieval.answerer.stance import named_speaker
+
+    before = "Its director, Lorcan Mabey, said volunteers had spotted three pollution incidents."
+    quote = '"Twice we were able to trace the source to a single outflow pipe," he said.'
+    # the name set off by commas before the verb is the speaker
+    assert speaker(before).name == "Lorcan Mabey"
+    assert named_speaker(quote, before) == ("Lorcan Mabey", quote.replace("he said", "Lorcan Mabey said"))
+    # a reporting verb inside the quote is not its attribution
+    told = '"The voters have told the Alliance that the days of secrecy are over," she said.'
+    assert named_speaker(told, "Its leader, Councillor Beatrix Lowenna, said the party would seek talks.")[0] == \
+        "Councillor Beatrix Lowenna"
+    assert speaker('"It was a hard winter," said Amelia Thorogood, prosecuting.').name == "Amelia Thorogood"
+    # nobody named before: the pronoun is left as it is and no speaker is claimed
+    alone = '"It was bad," she said.'
+    assert named_speaker(alone, "The council has prosecuted 11 landlords, figures show.") == ("", alone)
+    assert named_speaker(alone) == ("", alone)
+
+
+def test_who_said_a_quote_attributed_with_she_is_answered_with_her_name(tmp_path):
+    text = ("Residents' Party gains seats\n\n"
+            "The Residents' Party now holds nine seats, and its leader, Councillor Beatrix Lowenna, said the party "
+            "would seek talks with the Alliance about sharing power. \"The voters have told the Alliance that the "
+            "days of deciding everything behind closed doors are over,\" she said.\n")
+    e = Engine(Settings(data_dir=corpus(tmp_path, ("vote", "Harbridge Herald", text))))
+    r = e.answer("Who said the days of deciding everything behind closed doors are over?")
+    assert not r.abstained and "Beatrix Lowenna" in r.sentences[0].text, r.answer
+    assert r.sentences[0].supported and r.sentences[0].speaker == "Councillor Beatrix Lowenna"

@@ -11,7 +11,7 @@ from ..text import STOPWORDS
 from ..types import Passage, Sentence, Source, other_outlets
 from .candidates import Candidate
 from .policy import Draft
-from .stance import speaker
+from .stance import named_speaker
 
 NAMED_OUTLETS = 3  # a story many outlets ran is attributed to the first few "and others"
 
@@ -52,11 +52,12 @@ def compose(draft: Draft) -> tuple[str, list[Sentence], list[Source]]:
     attribute = draft.attribute or len({c.passage.doc for c in draft.picked}) > 1
     for i, c in enumerate(draft.picked):
         n = cite(c)
-        who = speaker(c.text).name
+        # '"…," she said' is given the name the sentence before it says "she" is
+        who, text = named_speaker(c.text, c.prev)
         # Who claims what: a claim or denial names its speaker where the sentence does; figures, dates and names
         # that differ, or agree, are each given with the source that reports them.
         by_speaker = c.side in ("claim", "denial") and who
-        body = c.text if not attribute or by_speaker else _attributed(c)
+        body = text if not attribute or by_speaker else _attributed(c, text)
         if i == 0 and draft.lead_in:
             body = draft.lead_in + body
         sentences.append(Sentence(text=as_sentence(body), citations=[n], supported=True, side=c.side,
@@ -70,8 +71,7 @@ def compose(draft: Draft) -> tuple[str, list[Sentence], list[Source]]:
     return " ".join(parts), sentences, sources
 
 
-def _attributed(c: Candidate) -> str:
-    text = c.text
+def _attributed(c: Candidate, text: str) -> str:
     if re.match(r"according to\b", text, re.I):
         return f"{source_label(c.passage)} reports that {text[0].lower()}{text[1:]}"
     first = text.split(" ", 1)[0]

@@ -108,7 +108,7 @@ def extract(question: str, passages: list[Passage], model: AnswerModel | None = 
     if absent:
         return Draft(True, ABSTAIN_TEXT, [], ["no retrieved passage mentions " + ", ".join(absent),
                                               mention_note(q, passages)], closest, confidence=conf, candidates=cands)
-    premise = premise_problem(q, best) if conf >= model.threshold / 2 else ""
+    premise = premise_problem(q, best, conf >= model.threshold) if conf >= model.threshold / 2 else ""
     if premise:
         # "Why did X confirm …?" when X denied it, or "Why did X pull out in March?" when no passage says so:
         # the premise is not what the articles report; what they do report on it is shown, cited.
@@ -186,14 +186,19 @@ def _passages_vocabulary(passages: Sequence[Passage]) -> set[str]:
     return {w for p in passages for w in vocab(p.text + " " + p.title)}
 
 
-def premise_problem(q: QuestionInfo, best: Candidate) -> str:
+def premise_problem(q: QuestionInfo, best: Candidate, confident: bool = True) -> str:
     """Why the question's premise does not hold in the closest sentence, or "": a question that presupposes
-    something ("Why did …", "When did …") and the sentence denies it; or a question asking for a reason whose
-    premise has words that the sentence's passage holds in no inflection."""
+    something ("Why did …", "When did …") and the sentence denies it; or, when the model would answer with it
+    (`confident`), a question asking for a reason whose premise has words that the sentence's passage holds in no
+    inflection. The note says only what was checked: the words, not that no passage reports the premise in other
+    words ("held up" is "delayed" elsewhere). Below the threshold the plain decline says why."""
     if q.presupposes and stance(q, best.text) == "denial" and states_claim(q, best.text):
         return "the closest sentence denies what the question takes for granted"
-    if q.asks_reason and best.features.get("missing_passage", 0.0) > 0 and not CAUSAL.search(best.text):
-        return "the passages do not report what the question takes for granted"
+    if confident and q.asks_reason and best.features.get("missing_passage", 0.0) > 0 and not CAUSAL.search(best.text):
+        vocabulary = vocab(best.passage.text + " " + best.passage.title)
+        lacking = [q.surface[t] for t in q.terms if t not in q.asks_for and not inflected_in(q.surface[t], vocabulary)]
+        return ("the closest sentence's passage does not mention " + ", ".join(lacking[:5])
+                + ", which the question takes for granted")
     return ""
 
 
@@ -345,7 +350,7 @@ def reported_claim(q: QuestionInfo, cands: list[Candidate], closest: list[Passag
     for c in _nearest(cands, 2):
         if c.passage.kind == "caption" or headline(c):
             continue
-        if speaker(c.text).name and claim_coverage(q, c.text) >= 0.5:
+        if speaker(c.text, c.prev).name and claim_coverage(q, c.text) >= 0.5:
             c.side = stance(q, c.text)
             return Draft(False, "", [c], [], closest, confidence=conf, candidates=cands, attribute=True,
                          wants_other_side=c.text if c.side == "claim" else "")
@@ -359,7 +364,7 @@ def two_parties(claim: Candidate, denial: Candidate) -> bool:
     not one article's own narration ("Apple did not announce any new hardware")."""
     if claim.passage.doc != denial.passage.doc or denial_verb(denial.text):
         return True
-    who_a, who_b = speaker(claim.text).name, speaker(denial.text).name
+    who_a, who_b = speaker(claim.text, claim.prev).name, speaker(denial.text, denial.prev).name
     return bool(who_a and who_b) and fold(who_a) != fold(who_b)
 
 

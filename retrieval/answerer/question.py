@@ -32,6 +32,9 @@ PERSON_NOUNS = frozenset("person people man woman player actor actress singer au
 ANSWER_KIND_NOUNS = PLACE_NOUNS | PERSON_NOUNS | frozenset(
     "day days week weeks month months year years date time decade century name names number amount percentage "
     "percent share total figure price cost kind type".split())
+# The adjectives and adverbs "how" asks a measure with ("how long", "how often"): a quantity question.
+HOW_MEASURES = ("long", "often", "old", "far", "big", "large", "high", "wide", "deep", "tall", "heavy", "fast", "hot",
+                "cold", "small")
 REPORTING = re.compile(r"\b(said|says|say|claimed|claims|claim|reported|reports|denied|denies|announced|"
                        r"stated|told|according to|alleged|insisted|confirmed|argued)\b", re.I)
 _CAP = re.compile(r"[^\W\d_][\w'’.&-]*")
@@ -74,7 +77,7 @@ def analyse_question(question: str) -> QuestionInfo:
     qtype = "other"
     if first in AUXILIARIES:
         qtype = "yesno"  # "Is it true that …", "Did Ukraine capture Moscow?", whatever words follow
-    elif re.search(r"\bhow (many|much|long|often|old|far|big|large|high|wide|deep|tall|heavy|fast|hot|cold|small)\b|\bwhat (?:(?:is|was|are|were) the (?:\w+ )?)?"
+    elif re.search(r"\bhow (many|much|%s)\b|" % "|".join(HOW_MEASURES) + r"\bwhat (?:(?:is|was|are|were) the (?:\w+ )?)?"
                    r"(number|percentage|percent|share|amount|proportion|price|total|cost|value|figure|count)\b|"
                    r"\bnumber of\b", q):
         qtype = "quantity"
@@ -111,6 +114,9 @@ def answer_kind_words(folded: str) -> set[str]:
     what/which/how many, or the "of the week" that follows them ("what day of the week", "in what year", "which
     country's soldiers", "what is the name of the")."""
     found: set[str] = set()
+    # "how long", "how often", "how far": the measure word is the question's, the answer ("three weeks", "every
+    # ten minutes", "3.2 km") stands in for it
+    found.update(stem(m.group(1)) for m in re.finditer(r"\bhow (%s)\b" % "|".join(HOW_MEASURES), folded))
     for m in re.finditer(r"\b(?:what|which|how many|how much)\s+((?:(?:is|was|are|were|the|a|an|of|foreign|new|"
                          r"other)\s+)*[\w'-]+(?:\s+of\s+the\s+[\w'-]+)?)", folded):
         for w in words(m.group(1)):

@@ -89,9 +89,58 @@ _NOT_A_SUBJECT = frozenset(("The", "A", "An", "In", "On", "It"))
 _AUXILIARY = re.compile(r"\s+(?:has|have|had|was|were|is|are|also|has also|had also)\s*$", re.I)
 
 
-def speaker(text: str) -> Speaker:
+# The personal pronouns a quote is attributed with ("…," she said): the speaker is named in an earlier sentence.
+PRONOUNS = frozenset("he she".split())
+_PRONOUN_SAID = re.compile(r"\b(he|she)(\s+(?:%s)\b)" % "|".join(("said", "says", "added", "adds", "explained",
+                                                                  "continued", "told", "warned", "insisted")), re.I)
+
+
+def speaker(text: str, prev: str = "") -> Speaker:
     """The speaker a sentence names for what it reports: "According to X, …", or the name before its first
-    reporting verb ("Ukraine's General Staff denied …", "Putin said …"); "" when it names nobody."""
+    reporting verb ("Ukraine's General Staff denied …", "Putin said …"); "" when it names nobody. A quote
+    attributed with "he"/"she" ("…," she said) is the speaker the sentence before it (`prev`, in the same
+    passage) names, when it names one; else nobody."""
+    found = _speaker(text)
+    if found.name.lower() in PRONOUNS:
+        named = _antecedent(prev) if prev else ""
+        return Speaker(named, found.verb) if named else Speaker("")
+    return found
+
+
+def _antecedent(prev: str) -> str:
+    """The person a sentence names for "he"/"she" in the next one: its speaker, else its first name."""
+    who = _speaker(prev).name
+    if who and who.lower() not in PRONOUNS and who[:1].isupper():
+        return who
+    names = answer_spans(prev)["name"]
+    return names[0] if names else ""
+
+
+def named_speaker(text: str, prev: str = "") -> tuple[str, str]:
+    """The sentence's speaker (`speaker`) and the sentence as an answer quotes it: a quote attributed with
+    "he"/"she" gets the name of the speaker the sentence before it names ('"…," Lorcan Mabey said.'), which the
+    reader needs when the sentence stands alone; "" and the sentence as it is when nobody is named."""
+    found = _speaker(text)
+    if found.name.lower() not in PRONOUNS:
+        return found.name, text
+    who = _antecedent(prev) if prev else ""
+    return who, (_PRONOUN_SAID.sub(lambda m: who + m.group(2), text, count=1) if who else text)
+
+
+# A quotation's attribution after its closing quote: '"…," she said', '"…," said the mayor', '"…," Smith added.'
+_QUOTE_SAID = re.compile(r"[,!?…]\s*[\"”’']\s+(?:(?P<verb1>%s)\s+(?P<who1>[^,.;:]+?)|(?P<who2>[^,.;:\"”]+?)\s+"
+                         r"(?:has\s+|had\s+)?(?P<verb2>%s))\s*(?:[,.;:]|$)"
+                         % (("said|says|added|adds|explained|continued|told|warned|insisted|claimed|argued",) * 2),
+                         re.I)
+
+
+def _speaker(text: str) -> Speaker:
+    quoted = _QUOTE_SAID.search(text) if text.lstrip()[:1] in "\"“‘'" else None
+    if quoted:
+        # the quote's own words may hold a reporting verb ("The voters have told …"): its speaker is after it
+        who = (quoted.group("who1") or quoted.group("who2") or "").strip()
+        if 0 < len(who.split()) <= 6:
+            return Speaker(who, quoted.group("verb1") or quoted.group("verb2"))
     m = _LEAD.match(text.strip())
     if m:
         return Speaker(m.group("who").strip(), "according to")
@@ -106,7 +155,13 @@ def speaker(text: str) -> Speaker:
         return Speaker(subject.group(0).strip(), verb.group(0))
     # "…, organisers said": a name or plain subject right before the verb (within three words), never a name
     # earlier in the sentence ("held in Vienna next spring, organisers said" is not Vienna speaking)
-    tail = re.split(r"[,;:()—–]", before)[-1].split()
+    pieces = re.split(r"[,;:()—–]", before)
+    tail = pieces[-1].split()
+    if not tail and len(pieces) > 2:
+        # "Its director, Lorcan Mabey, said …": the name set off by commas right before the verb
+        named = answer_spans(pieces[-2])["name"]
+        if named and pieces[-2].strip() == named[-1]:
+            return Speaker(named[-1], verb.group(0))
     if tail and tail[-1].lower() == "and":
         # "Putin congratulated military personnel and said …": the speaker is the sentence's own subject
         lead = re.match(r"[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*", text.strip())
@@ -115,6 +170,7 @@ def speaker(text: str) -> Speaker:
     names = answer_spans(" ".join(tail[-4:]))["name"]
     if names:
         return Speaker(names[-1], verb.group(0))
+    tail = [w for w in tail if w.strip("\"'“”‘’")]  # '…," she said': "she", not '" she'
     return Speaker(" ".join(tail) if 0 < len(tail) <= 4 else "", verb.group(0))
 
 
