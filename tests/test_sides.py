@@ -420,3 +420,12 @@ def test_who_said_a_quote_attributed_with_she_is_answered_with_her_name(tmp_path
     r = e.answer("Who said the days of deciding everything behind closed doors are over?")
     assert not r.abstained and "Beatrix Lowenna" in r.sentences[0].text, r.answer
     assert r.sentences[0].supported and r.sentences[0].speaker == "Councillor Beatrix Lowenna"
+
+
+def test_a_denial_of_a_party_named_by_a_common_noun_is_paired_with_that_partys_claim():
+    from retrieval.answerer.stance import denied_party
+
+    # "denied union claims": nobody capitalised, the union is the party
+    assert denied_party("Malden has denied union claims that it plans to close the brewery.") == {"union"}
+    # a capitalised party is named as before, and common words beside it are not added
+    assert denied_party("The General Staff refuted Russian military leadership's claims about the end.") == {"russian"}

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from ..injection import passage_spans
 from ..sentences import split_spans
-from ..text import words
+from ..text import fold, words
 from ..types import Passage
 
 MIN_WORDS = 3
@@ -53,3 +53,11 @@ def split_candidates(passages: Sequence[Passage], side_passages: Sequence[Passag
             out.append(Candidate(p, p.start + s, p.start + e, text, prev, i, side_only=p.id in side_ids))
             prev = text
     return out
+
+
+def headline(c: Candidate) -> bool:
+    """The sentence is a headline (the article's title, a heading, or a line without closing punctuation): it
+    sums a story up rather than stating one fact of it, and the body's sentence saying the same is the one to cite."""
+    text = c.text.strip()
+    return (c.passage.kind == "heading" or fold(text) == fold(c.passage.title)
+            or not text.endswith((".", "!", "?", '"', "”", "’", "'", ")")))

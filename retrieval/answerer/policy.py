@@ -18,7 +18,7 @@ from ..prompts import load as load_prompt
 from ..text import NEGATIONS, content_terms, fold, inflected_in, mentioned_in, misspelled_in, stem, words
 from ..text import vocabulary as vocab
 from ..types import Passage
-from .candidates import Candidate, split_candidates
+from .candidates import Candidate, headline, split_candidates
 from .features import claim_coverage, featurize, states_claim
 from .model import AnswerModel, default_model
 from .question import DATE_WORDS, REPORTING, QuestionInfo, analyse_question, counted_words, quotes_phrase, typed_values
@@ -266,6 +266,8 @@ def claim_answer(q: QuestionInfo, cands: list[Candidate], model: AnswerModel, cl
         # The denial of that claim: of the sentences that deny something, the one the scorer finds closest to it.
         denials = [denials[int(np.argmax(_similarities(claims[0], denials, scorer)))]]
     search_for = ""
+    # a denial that names whose claim it denies is the one to pair with that party's own report
+    denials.sort(key=lambda c: not denied_party(c.text))
     if denials and (party := denied_party(denials[0].text)):
         # The denial names whose claim it denies ("refuted Russian military leadership's claims"): the other side
         # is that party's own report, not another sentence of the denying side ("operations continue"). When no
@@ -331,14 +333,6 @@ def close_dispute(q: QuestionInfo, cands: list[Candidate], closest: list[Passage
                 return Draft(False, "", [claim, denial], [], closest, confidence=conf, candidates=cands,
                              lead_in="Disputed: ", contested=True, attribute=True)
     return None
-
-
-def headline(c: Candidate) -> bool:
-    """The sentence is a headline (the article's title, a heading, or a line without closing punctuation): the
-    body's sentence saying the same is the one to cite."""
-    text = c.text.strip()
-    return (c.passage.kind == "heading" or fold(text) == fold(c.passage.title)
-            or not text.endswith((".", "!", "?", '"', "”", "’", "'", ")")))
 
 
 def reported_claim(q: QuestionInfo, cands: list[Candidate], closest: list[Passage], conf: float) -> Draft | None:

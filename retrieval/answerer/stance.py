@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..text import NEGATIONS, fold, inflected_in, words
+from ..text import NEGATIONS, STOPWORDS, fold, inflected_in, words
 from .question import REPORTING, QuestionInfo, answer_spans
 
 # "despite" is left out of FNC-1's list: it concedes rather than refutes ("the operation continues despite
@@ -188,12 +188,17 @@ _TITLES = frozenset("president prime minister chief general gen secretary spokes
 
 def denied_party(text: str) -> set[str]:
     """The capitalised words naming whose claim a denial denies ("denied Russian President Vladimir Putin's
-    claim" -> Russian, President, Vladimir, Putin), folded; empty when the sentence names nobody."""
+    claim" -> russian, vladimir, putin: titles left out), folded; when none is capitalised, the words that name
+    the party ("denied union claims" -> union); empty when the sentence names nobody ("denied the report")."""
     m = _DENIED.search(text)
     if not m:
         return set()
-    named = {fold(w[:-2]) if w.endswith(("'s", "’s")) else fold(w) for w in m.group("who").split() if w[:1].isupper()}
-    return {w.strip(".,") for w in named} - _TITLES
+    ws = [fold(w[:-2]) if w.endswith(("'s", "’s")) else fold(w) for w in m.group("who").split()]
+    named = {w.strip(".,") for w, raw in zip(ws, m.group("who").split()) if raw[:1].isupper()} - _TITLES
+    if named:
+        return named
+    # "denied union claims", "rejected the company's assurance": the party named by a common noun
+    return {w.strip(".,") for w in ws} - _TITLES - STOPWORDS - _DETERMINERS - {""}
 
 
 def affiliations(texts: Iterable[str]) -> dict[str, set[str]]:
