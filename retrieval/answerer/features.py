@@ -18,13 +18,13 @@ import numpy as np
 
 from ..citations import SUPPORT_COVERAGE
 from ..text import fold, inflected_in, stem, vocabulary
-from .candidates import Candidate, headline
+from .candidates import Candidate
 from .question import YEAR, QuestionInfo, answer_spans, new_names, share
 
 FEATURES = (
     "cos", "cos_margin", "typed", "typed_x_cos", "zs_cos", "zs_margin",
     "missing_sentence", "missing_passage", "years_hold", "numbers_hold", "year_conflict", "rare_held",
-    "soft_held", "soft_least", "headline", "caption",
+    "soft_held", "soft_least",
 )
 
 WordVectors = tuple[list[str], np.ndarray]  # a text's words and one unit vector a word (SentenceScorer.word_vectors)
@@ -107,10 +107,6 @@ def featurize(q: QuestionInfo, cands: Sequence[Candidate], cosines: np.ndarray,
             # count: "rise" for "go up", "decade" for "ten years"): on average, and for the worst-matched word
             "soft_held": float(soft[i].mean()),
             "soft_least": float(soft[i].min()),
-            # a headline sums the story up and a caption says what a photo shows: the scorer finds both close to
-            # almost any question about the story, and neither is often the sentence that states the fact asked
-            "headline": float(headline(c)),
-            "caption": float(p.kind == "caption"),
         }
 
 
