@@ -429,3 +429,19 @@ def test_a_denial_of_a_party_named_by_a_common_noun_is_paired_with_that_partys_c
     assert denied_party("Malden has denied union claims that it plans to close the brewery.") == {"union"}
     # a capitalised party is named as before, and common words beside it are not added
     assert denied_party("The General Staff refuted Russian military leadership's claims about the end.") == {"russian"}
+
+
+FERRY_A = ("Ferries back after storm\n\n"
+           "Ferries to Skellan Isle resumed on Monday after two days of cancellations, Skellan Ferries said. The "
+           "island's shop was restocked that evening.\n")
+FERRY_B = ("Storm Perrin: the damage\n\n"
+           "Storm Perrin brought gusts of up to 94mph on Saturday night, tearing roofs from buildings and forcing "
+           "the cancellation of all ferry sailings to Skellan Isle, the coastguard said.\n")
+
+
+def test_yes_needs_every_source_given_to_state_the_claim_in_full(tmp_path):
+    # the second outlet reports the ferries cancelled, not running again: no "Yes:" on two sources' word
+    e = Engine(Settings(data_dir=corpus(tmp_path, ("a", "Kestrel Bay Chronicle", FERRY_A), ("b", "Vale Courier", FERRY_B))))
+    r = e.answer("Are the ferries to Skellan Isle running again after the storm?")
+    assert not r.abstained and "resumed" in r.sentences[0].text, r.answer
+    assert not r.answer.startswith(("Yes", "No")), r.answer

@@ -296,7 +296,9 @@ def claim_answer(q: QuestionInfo, cands: list[Candidate], model: AnswerModel, cl
     for c in one:
         outlets.setdefault(c.passage.outlet or c.passage.doc, c)
     picked = list(outlets.values())[:2]
-    lead = ("Yes: " if one is claims else "No: ") if len(picked) > 1 else ""
+    # "Yes:"/"No:" reads as settled: every source given must state the claim in full, not in part
+    settled = len(picked) > 1 and all(states_claim(q, c.text) for c in picked)
+    lead = ("Yes: " if one is claims else "No: ") if settled else ""
     wants = picked[0].text if one is claims else ""
     return Draft(False, "", picked, [], closest, wants_other_side=wants, confidence=conf, candidates=cands,
                  lead_in=lead, attribute=True)
