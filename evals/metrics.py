@@ -56,15 +56,28 @@ def metric_max_over_ground_truths(metric_fn, prediction: str, ground_truths: Ite
     return max((metric_fn(prediction, gt) for gt in ground_truths), default=0.0)
 
 
+_SCALE_ABBREVIATIONS = ((re.compile(r"(\d)\s?(?:bn)\b", re.I), r"\1 billion"),
+                        (re.compile(r"(\d)\s?(?:m|mn)\b", re.I), r"\1 million"))
+
+
+def _spelt_scales(text: str) -> str:
+    """"£5.6m" as "£5.6 million", "$2bn" as "$2 billion" (both sides are read so)."""
+    for pattern, spelt in _SCALE_ABBREVIATIONS:
+        text = pattern.sub(spelt, text)
+    return text
+
+
 def answer_contains(prediction: str, ground_truths: Iterable[str]) -> float:
     """A normalized gold answer appears, on word boundaries, in the normalized prediction.
 
     Unlike EM/F1 (kept exactly as SQuAD's), typographic quotes and dashes are folded to ASCII first,
     so “propaganda maneuvering” contains "propaganda maneuvering"; and it is checked a second time with each
     hyphen or slash joining two words read as a space, so "10,000-12,000" contains "12,000" (while "e-mail"
-    still contains "email", as SQuAD's normalization reads it).
+    still contains "email", as SQuAD's normalization reads it); and a third time with the news abbreviations of
+    scale spelt out, so "£5.6m" contains "£5.6 million" and "$2bn" contains "$2 billion".
     """
-    for norm in (normalize_answer, lambda t: normalize_answer(_split_joined(t))):
+    for norm in (normalize_answer, lambda t: normalize_answer(_split_joined(t)),
+                 lambda t: normalize_answer(_spelt_scales(t))):
         pred = f" {norm(_ascii_punct(prediction))} "
         if any(g and f" {g} " in pred for g in (norm(_ascii_punct(x)) for x in ground_truths)):
             return 1.0

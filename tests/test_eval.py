@@ -52,6 +52,10 @@ def test_exact_match_and_f1_by_hand():
     assert answer_contains("a full-scale invasion", ["full-scale"]) == 1.0
     assert answer_contains("a fullscale invasion", ["full-scale"]) == 1.0  # SQuAD's reading, kept
     assert answer_contains("deployed 10,000-12,000 troops", ["2,000"]) == 0.0
+    # the news abbreviations of scale are read spelt out, both ways; a unit is not a scale
+    assert answer_contains("reopens after £5.6m restoration [1].", ["£5.6 million"]) == 1.0
+    assert answer_contains("a £2 billion deal", ["£2bn"]) == 1.0
+    assert answer_contains("86mm of rain", ["86 million"]) == 0.0
 
 
 def test_retrieval_recall_and_mrr():
