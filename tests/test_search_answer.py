@@ -298,3 +298,22 @@ def test_the_measure_word_of_how_long_or_how_often_is_the_questions_own():
         q = analyse_question(question)
         assert q.qtype == "quantity" and word in q.asks_for, (question, q.asks_for)
     assert "old" not in analyse_question("Who bought the old mill?").asks_for
+
+
+def test_two_words_held_beside_a_figure_are_no_echo_of_the_question(tmp_path):
+    from retrieval.api import Engine
+    from retrieval.config import Settings
+
+    # "otter" and "pen" are both in the fence-check sentence beside a figure, but it is no answer to "how big"
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "otters.txt").write_text(
+        "Otters released at Brindle Marsh\n\n"
+        "Three otters have been released at Brindle Marsh, the first in the valley for a century. The animals were "
+        "let out into a large grassy enclosure beside the river on Tuesday by staff of the Brindle Wildlife Trust.\n\n"
+        "Each otter wears a tracking tag, and volunteers will check the pen fence every three days.\n",
+        encoding="utf-8")
+    e = Engine(Settings(data_dir=tmp_path / "data"))
+    e.ingest([src])
+    r = e.answer("how big is the otter pen")
+    assert r.abstained or "every three days" not in r.answer, r.answer

@@ -94,13 +94,17 @@ def extract(question: str, passages: list[Passage], model: AnswerModel | None = 
     main = quoting + [c for c in main if c not in quoting]
     best = main[0]
     conf = model.confidence(best.score)
-    # A wh-question whose every word a sentence holds (in some inflection) beside a value of the kind asked for
-    # ("Who said the offensive had completely failed?" and "Putin … said Ukraine's offensive "has completely
-    # failed."") echoes the question: as for quoted words, half the threshold will do.
+    # A wh-question whose every word the scorer's closest sentence holds (in some inflection) beside a value of the
+    # kind asked for ("Who said the offensive had completely failed?" and "Putin … said Ukraine's offensive "has
+    # completely failed."") echoes the question: as for quoted words, half the threshold will do. Three words at
+    # least, and the closest sentence only: "how big is the beaver enclosure" has two ("big" is what it asks), which
+    # "volunteers will check the enclosure fence every two days" holds beside a figure.
     echo = None
-    if not quoting and conf < model.threshold and q.qtype != "yesno" and len(q.terms) >= 2:
-        echo = next((c for c in main if c.features.get("missing_sentence") == 0.0 and c.features.get("typed") == 1.0
-                     and model.confidence(c.score) >= model.threshold / 2), None)
+    if (not quoting and conf < model.threshold and q.qtype != "yesno"
+            and len([t for t in q.terms if t not in q.asks_for]) >= 3):
+        nearest = _nearest(main, 1)[0]
+        echo = nearest if (nearest.features.get("missing_sentence") == 0.0 and nearest.features.get("typed") == 1.0
+                           and model.confidence(nearest.score) >= model.threshold / 2) else None
         if echo is not None:
             main = [echo] + [c for c in main if c is not echo]
             best, conf = echo, model.confidence(echo.score)
