@@ -445,3 +445,15 @@ def test_yes_needs_every_source_given_to_state_the_claim_in_full(tmp_path):
     r = e.answer("Are the ferries to Skellan Isle running again after the storm?")
     assert not r.abstained and "resumed" in r.sentences[0].text, r.answer
     assert not r.answer.startswith(("Yes", "No")), r.answer
+
+
+def test_how_far_compares_the_figures_given_in_a_length_not_every_figure_of_the_sentence():
+    from retrieval.answerer.question import counted_words
+
+    # "six hours" is in both sentences; the figures asked are the metres, which differ
+    about = counted_words("How far did the river rise above its normal level?")
+    a = "Fourteen people were treated after the river rose 4.2 metres above its normal level in less than six hours."
+    b = "Forty-one people were treated after the river rose 5.1 metres above its normal level in less than six hours."
+    assert quantities(a, about) == {4.2} and quantities(b, about) == {5.1}
+    assert not same_quantity(quantities(a, about), quantities(b, about))
+    assert quantities("The bridge has stood for 140 years.", counted_words("How old is the bridge?")) == {140.0}

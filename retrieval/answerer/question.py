@@ -200,8 +200,24 @@ def typed_values(q: QuestionInfo, text: str) -> set[str]:
     return set()
 
 
+# The units a "how far/high/long/old …" question is answered in (SI and imperial units as news writes them): the
+# figure asked is the one they follow ("rose 4.2 metres in less than six hours" answers "how far" with 4.2).
+_LENGTH = "metres meters metre meter m km kilometres kilometers miles mile feet foot ft inches inch cm mm yards".split()
+_TIME = "seconds minutes hours days weeks months years decades centuries".split()
+MEASURE_UNITS = {
+    "far": _LENGTH, "high": _LENGTH, "deep": _LENGTH, "tall": _LENGTH, "wide": _LENGTH, "long": _LENGTH + _TIME,
+    "old": "years months weeks days".split(), "often": "minutes hours days weeks months years times".split(),
+    "heavy": "kg kilograms tonnes tons pounds lb grams".split(), "fast": "mph km/h kmh knots".split(),
+    "hot": "degrees c f".split(), "cold": "degrees c f".split(),
+}
+
+
 def counted_words(question: str) -> set[str]:
-    """What a how-many/how-much question counts: the words after "how many", "how much" or "number of"."""
+    """What a how-many/how-much question counts: the words after "how many", "how much" or "number of"; for "how
+    far/high/long/old …", the units its answer is given in (`MEASURE_UNITS`)."""
+    measure = re.search(r"\bhow (%s)\b" % "|".join(MEASURE_UNITS), question, re.I)
+    if measure:
+        return set(MEASURE_UNITS[measure.group(1).lower()])
     m = re.search(r"\b(?:how (?:many|much)|number of|amount of)\s+((?:[\w'-]+\s*){1,3})", question, re.I)
     out: set[str] = set()
     for w in words(m.group(1)) if m else []:
