@@ -316,3 +316,10 @@ def test_two_words_held_beside_a_figure_are_no_echo_of_the_question(tmp_path):
                     "Each otter wears a tracking tag, and volunteers will check the pen fence every three days.\n")
     r = e.answer("how big is the otter pen")
     assert r.abstained or "every three days" not in r.answer, r.answer
+
+
+def test_an_attributed_sentence_opening_with_a_number_word_reads_on():
+    p = P(1, "Forty-one people were treated in hospital.", "a.txt", "Valley News")
+    c = Candidate(p, p.start, p.end, p.text)
+    text, _, _ = compose(Draft(False, "", [c], [], [], attribute=True))
+    assert text.startswith("According to Valley News, forty-one people were treated"), text

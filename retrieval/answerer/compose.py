@@ -11,6 +11,7 @@ from ..text import STOPWORDS
 from ..types import Passage, Sentence, Source, other_outlets
 from .candidates import Candidate
 from .policy import Draft
+from .question import NUMBER_WORDS
 from .stance import named_speaker
 
 NAMED_OUTLETS = 3  # a story many outlets ran is attributed to the first few "and others"
@@ -75,7 +76,9 @@ def _attributed(c: Candidate, text: str) -> str:
     if re.match(r"according to\b", text, re.I):
         return f"{source_label(c.passage)} reports that {text[0].lower()}{text[1:]}"
     first = text.split(" ", 1)[0]
-    if first.lower() in STOPWORDS or first.lower() in {"the", "a", "an", "since", "in", "on", "as"}:
+    # "According to X, the …", "According to X, forty-one people …": a common word that only opened the sentence
+    if (first.lower() in STOPWORDS or first.lower() in {"the", "a", "an", "since", "in", "on", "as"}
+            or first.lower().split("-")[0] in NUMBER_WORDS):
         text = text[0].lower() + text[1:]
     return f"According to {source_label(c.passage)}, {text}"
 
