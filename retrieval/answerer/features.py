@@ -110,7 +110,7 @@ def featurize(q: QuestionInfo, cands: Sequence[Candidate], cosines: np.ndarray,
         }
 
 
-def _missable(q: QuestionInfo) -> list[str]:
+def missable(q: QuestionInfo) -> list[str]:
     """The question's words a sentence may lack: all but those naming the kind of answer ("day" in "what day of the
     week": the answer, "Saturday", stands in for it)."""
     return [t for t in q.terms if t not in q.asks_for]
@@ -119,7 +119,7 @@ def _missable(q: QuestionInfo) -> list[str]:
 def _held_terms(q: QuestionInfo, cands: Sequence[Candidate]) -> np.ndarray:
     """Which of the question's words (less those naming the kind of answer) each candidate holds in some
     inflection: a candidates x terms matrix of 0/1."""
-    terms = _missable(q)
+    terms = missable(q)
     out = np.zeros((len(cands), len(terms)))
     for i, c in enumerate(cands):
         vocab = vocabulary(c.text)
@@ -148,7 +148,7 @@ def _soft_coverage(q: QuestionInfo, question: WordVectors, cands: Sequence[WordV
     word (nothing to miss)."""
     names, qmat = question
     vecs = []
-    for t in _missable(q):
+    for t in missable(q):
         rows = [i for i, w in enumerate(names) if w == q.surface[t] or stem(fold(w)) == t]
         if rows:
             v = qmat[rows].astype(np.float32).mean(axis=0)
@@ -171,7 +171,7 @@ def _top_two(x: np.ndarray) -> tuple[float, float]:
 def _missing(q: QuestionInfo, vocabulary: set[str]) -> float:
     """The share of the question's words that `vocabulary` holds in no inflection, leaving out the words that
     name the kind of answer ("day" in "what day of the week": the answer, "Saturday", stands in for it)."""
-    terms = _missable(q)
+    terms = missable(q)
     if not terms:
         return 0.0
     return sum(not inflected_in(q.surface[t], vocabulary) for t in terms) / len(terms)

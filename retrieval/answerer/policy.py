@@ -19,7 +19,7 @@ from ..text import NEGATIONS, content_terms, fold, inflected_in, mentioned_in, m
 from ..text import vocabulary as vocab
 from ..types import Passage
 from .candidates import Candidate, headline, split_candidates
-from .features import claim_coverage, featurize, states_claim
+from .features import claim_coverage, featurize, missable, states_claim
 from .model import AnswerModel, default_model
 from .question import DATE_WORDS, REPORTING, QuestionInfo, analyse_question, counted_words, quotes_phrase, typed_values
 from .scorer import SentenceScorer, default_relevance, default_scorer, relevance_signals, scorer_text
@@ -101,7 +101,7 @@ def extract(question: str, passages: list[Passage], model: AnswerModel | None = 
     # "volunteers will check the enclosure fence every two days" holds beside a figure.
     echo = None
     if (not quoting and conf < model.threshold and q.qtype != "yesno"
-            and len([t for t in q.terms if t not in q.asks_for]) >= 3):
+            and len(missable(q)) >= 3):
         nearest = _nearest(main, 1)[0]
         echo = nearest if (nearest.features.get("missing_sentence") == 0.0 and nearest.features.get("typed") == 1.0
                            and model.confidence(nearest.score) >= model.threshold / 2) else None
@@ -200,7 +200,7 @@ def premise_problem(q: QuestionInfo, best: Candidate, confident: bool = True) ->
         return "the closest sentence denies what the question takes for granted"
     if confident and q.asks_reason and best.features.get("missing_passage", 0.0) > 0 and not CAUSAL.search(best.text):
         vocabulary = vocab(best.passage.text + " " + best.passage.title)
-        lacking = [q.surface[t] for t in q.terms if t not in q.asks_for and not inflected_in(q.surface[t], vocabulary)]
+        lacking = [q.surface[t] for t in missable(q) if not inflected_in(q.surface[t], vocabulary)]
         return ("the closest sentence's passage does not mention " + ", ".join(lacking[:5])
                 + ", which the question takes for granted")
     return ""

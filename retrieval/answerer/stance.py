@@ -77,6 +77,7 @@ def stance(q: QuestionInfo, text: str) -> str:
 class Speaker:
     name: str  # who the sentence says is speaking, or "" when it names nobody
     verb: str = ""
+    by_pronoun: bool = False  # named by the sentence before, for this one's "he"/"she"
 
 
 _LEAD = re.compile(r"^(?:according to\s+)(?P<who>[^,]+),", re.I)
@@ -91,20 +92,21 @@ _AUXILIARY = re.compile(r"\s+(?:has|have|had|was|were|is|are|also|has also|had a
 
 # The personal pronouns a quote is attributed with ("…," she said): the speaker is named in an earlier sentence.
 PRONOUNS = frozenset("he she".split())
-_PRONOUN_SAID = re.compile(r"\b(he|she)(\s+(?:%s)\b)" % "|".join(("said", "says", "added", "adds", "explained",
-                                                                  "continued", "told", "warned", "insisted")), re.I)
+# The verbs a quotation is attributed with, after its closing quote ('"…," she said', '"…," said the mayor').
+_QUOTE_VERBS = ("said", "says", "added", "adds", "explained", "continued", "told", "warned", "insisted")
+_PRONOUN_SAID = re.compile(r"\b(he|she)(\s+(?:%s)\b)" % "|".join(_QUOTE_VERBS), re.I)
 
 
 def speaker(text: str, prev: str = "") -> Speaker:
     """The speaker a sentence names for what it reports: "According to X, …", or the name before its first
     reporting verb ("Ukraine's General Staff denied …", "Putin said …"); "" when it names nobody. A quote
     attributed with "he"/"she" ("…," she said) is the speaker the sentence before it (`prev`, in the same
-    passage) names, when it names one; else nobody."""
+    passage) names, when it names one (`by_pronoun`); else nobody."""
     found = _speaker(text)
-    if found.name.lower() in PRONOUNS:
-        named = _antecedent(prev) if prev else ""
-        return Speaker(named, found.verb) if named else Speaker("")
-    return found
+    if found.name.lower() not in PRONOUNS:
+        return found
+    named = _antecedent(prev) if prev else ""
+    return Speaker(named, found.verb, by_pronoun=True) if named else Speaker("")
 
 
 def _antecedent(prev: str) -> str:
@@ -120,18 +122,16 @@ def named_speaker(text: str, prev: str = "") -> tuple[str, str]:
     """The sentence's speaker (`speaker`) and the sentence as an answer quotes it: a quote attributed with
     "he"/"she" gets the name of the speaker the sentence before it names ('"…," Lorcan Mabey said.'), which the
     reader needs when the sentence stands alone; "" and the sentence as it is when nobody is named."""
-    found = _speaker(text)
-    if found.name.lower() not in PRONOUNS:
-        return found.name, text
-    who = _antecedent(prev) if prev else ""
-    return who, (_PRONOUN_SAID.sub(lambda m: who + m.group(2), text, count=1) if who else text)
+    who = speaker(text, prev)
+    if not who.by_pronoun:
+        return who.name, text
+    return who.name, _PRONOUN_SAID.sub(lambda m: who.name + m.group(2), text, count=1)
 
 
 # A quotation's attribution after its closing quote: '"…," she said', '"…," said the mayor', '"…," Smith added.'
 _QUOTE_SAID = re.compile(r"[,!?…]\s*[\"”’']\s+(?:(?P<verb1>%s)\s+(?P<who1>[^,.;:]+?)|(?P<who2>[^,.;:\"”]+?)\s+"
                          r"(?:has\s+|had\s+)?(?P<verb2>%s))\s*(?:[,.;:]|$)"
-                         % (("said|says|added|adds|explained|continued|told|warned|insisted|claimed|argued",) * 2),
-                         re.I)
+                         % (("|".join(_QUOTE_VERBS + ("claimed", "argued")),) * 2), re.I)
 
 
 def _speaker(text: str) -> Speaker:
