@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from functools import lru_cache
@@ -142,6 +143,31 @@ def inflected_in(word: str, vocabulary: set[str]) -> bool:
         if len(short) >= 3 and long_.startswith(short) and long_[len(short):] in ENDINGS:
             return True
     return False
+
+
+def related_in(word: str, vocabulary: set[str]) -> bool:
+    """`word` occurs among `vocabulary` in some inflection (`inflected_in`), or as a noun derived from it, or it
+    from one: one of the two ends in a nominalising suffix (-tion, -sion, -ment, -ance, -ence, -ure, -al) and
+    their stems share five letters or more and all but the last letter of the longer (expanding/expansion,
+    reduce/reduction; not grant/grand, plane/planet). For what a note may say no passage mentions."""
+    if inflected_in(word, vocabulary):
+        return True
+    w = fold(word)
+    s = stem(w)
+    if len(s) < 5:
+        return False
+    for v in vocabulary:
+        if not (w.endswith(_NOMINAL) or v.endswith(_NOMINAL)):
+            continue
+        t = stem(v)
+        shared = len(os.path.commonprefix([s, t]))
+        if shared >= 5 and shared >= max(len(s), len(t)) - 1:
+            return True
+    return False
+
+
+_NOMINAL = ("tion", "sion", "ment", "ance", "ence", "ure", "al", "tions", "sions", "ments", "ances", "ences", "ures",
+            "als")
 
 
 def misspelled_in(word: str, vocabulary: set[str]) -> str:

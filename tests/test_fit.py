@@ -10,12 +10,12 @@ import pytest
 from evals.fit import fit_model, per_instance_best
 from evals.metrics import answer_bearing, states_answer
 from retrieval.answerer.candidates import Candidate
-from retrieval.answerer.features import FEATURES, featurize
+from retrieval.answerer.features import FEATURES, featurize, missable
 from retrieval.answerer.model import AnswerModel, MissingFeature, default_model
 from retrieval.answerer.policy import choose_threshold, mention_note
 from retrieval.answerer.question import analyse_question
 from retrieval.answerer.scorer import card
-from retrieval.text import inflected_in
+from retrieval.text import inflected_in, related_in
 from retrieval.types import Passage
 
 
@@ -279,3 +279,47 @@ def test_soft_coverage_reads_synonyms_that_the_missing_word_features_cannot():
     assert synonym["soft_least"] > unrelated["soft_least"]
     # the word vectors come from the encoding that gives the sentence's vector: one model run, the same vector
     assert np.allclose(general.vectors([texts[0]])[0], general.encoder.embed_alone([texts[0]])[0], atol=1e-5)
+
+
+def test_notes_read_a_noun_made_from_the_questions_verb_as_a_mention_of_it():
+    assert related_in("expanding", {"expansion"}) and related_in("reduce", {"reduction"})
+    assert not related_in("grant", {"grand"}) and not related_in("planet", {"plane"})
+    note = mention_note(analyse_question("why is the bakery expanding"), [P("The bakery expansion is paid for by a grant.")])
+    assert "expanding" in note and "none mentions" not in note
+
+
+def test_a_noun_for_an_amount_asks_for_a_quantity_and_is_the_answer_kind():
+    for question, noun in (("What's the starting hourly wage at the bakery?", "wage"),
+                           ("what is the population of Calderwick", "popul"), ("What will the new fare be?", "fare")):
+        q = analyse_question(question)
+        assert q.qtype == "quantity" and noun in q.asks_for, question
+    assert analyse_question("what is the name of the band").qtype == "which"
+    assert analyse_question("what happened to the rate of growth").qtype == "which"
+
+
+def test_a_why_question_wants_a_reason_not_a_name():
+    def typed(text):
+        p = P(text)
+        cands = [Candidate(p, 0, len(p.text), p.text)]
+        featurize(analyse_question("why did the corn exchange shut"), cands, np.array([0.6]), np.array([0.6]))
+        return cands[0].features["typed"]
+
+    assert typed("The Corn Exchange was shut in 2021 after part of its roof collapsed.") == 1.0
+    assert typed("Councillor Ambrose Pyke welcomed the Corn Exchange's reopening.") == 0.0
+
+
+def test_who_runs_a_body_wants_a_name_with_a_leaders_role():
+    def typed(question, text):
+        p = P(text)
+        cands = [Candidate(p, 0, len(p.text), p.text)]
+        featurize(analyse_question(question), cands, np.array([0.6]), np.array([0.6]))
+        return cands[0].features["typed"]
+
+    lead = "Its managing director, Winifred Tulliver, said the contract was the biggest in its history."
+    other = "Tulliver's Bakery is to create 85 jobs after winning a contract with Brightmarket."
+    for question in ("Who runs Tulliver's Bakery these days?", "who's the boss at Tulliver's",
+                     "who is in charge at the bakery"):
+        assert typed(question, lead) == 1.0 and typed(question, other) == 0.0, question
+        assert not {"boss", "charg", "run"} & set(missable(analyse_question(question)))
+    assert typed("who won the contract", other) == 1.0  # any other who-question: a new name will do
+    assert analyse_question("what's the point of bringing beavers back?").asks_reason

@@ -457,3 +457,59 @@ def test_how_far_compares_the_figures_given_in_a_length_not_every_figure_of_the_
     assert quantities(a, about) == {4.2} and quantities(b, about) == {5.1}
     assert not same_quantity(quantities(a, about), quantities(b, about))
     assert quantities("The bridge has stood for 140 years.", counted_words("How old is the bridge?")) == {140.0}
+
+
+class _Scores:
+    """A scorer that puts the sentences holding `word` at `high`, those holding `middle`'s word at its score, and
+    every other at `low`."""
+
+    context = "none"
+
+    def __init__(self, word, high, low, middle=("\0", 0.0)):
+        self.word, self.high, self.low, self.middle = word, high, low, middle
+
+    def scores(self, question, texts):
+        import numpy as np
+
+        return np.array([self.high if self.word in t else self.middle[1] if self.middle[0] in t else self.low
+                         for t in texts], dtype=np.float32)
+
+
+def test_a_why_question_is_answered_from_the_likely_sentence_whose_passage_holds_its_premise():
+    from retrieval.answerer import extract
+    from retrieval.types import Passage
+
+    def passage(doc, text, title):
+        return Passage(f"{doc}:0", doc, text, 0, len(text), "body", title, "Mossbury Herald", "2025-03-04")
+
+    # the scorer's favourite gives a reason for something else, and its passage never says the hall shut
+    pyke = passage("a", "Councillor Ambrose Pyke said the Corn Exchange will bring more people into the town centre "
+                        "in the evenings after years of quiet nights.", "Corn Exchange to reopen")
+    shut = passage("b", "The Corn Exchange was shut in 2021 after a section of plaster fell into the hall during a "
+                        "craft fair.", "Corn Exchange reopens")
+    scorer = _Scores("evenings", 0.95, 0.7)
+    d = extract("why did the corn exchange have to shut", [pyke, shut], scorer=scorer, relevance=scorer)
+    assert not d.abstained and d.picked[0].text.startswith("The Corn Exchange was shut"), d.notes
+    # with no other passage holding the premise, the favourite is shown as what the articles report, unanswered
+    d = extract("why did the corn exchange have to shut", [pyke], scorer=scorer, relevance=scorer)
+    assert d.abstained and "does not mention shut" in d.notes[0]
+
+
+def test_a_headline_answer_is_cited_from_the_body_sentence_that_states_the_same_value():
+    from retrieval.answerer import extract
+    from retrieval.types import Passage
+
+    title = "Anand-Holt breaks course record as 6,800 run the Vale Marathon"
+    body = ("A record 6,800 runners took part in Sunday's Vale Marathon, the organisers said. "
+            "The race raised £210,000 for the county's hospice.")
+    head = Passage("m:0", "m", title, 0, len(title), "heading", title, "Vale Courier", "2025-03-04")
+    text = Passage("m:1", "m", body, len(title) + 2, len(title) + 2 + len(body), "body", title, "Vale Courier",
+                   "2025-03-04")
+    scorer = _Scores("course record", 0.9, 0.3, ("runners", 0.75))
+    d = extract("how many people ran the vale marathon", [head, text], scorer=scorer, relevance=scorer)
+    assert not d.abstained and d.picked[0].text.startswith("A record 6,800 runners"), [c.text for c in d.picked]
+    # a body sentence with another figure does not replace it
+    d = extract("how many people ran the vale marathon", [head, Passage("m:2", "m", body.split(". ")[1], 0, 40, "body",
+                                                                   title, "Vale Courier", "2025-03-04")],
+                scorer=scorer, relevance=scorer)
+    assert not d.abstained and d.picked[0].text == title, [c.text for c in d.picked]

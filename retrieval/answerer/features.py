@@ -19,13 +19,23 @@ import numpy as np
 from ..citations import SUPPORT_COVERAGE
 from ..text import fold, inflected_in, stem, vocabulary
 from .candidates import Candidate
-from .question import YEAR, QuestionInfo, answer_spans, new_names, share
+from .question import (
+    LEADER_QUESTION,
+    LEADER_ROLES,
+    REASON,
+    YEAR,
+    QuestionInfo,
+    answer_spans,
+    new_names,
+    share,
+)
 
 FEATURES = (
     "cos", "cos_margin", "typed", "typed_x_cos", "zs_cos", "zs_margin",
     "missing_sentence", "missing_passage", "years_hold", "numbers_hold", "year_conflict", "rare_held",
     "soft_held", "soft_least",
 )
+
 
 WordVectors = tuple[list[str], np.ndarray]  # a text's words and one unit vector a word (SentenceScorer.word_vectors)
 
@@ -47,7 +57,7 @@ def states_claim(q: QuestionInfo, text: str) -> bool:
 
 def has_answer_kind(q: QuestionInfo, spans: dict[str, list[str]], names: list[str], text: str = "") -> bool:
     """The sentence holds a value of the kind the question asks for, one the question does not contain; for a
-    yes/no question, the claim itself."""
+    yes/no question, the claim itself; for a why-question, a reason; for "who runs …", a name and a leader's role."""
     if q.qtype == "quantity":
         # a year is a date, not an amount ("moved to Orchard Park in 2011" holds no crowd size)
         vals = [v for v in spans["number"] if v not in spans["date"]] + spans["money"] + spans["percent"]
@@ -56,6 +66,10 @@ def has_answer_kind(q: QuestionInfo, spans: dict[str, list[str]], names: list[st
         return any(d not in q.years for d in spans["date"])
     if q.qtype == "yesno":
         return states_claim(q, text)
+    if q.asks_reason:  # "why …?": a reason (`REASON`), not a name
+        return bool(REASON.search(text))
+    if q.qtype == "person" and LEADER_QUESTION.search(fold(q.text)):  # "who runs …": a name and a leader's role
+        return bool(names) and bool(LEADER_ROLES.search(text))
     return bool(names)
 
 
@@ -70,8 +84,8 @@ def featurize(q: QuestionInfo, cands: Sequence[Candidate], cosines: np.ndarray,
         return
     cos = np.asarray(cosines, dtype=float)
     zs = np.asarray(relevance if relevance is not None else cosines, dtype=float)
-    kinds = np.array([float(has_answer_kind(q, sp, new_names(q, sp), c.text))
-                      for c, sp in ((c, answer_spans(c.text)) for c in cands)])
+    spans = [answer_spans(c.text) for c in cands]
+    kinds = np.array([float(has_answer_kind(q, sp, new_names(q, sp), c.text)) for c, sp in zip(cands, spans)])
     # The scorer's lead is taken over the candidates of the same kind: a sentence holding a date, for "what day
     # …?", competes with the other sentences that hold one, not with a closer sentence that could not answer.
     tops = {t: _top_two(cos[kinds == t]) for t in set(kinds.tolist())}

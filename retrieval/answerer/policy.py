@@ -15,13 +15,22 @@ import numpy as np
 
 from ..citations import SUPPORT_COVERAGE
 from ..prompts import load as load_prompt
-from ..text import NEGATIONS, content_terms, fold, inflected_in, mentioned_in, misspelled_in, stem, words
+from ..text import NEGATIONS, content_terms, fold, mentioned_in, misspelled_in, related_in, stem, words
 from ..text import vocabulary as vocab
 from ..types import Passage
 from .candidates import Candidate, headline, split_candidates
 from .features import claim_coverage, featurize, missable, states_claim
 from .model import AnswerModel, default_model
-from .question import DATE_WORDS, REPORTING, QuestionInfo, analyse_question, counted_words, quotes_phrase, typed_values
+from .question import (
+    CAUSAL,
+    DATE_WORDS,
+    REPORTING,
+    QuestionInfo,
+    analyse_question,
+    counted_words,
+    quotes_phrase,
+    typed_values,
+)
 from .scorer import SentenceScorer, default_relevance, default_scorer, relevance_signals, scorer_text
 from .stance import affiliations, by_party, denial_verb, denied_party, quantities, same_quantity, speaker, stance
 
@@ -29,12 +38,6 @@ from .stance import affiliations, by_party, denial_verb, denied_party, quantitie
 ABSTAIN_TEXT = load_prompt("abstain").strip()
 MAX_SENTENCES = 3
 MAX_WRONGFUL_ABSTENTION = 0.15  # of questions whose passages hold an answer, at most this share may abstain
-# Explicit causal connectives (the Penn Discourse Treebank 2.0's Contingency.Cause connectives, with their common
-# forms): a sentence that gives a reason, which is what a "why" question asks for even in other words than its own.
-CAUSAL = re.compile(r"\b(because|since|as a result|so that|therefore|thus|hence|consequently|due to|owing to|"
-                    r"in order to|thanks to|the reason|reasons?\b|caused by|led to|prompted|blamed)\b", re.I)
-
-
 @dataclass
 class Draft:
     """The answerer's output before numbering: sentences with the passages they cite."""
@@ -108,11 +111,27 @@ def extract(question: str, passages: list[Passage], model: AnswerModel | None = 
         if echo is not None:
             main = [echo] + [c for c in main if c is not echo]
             best, conf = echo, model.confidence(echo.score)
+    if headline(best) and q.qtype != "yesno" and asked_values(q, best.text):
+        # "6,800 run the Vale Marathon" (a headline) and "A record 6,800 runners took part …" (its article's body):
+        # the body's sentence states the same value in full, and is the one to cite
+        body = next((c for c in main[1:] if c.passage.doc == best.passage.doc and not headline(c)
+                     and model.confidence(c.score) >= model.threshold / 2 and confirms(q, best, c)), None)
+        if body is not None:
+            main = [body] + [c for c in main if c is not body]
+            best = body
     absent = absent_names(q, passages)
     if absent:
         return Draft(True, ABSTAIN_TEXT, [], ["no retrieved passage mentions " + ", ".join(absent),
                                               mention_note(q, passages)], closest, confidence=conf, candidates=cands)
     premise = premise_problem(q, best, conf >= model.threshold) if conf >= model.threshold / 2 else ""
+    if premise and q.asks_reason and lacking_premise(q, best):
+        # "why did the corn exchange have to shut": the answer is the likely sentence whose passage holds the
+        # premise ("was shut in 2021 after …"), not a likelier one about something else
+        holding = next((c for c in main[1:] if model.confidence(c.score) >= model.threshold
+                        and not lacking_premise(q, c) and not premise_problem(q, c)), None)
+        if holding is not None:
+            main = [holding] + [c for c in main if c is not holding]
+            best, conf, premise = holding, model.confidence(holding.score), ""
     if premise:
         # "Why did X confirm …?" when X denied it, or "Why did X pull out in March?" when no passage says so:
         # the premise is not what the articles report; what they do report on it is shown, cited.
@@ -163,8 +182,8 @@ def extract(question: str, passages: list[Passage], model: AnswerModel | None = 
             break
         if c in picked or any(_overlap(c.text, p.text) > 0.6 for p in picked):
             continue
-        if all(c.passage.doc != p.passage.doc for p in picked) and confirms(q, best, c):
-            picked.append(c)  # another source that states the same answer
+        if all(c.passage.doc != p.passage.doc for p in picked) and not headline(c) and confirms(q, best, c):
+            picked.append(c)  # another source that states the same answer (in a sentence, not a headline)
     yesno = q.qtype == "yesno"
     wants = best.text if yesno and REPORTING.search(best.text) else ""
     if yesno:
@@ -198,12 +217,21 @@ def premise_problem(q: QuestionInfo, best: Candidate, confident: bool = True) ->
     words ("held up" is "delayed" elsewhere). Below the threshold the plain decline says why."""
     if q.presupposes and stance(q, best.text) == "denial" and states_claim(q, best.text):
         return "the closest sentence denies what the question takes for granted"
-    if confident and q.asks_reason and best.features.get("missing_passage", 0.0) > 0 and not CAUSAL.search(best.text):
-        vocabulary = vocab(best.passage.text + " " + best.passage.title)
-        lacking = [q.surface[t] for t in missable(q) if not inflected_in(q.surface[t], vocabulary)]
-        return ("the closest sentence's passage does not mention " + ", ".join(lacking[:5])
-                + ", which the question takes for granted")
+    if confident and q.asks_reason and not CAUSAL.search(best.text):
+        lacking = lacking_premise(q, best)
+        if lacking:
+            return ("the closest sentence's passage does not mention " + ", ".join(lacking[:5])
+                    + ", which the question takes for granted")
     return ""
+
+
+def lacking_premise(q: QuestionInfo, c: Candidate) -> list[str]:
+    """The question's words that the candidate's passage holds in no inflection or derived form ("expanding" is
+    in "the expansion")."""
+    if c.features.get("missing_passage", 0.0) == 0:
+        return []
+    vocabulary = vocab(c.passage.text + " " + c.passage.title)
+    return [q.surface[t] for t in missable(q) if not related_in(q.surface[t], vocabulary)]
 
 
 def claim_answer(q: QuestionInfo, cands: list[Candidate], model: AnswerModel, closest: list[Passage],
@@ -486,7 +514,7 @@ def mention_note(q: QuestionInfo, passages: Sequence[Passage]) -> str:
     missing: list[str] = []
     for t in q.terms:
         surface = q.surface[t]
-        if inflected_in(surface, vocabulary):
+        if related_in(surface, vocabulary):
             found.append(surface)
         elif t in q.asks_for:
             continue  # "year" in "in what year …": the answer stands in for it; no passage need hold the word

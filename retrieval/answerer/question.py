@@ -26,17 +26,31 @@ PLACE_NOUNS = frozenset("country countries city cities state states nation town 
                         "capital island village place location".split())
 PERSON_NOUNS = frozenset("person people man woman player actor actress singer author leader president ceo "
                          "founder director coach star politician official".split())
+# Nouns for an amount of something (general English: money, people, size, score): "what's the hourly wage",
+# "what is the town's population" ask for a quantity as "how much" does.
+QUANTITY_NOUNS = frozenset("""number percentage percent share amount proportion price total cost value figure count
+wage wages salary pay fee fees fare fares rent budget fine bill population capacity attendance turnout rate score
+age distance height length depth width size weight speed temperature deficit debt profit revenue income sum tally
+toll margin majority""".split())
 # Nouns that name the kind of answer wanted ("what day of the week", "in what year", "which country's soldiers",
 # "what is the name of"): the answer ("Saturday", "2022", "North Korea") stands in for them, so the answering
 # sentence seldom holds them.
 ANSWER_KIND_NOUNS = PLACE_NOUNS | PERSON_NOUNS | frozenset(
     "day days week weeks month months year years date time decade century name names number amount percentage "
-    "percent share total figure price cost kind type".split())
+    "percent share total figure price cost kind type".split()) | QUANTITY_NOUNS
 # The adjectives and adverbs "how" asks a measure with ("how long", "how often"): a quantity question.
 HOW_MEASURES = ("long", "often", "old", "far", "big", "large", "high", "wide", "deep", "tall", "heavy", "fast", "hot",
                 "cold", "small")
 REPORTING = re.compile(r"\b(said|says|say|claimed|claims|claim|reported|reports|denied|denies|announced|"
                        r"stated|told|according to|alleged|insisted|confirmed|argued)\b", re.I)
+# Explicit causal connectives (the Penn Discourse Treebank 2.0's Contingency.Cause connectives, with their common
+# forms): a sentence that gives a reason, which is what a "why" question asks for even in other words than its own.
+CAUSAL = re.compile(r"\b(because|since|as a result|so that|therefore|thus|hence|consequently|due to|owing to|"
+                    r"in order to|thanks to|the reason|reasons?\b|caused by|led to|prompted|blamed)\b", re.I)
+# A reason as news gives it: a causal connective, or the temporal ones that news uses for cause (PDTB 2.0 marks
+# "after", "following" and "in response to" as Temporal, often also Contingency: "shut in 2021 after the roof
+# collapsed", "cancelled following a drought warning", "closed amid falling numbers").
+REASON = re.compile(CAUSAL.pattern[:-3] + r"|after|following|amid|in response to|in protest)\b", re.I)
 _CAP = re.compile(r"[^\W\d_][\w'’.&-]*")
 YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)s?\b")
 _NUM = re.compile(r"(?<![\w.])[$€£¥]?\d[\d,.]*(?:\s?(?:%|percent|per cent|million|billion|trillion|bn|m|k))?")
@@ -77,9 +91,8 @@ def analyse_question(question: str) -> QuestionInfo:
     qtype = "other"
     if first in AUXILIARIES:
         qtype = "yesno"  # "Is it true that …", "Did Ukraine capture Moscow?", whatever words follow
-    elif re.search(r"\bhow (many|much|%s)\b|" % "|".join(HOW_MEASURES) + r"\bwhat (?:(?:is|was|are|were) the (?:\w+ )?)?"
-                   r"(number|percentage|percent|share|amount|proportion|price|total|cost|value|figure|count)\b|"
-                   r"\bnumber of\b", q):
+    elif (re.search(r"\bhow (many|much|%s)\b|\bnumber of\b" % "|".join(HOW_MEASURES), q)
+          or _QUANTITY_HEAD.search(q)):
         qtype = "quantity"
     elif re.search(r"\bwhen\b|\b(what|which) (date|day|year|month|time|decade)\b|\bsince when\b|\bhow soon\b", q):
         qtype = "date"
@@ -105,8 +118,26 @@ def analyse_question(question: str) -> QuestionInfo:
     return QuestionInfo(question, qtype, terms, surface, names, set(YEAR.findall(question)),
                         {n.replace(",", "") for n in re.findall(r"\d[\d,.]*", question)},
                         bool(set(ws) & NEGATIONS), presupposes, head,
-                        bool(re.match(r"\s*(why|how come|what made|what caused)\b", q)),
+                        bool(_REASON_QUESTION.match(q)),
                         quoted_phrases(q), casual_names(question, terms, surface), answer_kind_words(q))
+
+
+# "what is the cost", "what's the starting hourly wage", "what will the fare be": up to two words before the noun
+_QUANTITY_HEAD = re.compile(r"\bwhat(?:'s|’s| s| is| was| are| were| will be| would be| will| would| did| does| do)?\s+(?:the\s+)?(?:[\w'’-]+\s+){0,2}?"
+                            r"(%s)\b" % "|".join(sorted(QUANTITY_NOUNS)))
+
+
+# "Why …", "How come …", "What made …", "What's the point of …", "For what reason …": a reason is asked for.
+_REASON_QUESTION = re.compile(r"\s*(why|how come|what made|what caused|for what reason|what(?:'s|’s| s| is| was) the "
+                              r"(?:point|purpose|reason|aim|idea)\b)\b")
+# "Who runs X", "who's the boss of", "who is in charge at", "who heads": a question for the person at the head of
+# something, whom news names by a leadership role ("Its managing director, Winifred Tulliver, …").
+LEADER_QUESTION = re.compile(r"\bwho(?:'s|’s| s| is| was)?\s+(?:(?:now|currently)\s+)?(?:runs?|ran|heads?|leads?|owns?|"
+                             r"manages?|chairs?|in charge|the (?:boss|head|leader|owner|chief|manager|chair|founder))\b")
+# Leadership roles as news names them (general English job titles).
+LEADER_ROLES = re.compile(r"\b(chief executive|chief exec|ceo|managing director|director|chair|chairman|chairwoman|"
+                          r"chairperson|president|head|leader|boss|manager|owner|founder|principal|headteacher|"
+                          r"head teacher|governor|proprietor|chief)\b", re.I)
 
 
 def answer_kind_words(folded: str) -> set[str]:
@@ -117,6 +148,10 @@ def answer_kind_words(folded: str) -> set[str]:
     # "how long", "how often", "how far": the measure word is the question's, the answer ("three weeks", "every
     # ten minutes", "3.2 km") stands in for it
     found.update(stem(m.group(1)) for m in re.finditer(r"\bhow (%s)\b" % "|".join(HOW_MEASURES), folded))
+    found.update(stem(m.group(1)) for m in _QUANTITY_HEAD.finditer(folded))
+    # "who runs", "who's the boss of", "who is in charge at": the role stands in for the asked words
+    found.update(stem(w) for m in LEADER_QUESTION.finditer(folded) for w in words(m.group())
+                 if w not in STOPWORDS and w not in QUESTION_WORDS)
     for m in re.finditer(r"\b(?:what|which|how many|how much)\s+((?:(?:is|was|are|were|the|a|an|of|foreign|new|"
                          r"other)\s+)*[\w'-]+(?:\s+of\s+the\s+[\w'-]+)?)", folded):
         for w in words(m.group(1)):
