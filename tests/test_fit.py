@@ -323,3 +323,29 @@ def test_who_runs_a_body_wants_a_name_with_a_leaders_role():
         assert not {"boss", "charg", "run"} & set(missable(analyse_question(question)))
     assert typed("who won the contract", other) == 1.0  # any other who-question: a new name will do
     assert analyse_question("what's the point of bringing beavers back?").asks_reason
+
+
+def _typed(question, text, prev=""):
+    p = P(text)
+    cands = [Candidate(p, 0, len(p.text), p.text, prev)]
+    featurize(analyse_question(question), cands, np.array([0.6]), np.array([0.6]))
+    return cands[0].features["typed"]
+
+
+def test_a_money_question_wants_an_amount_of_money_and_a_measure_question_its_unit():
+    assert _typed("what did the new telescope cost", "The new telescope cost £2.75 million.") == 1.0
+    assert _typed("what did the new telescope cost", "The 1.2-metre telescope is the region's largest.") == 0.0
+    assert _typed("by how much did the bank's profits go up", "Net profit rose 12 per cent.") == 1.0
+    assert _typed("How fast can the robots go?", "The robots travel at up to four miles per hour.") == 1.0
+    assert _typed("How fast can the robots go?", "The robots have made 15,000 deliveries.") == 0.0
+    assert _typed("how high did the river get", "The river peaked at 4.7 metres.") == 1.0
+    assert _typed("how many people ran the marathon", "A record 6,800 runners took part.") == 1.0
+
+
+def test_who_said_is_answered_by_a_quote_whose_speaker_the_sentence_before_names():
+    quote = '"We want it to be the town’s living room again," she said.'
+    before = "The centre's director, Araminta Orrin, said the building was for everybody."
+    question = "Who said the Corn Exchange should be the town's living room again?"
+    assert _typed(question, quote, before) == 1.0
+    assert _typed(question, quote) == 0.0  # nobody named before it: no speaker, no name
+    assert _typed("What should the Corn Exchange be again?", quote, before) == 0.0

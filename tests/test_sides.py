@@ -409,6 +409,9 @@ def test_a_quote_attributed_with_he_or_she_names_the_speaker_of_the_sentence_bef
     alone = '"It was bad," she said.'
     assert named_speaker(alone, "The council has prosecuted 11 landlords, figures show.") == ("", alone)
     assert named_speaker(alone) == ("", alone)
+    # the sentence before is the quotation's own opening: the place it names is nobody's name
+    rest = 'We want it to be the town\u2019s living room again," she said.'
+    assert named_speaker(rest, '"For 160 years this was where Mossbury met.') == ("", rest)
 
 
 def test_who_said_a_quote_attributed_with_she_is_answered_with_her_name(tmp_path):

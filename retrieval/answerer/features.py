@@ -22,13 +22,17 @@ from .candidates import Candidate
 from .question import (
     LEADER_QUESTION,
     LEADER_ROLES,
+    MONEY_QUESTION,
     REASON,
+    REPORTING,
     YEAR,
     QuestionInfo,
     answer_spans,
+    measure_units,
     new_names,
     share,
 )
+from .stance import speaker
 
 FEATURES = (
     "cos", "cos_margin", "typed", "typed_x_cos", "zs_cos", "zs_margin",
@@ -55,12 +59,20 @@ def states_claim(q: QuestionInfo, text: str) -> bool:
     return bool(q.terms) and claim_coverage(q, text) >= SUPPORT_COVERAGE
 
 
-def has_answer_kind(q: QuestionInfo, spans: dict[str, list[str]], names: list[str], text: str = "") -> bool:
+def has_answer_kind(q: QuestionInfo, spans: dict[str, list[str]], names: list[str], text: str = "",
+                    prev: str = "") -> bool:
     """The sentence holds a value of the kind the question asks for, one the question does not contain; for a
-    yes/no question, the claim itself; for a why-question, a reason; for "who runs …", a name and a leader's role."""
+    yes/no question, the claim itself; for a money question, an amount of money or a share; for "how far/long/fast
+    …", a figure beside a unit of that measure; for a why-question, a reason; for "who runs …", a name and a leader's role;
+    for "who said …", a new name or a speaker named for the sentence's "he"/"she" (`stance.speaker`)."""
     if q.qtype == "quantity":
         # a year is a date, not an amount ("moved to Orchard Park in 2011" holds no crowd size)
         vals = [v for v in spans["number"] if v not in spans["date"]] + spans["money"] + spans["percent"]
+        if MONEY_QUESTION.search(q.text):  # "what did the telescope cost": an amount of money, not "1.2-metre"
+            vals = spans["money"] + spans["percent"]
+        elif units := measure_units(q.text):  # "how fast": a figure in a unit of speed, not "15,000 deliveries"
+            if not in_units(units, text):
+                return False
         return any(v.replace(",", "") not in q.numbers for v in vals)
     if q.qtype == "date":
         return any(d not in q.years for d in spans["date"])
@@ -70,7 +82,22 @@ def has_answer_kind(q: QuestionInfo, spans: dict[str, list[str]], names: list[st
         return bool(REASON.search(text))
     if q.qtype == "person" and LEADER_QUESTION.search(fold(q.text)):  # "who runs …": a name and a leader's role
         return bool(names) and bool(LEADER_ROLES.search(text))
+    if not names and q.qtype == "person" and REPORTING.search(q.text):
+        # "who said …": a quote attributed with "she said" names its speaker in the sentence before
+        who = speaker(text, prev).name
+        return who[:1].isupper() and not all(stem(fold(w)) in set(q.terms) | q.names for w in who.split())
     return bool(names)
+
+
+def in_units(units: list[str], text: str) -> bool:
+    """The text gives a figure in one of `units` ("4.7 metres", "94mph", "for a year and a half"): a unit word (or
+    its singular), or a short unit symbol right after a digit."""
+    long_ = sorted({u for u in units if len(u) > 2} | {u[:-1] for u in units if len(u) > 3 and u.endswith("s")})
+    every = "|".join(map(re.escape, sorted(set(units) | set(long_), key=len, reverse=True)))
+    pattern = r"\d\s?(?:%s)\b" % every
+    if long_:
+        pattern += r"|\b(?:%s)\b" % "|".join(map(re.escape, long_))
+    return bool(re.search(pattern, fold(text)))
 
 
 def featurize(q: QuestionInfo, cands: Sequence[Candidate], cosines: np.ndarray,
@@ -85,7 +112,7 @@ def featurize(q: QuestionInfo, cands: Sequence[Candidate], cosines: np.ndarray,
     cos = np.asarray(cosines, dtype=float)
     zs = np.asarray(relevance if relevance is not None else cosines, dtype=float)
     spans = [answer_spans(c.text) for c in cands]
-    kinds = np.array([float(has_answer_kind(q, sp, new_names(q, sp), c.text)) for c, sp in zip(cands, spans)])
+    kinds = np.array([float(has_answer_kind(q, sp, new_names(q, sp), c.text, c.prev)) for c, sp in zip(cands, spans)])
     # The scorer's lead is taken over the candidates of the same kind: a sentence holding a date, for "what day
     # …?", competes with the other sentences that hold one, not with a closer sentence that could not answer.
     tops = {t: _top_two(cos[kinds == t]) for t in set(kinds.tolist())}

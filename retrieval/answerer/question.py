@@ -92,7 +92,7 @@ def analyse_question(question: str) -> QuestionInfo:
     if first in AUXILIARIES:
         qtype = "yesno"  # "Is it true that …", "Did Ukraine capture Moscow?", whatever words follow
     elif (re.search(r"\bhow (many|much|%s)\b|\bnumber of\b" % "|".join(HOW_MEASURES), q)
-          or _QUANTITY_HEAD.search(q)):
+          or _QUANTITY_HEAD.search(q) or _WHAT_COST.search(q)):
         qtype = "quantity"
     elif re.search(r"\bwhen\b|\b(what|which) (date|day|year|month|time|decade)\b|\bsince when\b|\bhow soon\b", q):
         qtype = "date"
@@ -138,6 +138,10 @@ LEADER_QUESTION = re.compile(r"\bwho(?:'s|’s| s| is| was)?\s+(?:(?:now|current
 LEADER_ROLES = re.compile(r"\b(chief executive|chief exec|ceo|managing director|director|chair|chairman|chairwoman|"
                           r"chairperson|president|head|leader|boss|manager|owner|founder|principal|headteacher|"
                           r"head teacher|governor|proprietor|chief)\b", re.I)
+
+
+# "what did the telescope cost", "what will the stadium cost to build": a price asked with "what … cost"
+_WHAT_COST = re.compile(r"\bwhat (?:did|does|do|will|would|could|is|was) [^?]{1,80}?\b(?:cost|costs|fetch|earn|weigh)\b")
 
 
 def answer_kind_words(folded: str) -> set[str]:
@@ -242,17 +246,34 @@ _TIME = "seconds minutes hours days weeks months years decades centuries".split(
 MEASURE_UNITS = {
     "far": _LENGTH, "high": _LENGTH, "deep": _LENGTH, "tall": _LENGTH, "wide": _LENGTH, "long": _LENGTH + _TIME,
     "old": "years months weeks days".split(), "often": "minutes hours days weeks months years times".split(),
-    "heavy": "kg kilograms tonnes tons pounds lb grams".split(), "fast": "mph km/h kmh knots".split(),
+    "heavy": "kg kilograms tonnes tons pounds lb grams".split(),
+    "fast": "mph km/h kmh knots miles kilometres kilometers hour".split(),
     "hot": "degrees c f".split(), "cold": "degrees c f".split(),
 }
+
+
+# A question about money ("how much did it cost", "what's the hourly wage", "how much is X spending", "how big was
+# the fine"): its answer is an amount of money (or a share of one: "by how much did profits rise"). General English
+# words for paying, costing and being paid.
+MONEY_QUESTION = re.compile(r"\b(cost|costs|costing|spend|spends|spending|spent|pay|paid|paying|pays|price|priced|"
+                            r"fund|funding|invest|invests|invested|investing|investment|worth|sold for|sell for|"
+                            r"fine|fined|fee|fees|fare|fares|budget|salary|wage|wages|money|afford|charge|charged|"
+                            r"charges|grant|compensation|profit|profits|revenue|turnover|income|deficit|debt|"
+                            r"debts|loss|losses|prize|bill|rent|subsidy|subsidise|subsidize)\b", re.I)
+
+
+def measure_units(question: str) -> list[str]:
+    """For "how far/high/long/old/fast …", the units its answer is given in (`MEASURE_UNITS`); else none."""
+    m = re.search(r"\bhow (%s)\b" % "|".join(MEASURE_UNITS), question, re.I)
+    return MEASURE_UNITS[m.group(1).lower()] if m else []
 
 
 def counted_words(question: str) -> set[str]:
     """What a how-many/how-much question counts: the words after "how many", "how much" or "number of"; for "how
     far/high/long/old …", the units its answer is given in (`MEASURE_UNITS`)."""
-    measure = re.search(r"\bhow (%s)\b" % "|".join(MEASURE_UNITS), question, re.I)
-    if measure:
-        return set(MEASURE_UNITS[measure.group(1).lower()])
+    units = measure_units(question)
+    if units:
+        return set(units)
     m = re.search(r"\b(?:how (?:many|much)|number of|amount of)\s+((?:[\w'-]+\s*){1,3})", question, re.I)
     out: set[str] = set()
     for w in words(m.group(1)) if m else []:

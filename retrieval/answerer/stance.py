@@ -110,12 +110,22 @@ def speaker(text: str, prev: str = "") -> Speaker:
 
 
 def _antecedent(prev: str) -> str:
-    """The person a sentence names for "he"/"she" in the next one: its speaker, else its first name."""
+    """The person a sentence names for "he"/"she" in the next one: its speaker, else its first name; nobody when
+    it is the opening of the same quotation ('"For 160 years this was where Mossbury met.' names a place, and the
+    speaker was named before it)."""
+    if _opens_quote(prev):
+        return ""
     who = _speaker(prev).name
     if who and who.lower() not in PRONOUNS and who[:1].isupper():
         return who
     names = answer_spans(prev)["name"]
     return names[0] if names else ""
+
+
+def _opens_quote(text: str) -> bool:
+    """The sentence opens a quotation it does not close."""
+    marks = sum(text.count(ch) for ch in '"“”')
+    return marks % 2 == 1 and text.lstrip()[:1] in '"“'
 
 
 def named_speaker(text: str, prev: str = "") -> tuple[str, str]:
