@@ -20,8 +20,11 @@ whom why why's with won't would wouldn't you you'd you'll you're you've your you
 also still just us via per s t will says said say tell told according
 """.split())
 QUESTION_WORDS = frozenset("what which who whom whose when where why how many much whats".split())
+_NOT = ("don't doesn't didn't isn't aren't wasn't weren't hasn't haven't hadn't won't wouldn't can't cannot "
+        "couldn't shouldn't mustn't needn't").split()
+# plus the contracted "n't" forms (either apostrophe), which are words of their own to `words()`
 NEGATIONS = frozenset("not no never none nothing neither nor without absent deny denies denied refute refuted "
-                      "reject rejected dismiss dismissed false".split())
+                      "reject rejected dismiss dismissed false".split() + _NOT + [w.replace("'", "’") for w in _NOT])
 
 # Any run of Unicode letters ("Nestlé", "Müller", "Київ"), with an apostrophe inside; or a number.
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?|\d+(?:[.,:]\d+)*")

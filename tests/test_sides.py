@@ -516,3 +516,20 @@ def test_a_headline_answer_is_cited_from_the_body_sentence_that_states_the_same_
                                                                    title, "Vale Courier", "2025-03-04")],
                 scorer=scorer, relevance=scorer)
     assert not d.abstained and d.picked[0].text == title, [c.text for c in d.picked]
+
+
+def test_a_negation_in_the_claims_own_content_is_not_the_questions_polarity_nor_a_denial():
+    from retrieval.answerer.question import analyse_question
+    from retrieval.answerer.stance import stance
+
+    q = analyse_question("did merebrook really dump sewage in the callow when it hadn't even rained")
+    assert not q.negated
+    assert analyse_question("Didn't Russia retake Kursk?").negated
+    assert analyse_question("Is it not true that the bridge is safe?").negated
+    claim = ("Bartholomew Yeardley, chair of the Friends of the River Callow, claimed the storm overflow had "
+             "discharged sewage even though no rain had fallen.")
+    assert stance(q, claim) == "claim" and speaker(claim).name == "Bartholomew Yeardley"
+    assert stance(q, "Merebrook Water has rejected claims that it released sewage when no rain had fallen.") == "denial"
+    # contracted negations are negations
+    assert denies("The company said it wasn't moving any jobs.") and denies("Ukraine’s army hasn’t left Kursk.")
+    assert not denies("The trains will run again once the line has been repaired.")

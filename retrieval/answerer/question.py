@@ -117,7 +117,7 @@ def analyse_question(question: str) -> QuestionInfo:
                                 r"what caused)\b", q))
     return QuestionInfo(question, qtype, terms, surface, names, set(YEAR.findall(question)),
                         {n.replace(",", "") for n in re.findall(r"\d[\d,.]*", question)},
-                        bool(set(ws) & NEGATIONS), presupposes, head,
+                        main_clause_negated(ws), presupposes, head,
                         bool(_REASON_QUESTION.match(q)),
                         quoted_phrases(q), casual_names(question, terms, surface), answer_kind_words(q))
 
@@ -142,6 +142,23 @@ LEADER_ROLES = re.compile(r"\b(chief executive|chief exec|ceo|managing director|
 
 # "what did the telescope cost", "what will the stadium cost to build": a price asked with "what … cost"
 _WHAT_COST = re.compile(r"\bwhat (?:did|does|do|will|would|could|is|was) [^?]{1,80}?\b(?:cost|costs|fetch|earn|weigh)\b")
+
+
+# Words that open a subordinate or relative clause: a negation after one is part of the claim's content ("did they
+# dump sewage when it hadn't rained"), not the question's polarity ("didn't they dump sewage?").
+_SUBORDINATORS = frozenset("when whenever if because although though while since after before until unless that "
+                           "who whom which where even once".split())
+
+
+def main_clause_negated(ws: list[str]) -> bool:
+    """The question negates its main clause ("Didn't Russia retake Kursk?", "Is it not true that …"): a negation
+    before any subordinating or relative word."""
+    for w in ws:
+        if w in _SUBORDINATORS:
+            return False
+        if w in NEGATIONS:
+            return True
+    return False
 
 
 def answer_kind_words(folded: str) -> set[str]:

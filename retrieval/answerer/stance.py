@@ -48,6 +48,9 @@ def _denial_verbs_at(ws: list[str]) -> list[int]:
 # Where one clause of a sentence ends and the next begins: "…, and has dismissed …", "…; …", "… but …".
 _CLAUSE = re.compile(r",\s*(?:and|but|while)\b|;|\s(?:but|while|whereas)\s", re.I)
 _PLAIN_NEGATIONS = NEGATIONS - DENIAL_VERBS
+# Adverbial subordinators (concessive, temporal, causal, conditional): the clause they open is background
+_ADVERBIAL = re.compile(r"\b(?:even though|even if|although|though|when|whenever|while|because|since|after|before|"
+                        r"if|unless|until|once)\b", re.I)
 
 
 def denies(text: str) -> bool:
@@ -55,6 +58,9 @@ def denies(text: str) -> bool:
     "No. 26" is a number. A clause that disputes a negation affirms ("the union disputed the company's assurance
     that no jobs will go" says jobs will go): a denial verb followed by a negation in its clause cancel out."""
     for clause in _CLAUSE.split(text):
+        # "… claimed the overflow discharged even though no rain had fallen": a negation in an adverbial clause is
+        # the circumstance of what is reported, not its denial
+        clause = _ADVERBIAL.split(clause, maxsplit=1)[0]
         ws = words(clause)
         cues = [i for i, w in enumerate(ws) if w in DENIAL
                 and not (w == "not" and i + 1 < len(ws) and ws[i + 1] in ("only", "just"))
@@ -171,6 +177,10 @@ def _speaker(text: str) -> Speaker:
         # "Its director, Lorcan Mabey, said …": the name set off by commas right before the verb
         named = answer_spans(pieces[-2])["name"]
         if named and pieces[-2].strip() == named[-1]:
+            return Speaker(named[-1], verb.group(0))
+        # "Bartholomew Yeardley, chair of the Friends of the River Callow, claimed …": a name, then its role
+        named = answer_spans(pieces[-3])["name"] if len(pieces) >= 3 else []
+        if named and pieces[-2].strip()[:1].islower() and pieces[-3].strip().endswith(named[-1]):
             return Speaker(named[-1], verb.group(0))
     if tail and tail[-1].lower() == "and":
         # "Putin congratulated military personnel and said …": the speaker is the sentence's own subject
