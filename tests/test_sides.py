@@ -533,3 +533,32 @@ def test_a_negation_in_the_claims_own_content_is_not_the_questions_polarity_nor_
     # contracted negations are negations
     assert denies("The company said it wasn't moving any jobs.") and denies("Ukraine’s army hasn’t left Kursk.")
     assert not denies("The trains will run again once the line has been repaired.")
+
+
+SPILL_A = ("Sewage spills at Duncote\n\n"
+           "Figures published by Merebrook show that the Duncote overflow spilled for 1,460 hours last year. "
+           "The company plans to build a storage tank at the Duncote site by 2028.\n")
+SPILL_B = ("River group demands answers\n\n"
+           "Merebrook's own figures show that the overflow spilled for 1,640 hours last year. "
+           "Campaigners want the regulator to act over the sewage, and campaigners say fish have died.\n")
+
+
+def test_two_counts_of_the_thing_asked_differ_though_one_passage_words_the_rest_its_own_way(tmp_path):
+    e = Engine(Settings(data_dir=corpus(tmp_path, ("a", "Tarrowby Post", SPILL_A), ("b", "Calderwick Gazette", SPILL_B))))
+    r = e.answer("how many hours did the duncote sewage overflow spill for last year")
+    assert not r.abstained and r.contested and r.answer.startswith("Sources differ"), r.answer
+    assert "1,460" in r.answer and "1,640" in r.answer
+    assert {s.side for s in r.sentences} == {"1,460", "1,640"}
+
+
+def test_a_money_questions_values_are_its_amounts_of_money_and_openings_lose_their_capital_only_when_common():
+    from retrieval.answerer.compose import _capital_only_opening
+    from retrieval.answerer.policy import asked_values
+    from retrieval.answerer.question import analyse_question
+
+    q = analyse_question("How much money is Wenlow Village School losing each year?")
+    text = "The trust, which runs 11 schools, said the school had 62 pupils and a deficit of £185,000 a year."
+    assert asked_values(q, text) == {185000.0}
+    passage = "Campaigners have accused the firm. Putin said so. The campaigners met Putin in Kursk."
+    assert _capital_only_opening("Campaigners have accused the firm.", passage)
+    assert not _capital_only_opening("Putin said so.", passage)

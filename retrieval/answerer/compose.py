@@ -78,9 +78,26 @@ def _attributed(c: Candidate, text: str) -> str:
     first = text.split(" ", 1)[0]
     # "According to X, the …", "According to X, forty-one people …": a common word that only opened the sentence
     if (first.lower() in STOPWORDS or first.lower() in {"the", "a", "an", "since", "in", "on", "as"}
-            or first.lower().split("-")[0] in NUMBER_WORDS):
+            or first.lower().split("-")[0] in NUMBER_WORDS or _capital_only_opening(text, c.passage.text)):
         text = text[0].lower() + text[1:]
     return f"According to {source_label(c.passage)}, {text}"
+
+
+def _capital_only_opening(text: str, passage: str) -> bool:
+    """The sentence's first word is a word capitalised only for opening it ("Campaigners have …"): the next word is
+    in lower case and the passage writes the word in lower case elsewhere, never capitalised mid-sentence. (An
+    English word list alone would not do: the uncased vocabulary holds "putin" and "ukraine".)"""
+    ws = text.split()
+    first = ws[0].strip("\"“‘'")
+    if len(ws) < 2 or not first.isalpha() or not ws[1][:1].islower():
+        return False
+    if not re.search(rf"\b{re.escape(first.lower())}\b", passage):
+        return False
+    for m in re.finditer(rf"\b{re.escape(first)}\b", passage):
+        before = passage[: m.start()].rstrip()
+        if before and before[-1] not in ".!?\"“”'‘’:\n":
+            return False  # capitalised mid-sentence: a name
+    return True
 
 
 def as_sentence(text: str) -> str:

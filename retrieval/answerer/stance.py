@@ -275,12 +275,14 @@ def quantities(text: str, about: set[str] | None = None) -> set[float]:
     """The figures of `figures(text)`; with `about` (the words a how-many question counts: "people",
     "passengers"), only those followed by one of them in some inflection, when any is ("Forty-one people were
     treated … in less than six hours" is about 41 people, not six)."""
-    found = figures(text)
-    if about:
-        near = {v for v, after in found if any(inflected_in(a, set(after.split())) for a in about)}
-        if near:
-            return near
-    return {v for v, _ in found}
+    near = counted_figures(text, about) if about else set()
+    return near or {v for v, _ in figures(text)}
+
+
+def counted_figures(text: str, about: set[str]) -> set[float]:
+    """The figures of `figures(text)` followed by one of `about` in some inflection ("1,460 hours" for "how many
+    hours"; "41 people" for people)."""
+    return {v for v, after in figures(text) if any(inflected_in(a, set(after.split())) for a in about)}
 
 
 def same_quantity(a: set[float], b: set[float]) -> bool:
