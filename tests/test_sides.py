@@ -562,3 +562,23 @@ def test_a_money_questions_values_are_its_amounts_of_money_and_openings_lose_the
     passage = "Campaigners have accused the firm. Putin said so. The campaigners met Putin in Kursk."
     assert _capital_only_opening("Campaigners have accused the firm.", passage)
     assert not _capital_only_opening("Putin said so.", passage)
+
+
+GRIT_DENIAL = ("Council denies moor road was left ungritted\n\n"
+               "Harbridge Council has denied claims that it failed to grit the hill road over Fenton Moor, where 60 "
+               "cars were trapped by snow on Tuesday night. Its highways chief, Mara Quill, said two gritters had "
+               "treated the road at 4pm.\n")
+GRIT_CLAIM = ("Drivers stranded on Fenton Moor\n\n"
+              "Dozens of drivers spent the night in their cars on Fenton Moor after heavy snow. "
+              "Drivers claimed the hill road had not been gritted before the snow arrived.\n")
+
+
+def test_a_denial_of_someones_claims_is_answered_beside_the_claimants_own_report(tmp_path):
+    # "has denied claims that it failed to grit" and "had not been gritted" both read as denials of the
+    # question's "did the council grit": the claim the council denies is the drivers'
+    e = Engine(Settings(data_dir=corpus(tmp_path, ("denial", "Vale Courier", GRIT_DENIAL),
+                                        ("claim", "Harbridge Herald", GRIT_CLAIM))))
+    r = e.answer("Did the council grit the Fenton Moor road before the snow came?")
+    assert not r.abstained and r.contested and r.answer.startswith("Disputed:"), r.answer
+    sides = {s.side: s.text for s in r.sentences}
+    assert "Drivers claimed" in sides["claim"] and "has denied claims" in sides["denial"], sides

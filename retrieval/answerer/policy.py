@@ -306,6 +306,15 @@ def claim_answer(q: QuestionInfo, cands: list[Candidate], model: AnswerModel, cl
                     denials = [others[i]]
                 else:
                     claims = [others[i]]
+    if bool(claims) != bool(denials) and not both_stated:
+        # "Crennock District Council has denied claims that it failed to grit the road": a denial of someone's
+        # claim, whichever way the question puts it; the other side is the claimant's own report ("Drivers
+        # claimed the road had not been gritted"), whatever its polarity against the question's words
+        anchor = (claims or denials)[0]
+        claimant = accuser(anchor, cands, scorer) if DENIES_CLAIMS.search(anchor.text) else None
+        if claimant is not None:
+            claimant.side, anchor.side = "claim", "denial"
+            claims, denials = [claimant], [anchor]
     if claims and len(denials) > 1:
         # The denial of that claim: of the sentences that deny something, the one the scorer finds closest to it.
         denials = [denials[int(np.argmax(_similarities(claims[0], denials, scorer)))]]
@@ -346,6 +355,30 @@ def claim_answer(q: QuestionInfo, cands: list[Candidate], model: AnswerModel, cl
     wants = picked[0].text if one is claims else ""
     return Draft(False, "", picked, [], closest, wants_other_side=wants, confidence=conf, candidates=cands,
                  lead_in=lead, attribute=True)
+
+
+# A denial of someone's claim named as such ("has denied claims that …", "rejected the union's allegations"):
+# the denial verbs of `stance.DENIAL_VERBS` with the nouns for what is claimed (general English).
+DENIES_CLAIMS = re.compile(r"\b(?:den(?:y|ies|ied)|reject(?:s|ed)?|dismiss(?:es|ed)?|refut(?:e|es|ed)|disput(?:e|es|ed)|"
+                           r"rebut(?:s|ted)?)\s+(?:the\s+|all\s+|these\s+)?(?:[\w'’-]+\s+){0,2}?(?:claims?|allegations?|"
+                           r"accusations?|suggestions?|charges?|reports?)\b", re.I)
+# The verbs a claimant reports with (a subset of `question.REPORTING`, and "accused")
+_CLAIMING = re.compile(r"\b(claimed|claims|claim|alleged|alleges|accused|accuses|said|says|insisted|insists)\b", re.I)
+
+
+def accuser(denial: Candidate, cands: Sequence[Candidate], scorer: SentenceScorer) -> Candidate | None:
+    """For a sentence that denies someone's claim: the claimant's own report of it. Among the scorer's few
+    closest sentences to the question (`CLOSEST_FOR_DISPUTE`, as for a dispute in other words), one that names
+    its speaker (another party than the denier) and reports with a claiming verb and no denial verb; of those,
+    the one the scorer finds closest to the denial."""
+    denier = set(words(speaker(denial.text, denial.prev).name))
+    near = _nearest([c for c in cands if c is not denial], CLOSEST_FOR_DISPUTE)
+    others = [c for c in near if c.passage.kind != "caption" and not headline(c)
+              and _CLAIMING.search(c.text) and not denial_verb(c.text) and not DENIES_CLAIMS.search(c.text)
+              and (who := set(words(speaker(c.text, c.prev).name))) and not who & denier]
+    if not others:
+        return None
+    return others[int(np.argmax(_similarities(denial, others, scorer)))]
 
 
 CLOSEST_FOR_DISPUTE = 4  # how many of the scorer's closest sentences a dispute in other words is looked for among
