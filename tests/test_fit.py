@@ -349,3 +349,13 @@ def test_who_said_is_answered_by_a_quote_whose_speaker_the_sentence_before_names
     assert _typed(question, quote, before) == 1.0
     assert _typed(question, quote) == 0.0  # nobody named before it: no speaker, no name
     assert _typed("What should the Corn Exchange be again?", quote, before) == 0.0
+
+
+def test_who_is_the_role_of_a_body_is_a_leader_question_and_its_modifier_is_no_answer_kind():
+    for question, role in (("Who is the principal of Brindlecombe Sixth Form College?", "princip"),
+                           ("Who is the trust boss that the local MP wants to meet?", "boss")):
+        q = analyse_question(question)
+        assert q.asks_for == {role}, question
+    assert "trust" in missable(analyse_question("Who is the trust boss that the local MP wants to meet?"))
+    assert _typed("Who is the principal of the college?", "Its principal, Anwar Hallworth-Greene, said so.") == 1.0
+    assert _typed("Who is the principal of the college?", "About 60 students take the bus to Brindlecombe.") == 0.0

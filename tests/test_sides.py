@@ -582,3 +582,13 @@ def test_a_denial_of_someones_claims_is_answered_beside_the_claimants_own_report
     assert not r.abstained and r.contested and r.answer.startswith("Disputed:"), r.answer
     sides = {s.side: s.text for s in r.sentences}
     assert "Drivers claimed" in sides["claim"] and "has denied claims" in sides["denial"], sides
+
+
+def test_a_quote_running_over_two_sentences_is_said_by_whom_the_sentence_before_it_opened_names(tmp_path):
+    text = ("Patients praise new scanner\n\n"
+            "Reginald Fothergill-Amadi, 71, was one of the first patients through the doors on Monday. "
+            "\"I used to lose a whole day going to Crennock. This morning I was home before my tea had gone cold,\" "
+            "he said.\n")
+    e = Engine(Settings(data_dir=corpus(tmp_path, ("scan", "Pellingford Clarion", text))))
+    r = e.answer("Which patient said he was home before his tea had gone cold?")
+    assert not r.abstained and "Reginald Fothergill-Amadi said" in r.answer, r.answer

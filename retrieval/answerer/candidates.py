@@ -33,6 +33,13 @@ class Candidate:
     features: dict[str, float] = field(default_factory=dict)
     score: float = 0.0  # the answer model's probability that it states the answer
     side: str = ""  # in a two-sided answer: "claim", "denial", or the value it gives
+    # the sentence a "he said"/"she said" here looks back to for a name: `prev`, or, in a quotation opened in an
+    # earlier sentence, the sentence before the one that opened it
+    speaker_prev: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.speaker_prev:
+            self.speaker_prev = self.prev
 
 
 def split_candidates(passages: Sequence[Passage], side_passages: Sequence[Passage] = ()) -> list[Candidate]:
@@ -44,13 +51,18 @@ def split_candidates(passages: Sequence[Passage], side_passages: Sequence[Passag
     for p in list(passages) + [p for p in side_passages if p.id not in {q.id for q in passages}]:
         marked = passage_spans(p)
         prev = ""
+        opened_after: str | None = None  # inside a quotation: the sentence before the one that opened it
         for i, (s, e) in enumerate(split_spans(p.text)):
             text = p.text[s:e]
+            looks_back = prev if opened_after is None else opened_after
+            if sum(text.count(ch) for ch in '"“”') % 2:  # opens a quotation it does not close, or closes one
+                opened_after = prev if opened_after is None else None
             if (len(words(text)) < MIN_WORDS or (s, e) in marked or text.rstrip("\"'”’)] ").endswith("?")
                     or LINK_LINE.match(text)):
                 prev = text
                 continue
-            out.append(Candidate(p, p.start + s, p.start + e, text, prev, i, side_only=p.id in side_ids))
+            out.append(Candidate(p, p.start + s, p.start + e, text, prev, i, side_only=p.id in side_ids,
+                                 speaker_prev=looks_back))
             prev = text
     return out
 

@@ -54,7 +54,7 @@ def compose(draft: Draft) -> tuple[str, list[Sentence], list[Source]]:
     for i, c in enumerate(draft.picked):
         n = cite(c)
         # '"…," she said' is given the name the sentence before it says "she" is
-        who, text = named_speaker(c.text, c.prev)
+        who, text = named_speaker(c.text, c.speaker_prev)
         # Who claims what: a claim or denial names its speaker where the sentence does; figures, dates and names
         # that differ, or agree, are each given with the source that reports them.
         by_speaker = c.side in ("claim", "denial") and who

@@ -112,7 +112,7 @@ def featurize(q: QuestionInfo, cands: Sequence[Candidate], cosines: np.ndarray,
     cos = np.asarray(cosines, dtype=float)
     zs = np.asarray(relevance if relevance is not None else cosines, dtype=float)
     spans = [answer_spans(c.text) for c in cands]
-    kinds = np.array([float(has_answer_kind(q, sp, new_names(q, sp), c.text, c.prev)) for c, sp in zip(cands, spans)])
+    kinds = np.array([float(has_answer_kind(q, sp, new_names(q, sp), c.text, c.speaker_prev)) for c, sp in zip(cands, spans)])
     # The scorer's lead is taken over the candidates of the same kind: a sentence holding a date, for "what day
     # …?", competes with the other sentences that hold one, not with a closer sentence that could not answer.
     tops = {t: _top_two(cos[kinds == t]) for t in set(kinds.tolist())}

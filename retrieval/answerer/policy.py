@@ -371,11 +371,11 @@ def accuser(denial: Candidate, cands: Sequence[Candidate], scorer: SentenceScore
     closest sentences to the question (`CLOSEST_FOR_DISPUTE`, as for a dispute in other words), one that names
     its speaker (another party than the denier) and reports with a claiming verb and no denial verb; of those,
     the one the scorer finds closest to the denial."""
-    denier = set(words(speaker(denial.text, denial.prev).name))
+    denier = set(words(speaker(denial.text, denial.speaker_prev).name))
     near = _nearest([c for c in cands if c is not denial], CLOSEST_FOR_DISPUTE)
     others = [c for c in near if c.passage.kind != "caption" and not headline(c)
               and _CLAIMING.search(c.text) and not denial_verb(c.text) and not DENIES_CLAIMS.search(c.text)
-              and (who := set(words(speaker(c.text, c.prev).name))) and not who & denier]
+              and (who := set(words(speaker(c.text, c.speaker_prev).name))) and not who & denier]
     if not others:
         return None
     return others[int(np.argmax(_similarities(denial, others, scorer)))]
@@ -423,7 +423,7 @@ def reported_claim(q: QuestionInfo, cands: list[Candidate], closest: list[Passag
     for c in _nearest(cands, 2):
         if c.passage.kind == "caption" or headline(c):
             continue
-        if speaker(c.text, c.prev).name and claim_coverage(q, c.text) >= 0.5:
+        if speaker(c.text, c.speaker_prev).name and claim_coverage(q, c.text) >= 0.5:
             c.side = stance(q, c.text)
             return Draft(False, "", [c], [], closest, confidence=conf, candidates=cands, attribute=True,
                          wants_other_side=c.text if c.side == "claim" else "")
@@ -437,7 +437,7 @@ def two_parties(claim: Candidate, denial: Candidate) -> bool:
     not one article's own narration ("Apple did not announce any new hardware")."""
     if claim.passage.doc != denial.passage.doc or denial_verb(denial.text):
         return True
-    who_a, who_b = speaker(claim.text, claim.prev).name, speaker(denial.text, denial.prev).name
+    who_a, who_b = speaker(claim.text, claim.speaker_prev).name, speaker(denial.text, denial.speaker_prev).name
     return bool(who_a and who_b) and fold(who_a) != fold(who_b)
 
 

@@ -130,14 +130,19 @@ _QUANTITY_HEAD = re.compile(r"\bwhat(?:'s|’s| s| is| was| are| were| will be| 
 # "Why …", "How come …", "What made …", "What's the point of …", "For what reason …": a reason is asked for.
 _REASON_QUESTION = re.compile(r"\s*(why|how come|what made|what caused|for what reason|what(?:'s|’s| s| is| was) the "
                               r"(?:point|purpose|reason|aim|idea)\b)\b")
-# "Who runs X", "who's the boss of", "who is in charge at", "who heads": a question for the person at the head of
-# something, whom news names by a leadership role ("Its managing director, Winifred Tulliver, …").
-LEADER_QUESTION = re.compile(r"\bwho(?:'s|’s| s| is| was)?\s+(?:(?:now|currently)\s+)?(?:runs?|ran|heads?|leads?|owns?|"
-                             r"manages?|chairs?|in charge|the (?:boss|head|leader|owner|chief|manager|chair|founder))\b")
 # Leadership roles as news names them (general English job titles).
-LEADER_ROLES = re.compile(r"\b(chief executive|chief exec|ceo|managing director|director|chair|chairman|chairwoman|"
-                          r"chairperson|president|head|leader|boss|manager|owner|founder|principal|headteacher|"
-                          r"head teacher|governor|proprietor|chief)\b", re.I)
+_ROLES = ("chief executive|chief exec|ceo|managing director|director|chair|chairman|chairwoman|chairperson|president|"
+          "head|leader|boss|manager|owner|founder|principal|headteacher|head teacher|governor|proprietor|chief|"
+          "captain|editor|general manager")
+LEADER_ROLES = re.compile(r"\b(%s)\b" % _ROLES, re.I)
+# "Who runs X", "who's the boss of", "who is in charge at", "who heads", "who is the principal of", "who is the trust
+# boss": a question for the person at the head of something, whom news names by a leadership role ("Its managing
+# director, Winifred Tulliver, …").
+LEADER_QUESTION = re.compile(r"\bwho(?:'s|’s| s| is| was)?\s+(?:(?:now|currently)\s+)?(?:runs?|ran|heads?|leads?|owns?|"
+                             r"manages?|chairs?|in charge|the (?:[\w'’-]+\s+)?(?:%s))\b" % _ROLES)
+
+
+_LEADING = re.compile(r"runs?|ran|heads?|leads?|owns?|manages?|chairs?|charge")
 
 
 # "what did the telescope cost", "what will the stadium cost to build": a price asked with "what … cost"
@@ -172,7 +177,7 @@ def answer_kind_words(folded: str) -> set[str]:
     found.update(stem(m.group(1)) for m in _QUANTITY_HEAD.finditer(folded))
     # "who runs", "who's the boss of", "who is in charge at": the role stands in for the asked words
     found.update(stem(w) for m in LEADER_QUESTION.finditer(folded) for w in words(m.group())
-                 if w not in STOPWORDS and w not in QUESTION_WORDS)
+                 if LEADER_ROLES.fullmatch(w) or _LEADING.fullmatch(w))
     for m in re.finditer(r"\b(?:what|which|how many|how much)\s+((?:(?:is|was|are|were|the|a|an|of|foreign|new|"
                          r"other)\s+)*[\w'-]+(?:\s+of\s+the\s+[\w'-]+)?)", folded):
         for w in words(m.group(1)):
