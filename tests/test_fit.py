@@ -241,6 +241,12 @@ def test_related_story_links_are_no_candidates():
     cands = split_candidates([P(text)])
     assert [c.text for c in cands] == ["Garth Brooks and Trisha Yearwood sang Imagine at the service.",
                                        "The ratio was 3:1 in favour."]
+    # a label in capitals, with or without a space after its colon, introduces a link too
+    text = ("READ MORE: Delaware lawmakers consider options after court tosses out early voting. "
+            "PLAYOFF OUTLOOK:The road through the West won't be easy. A 12:30 kick-off was agreed on Friday. "
+            "Attorney General Kathy Jennings will appeal the ruling.")
+    assert [c.text for c in split_candidates([P(text)])] == ["A 12:30 kick-off was agreed on Friday.",
+                                                              "Attorney General Kathy Jennings will appeal the ruling."]
 
 
 def test_soft_coverage_matches_each_question_word_to_its_closest_sentence_word():
@@ -306,6 +312,9 @@ def test_a_why_question_wants_a_reason_not_a_name():
 
     assert typed("The Corn Exchange was shut in 2021 after part of its roof collapsed.") == 1.0
     assert typed("Councillor Ambrose Pyke welcomed the Corn Exchange's reopening.") == 0.0
+    # "since" of time gives no reason; "since" of cause does
+    assert typed("Crowds have filled the Corn Exchange since the summer of 2024.") == 0.0
+    assert typed("Since its roof was unsafe, the Corn Exchange had to shut.") == 1.0
 
 
 def test_who_runs_a_body_wants_a_name_with_a_leaders_role():

@@ -13,8 +13,9 @@ from ..types import Passage
 
 MIN_WORDS = 3
 # A related-story link as news pages print it, a label then the linked headline with no space after the colon
-# ("More:What does it take …", "Watch live:Tribute service …", "Who is Nikki Haley?:Former S.C"): no answer.
-LINK_LINE = re.compile(r"^.{0,80}?[a-z?!'’\")]:[A-Z]")
+# ("More:What does it take …", "Watch live:Tribute service …", "Who is Nikki Haley?:Former S.C"), or a label in
+# capitals ("READ MORE: Delaware lawmakers consider …", "RELATED: …", "PLAYOFF OUTLOOK: …"): no answer.
+LINK_LINE = re.compile(r"^.{0,80}?[a-z?!'’\")]:[A-Z]|^[A-Z][A-Z'’&-]+(?: [A-Z0-9'’&-]+){0,4}:\s*\S")
 
 
 @dataclass

@@ -45,8 +45,10 @@ REPORTING = re.compile(r"\b(said|says|say|claimed|claims|claim|reported|reports|
                        r"stated|told|according to|alleged|insisted|confirmed|argued)\b", re.I)
 # Explicit causal connectives (the Penn Discourse Treebank 2.0's Contingency.Cause connectives, with their common
 # forms): a sentence that gives a reason, which is what a "why" question asks for even in other words than its own.
-CAUSAL = re.compile(r"\b(because|since|as a result|so that|therefore|thus|hence|consequently|due to|owing to|"
-                    r"in order to|thanks to|the reason|reasons?\b|caused by|led to|prompted|blamed)\b", re.I)
+# "since" only as "because": not "since the summer", "since 2021", "since March", "since then" (temporal)
+CAUSAL = re.compile(r"\b(because|since(?!\s+(?:the|then|early|late|mid|last|records|%s|\d+)\b)|as a result|so that|"
+                    r"therefore|thus|hence|consequently|due to|owing to|in order to|thanks to|the reason|reasons?\b|"
+                    r"caused by|led to|prompted|blamed)\b" % "|".join(MONTHS + WEEKDAYS), re.I)
 # A reason as news gives it: a causal connective, or the temporal ones that news uses for cause (PDTB 2.0 marks
 # "after", "following" and "in response to" as Temporal, often also Contingency: "shut in 2021 after the roof
 # collapsed", "cancelled following a drought warning", "closed amid falling numbers").
