@@ -592,3 +592,18 @@ def test_a_quote_running_over_two_sentences_is_said_by_whom_the_sentence_before_
     e = Engine(Settings(data_dir=corpus(tmp_path, ("scan", "Pellingford Clarion", text))))
     r = e.answer("Which patient said he was home before his tea had gone cold?")
     assert not r.abstained and "Reginald Fothergill-Amadi said" in r.answer, r.answer
+
+
+def test_how_did_a_named_person_describe_something_is_answered_with_that_persons_words():
+    from retrieval.answerer import extract
+    from retrieval.types import Passage
+
+    text = ("General Valery Gerasimov reported to President Vladimir Putin that the offensive in the region had "
+            'been defeated. Putin congratulated the troops and said the offensive "has completely failed."')
+    p = Passage("k:0", "k", text, 0, len(text), "body", "Putin hails end of offensive", "Kyiv Independent",
+                "2025-04-26")
+    scorer = _Scores("Gerasimov", 0.9, 0.3, ("congratulated", 0.89))
+    d = extract("How did Putin describe the outcome of the offensive?", [p], scorer=scorer, relevance=scorer)
+    assert not d.abstained and d.picked[0].text.startswith("Putin congratulated"), [c.text for c in d.picked]
+    d = extract("How was the outcome of the offensive reported?", [p], scorer=scorer, relevance=scorer)
+    assert not d.picked or d.picked[0].text.startswith("General Valery Gerasimov")

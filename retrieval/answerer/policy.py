@@ -131,6 +131,14 @@ def extract(question: str, passages: list[Passage], model: AnswerModel | None = 
         if body is not None:
             main = [body] + [c for c in main if c is not body]
             best = body
+    if conf >= model.threshold and (named := asked_speaker(q.text)) and not _spoken_by(best, named):
+        # "How did Putin describe the outcome?": the answer is Putin's own words, not a likelier sentence in which
+        # someone else reports to him
+        own = next((c for c in main[1:] if model.confidence(c.score) >= model.threshold and _spoken_by(c, named)),
+                   None)
+        if own is not None:
+            main = [own] + [c for c in main if c is not own]
+            best, conf = own, model.confidence(own.score)
     absent = absent_names(q, passages)
     if absent:
         return Draft(True, ABSTAIN_TEXT, [], ["no retrieved passage mentions " + ", ".join(absent),
@@ -204,6 +212,23 @@ def extract(question: str, passages: list[Passage], model: AnswerModel | None = 
         best.side = stance(q, best.text)
     return Draft(False, "", picked, [], closest, wants_other_side=wants, confidence=conf, candidates=cands,
                  lead_in=lead, contested=other is not None, attribute=yesno)
+
+
+# "How did Putin describe …", "What did the mayor call …", "What has Zelensky said about …": the words of a
+# named speaker are asked for.
+_ASKED_SPEAKER = re.compile(r"^\s*(?:how|what)\s+(?:did|does|do|has|have|had)\s+(?P<who>[^?]{1,60}?)\s+(?:describe|"
+                            r"described|call|called|characteri[sz]ed?|say|said|term|termed|label|labelled)\b", re.I)
+
+
+def asked_speaker(question: str) -> set[str]:
+    """The capitalised words of the speaker a question asks the words of ("How did Putin describe …" -> putin),
+    folded; none for any other question or a speaker not named ("what did officials say")."""
+    m = _ASKED_SPEAKER.match(question)
+    return {fold(w) for w in m.group("who").split() if w[:1].isupper()} if m else set()
+
+
+def _spoken_by(c: Candidate, named: set[str]) -> bool:
+    return bool(set(words(speaker(c.text, c.speaker_prev).name)) & named)
 
 
 def absent_names(q: QuestionInfo, passages: Sequence[Passage]) -> list[str]:
