@@ -52,6 +52,13 @@ def corpus(tmp_path, *items):
     return data
 
 
+def disputed(tmp_path, question, *items):
+    """The answer to `question` over the invented articles `items` (doc, outlet, text), which must be two-sided."""
+    r = Engine(Settings(data_dir=corpus(tmp_path, *items))).answer(question)
+    assert not r.abstained and r.contested and r.answer.startswith("Disputed:"), r.answer
+    return r
+
+
 def test_figures_written_differently_are_the_same_quantity():
     assert quantities("around nine hundred passengers") == {900.0} == quantities("about 900 passengers")
     assert quantities("1.8m viewers") == {1_800_000.0} == quantities("1,800,000 viewers")
@@ -304,10 +311,8 @@ DEAL_DENIAL = ("Agent: nothing signed\n\n"
 def test_a_claim_question_in_other_words_finds_both_sides_among_the_closest_sentences(tmp_path):
     # "sign a contract extension" is neither side's wording: the scorer's closest sentences hold the chairman's
     # report and the agent's denial, by two parties and about one thing
-    e = Engine(Settings(data_dir=corpus(tmp_path, ("claim", "Dunmore Gazette", DEAL_CLAIM),
-                                        ("denial", "Northern Sportsline", DEAL_DENIAL))))
-    r = e.answer("Did the Rovers boss sign a contract extension?")
-    assert not r.abstained and r.contested and r.answer.startswith("Disputed:"), r.answer
+    r = disputed(tmp_path, "Did the Rovers boss sign a contract extension?",
+                 ("claim", "Dunmore Gazette", DEAL_CLAIM), ("denial", "Northern Sportsline", DEAL_DENIAL))
     assert [s.side for s in r.sentences] == ["claim", "denial"]
     assert "Pettifer" in r.sentences[0].text and "denied" in r.sentences[1].text
 
@@ -576,10 +581,8 @@ GRIT_CLAIM = ("Drivers stranded on Fenton Moor\n\n"
 def test_a_denial_of_someones_claims_is_answered_beside_the_claimants_own_report(tmp_path):
     # "has denied claims that it failed to grit" and "had not been gritted" both read as denials of the
     # question's "did the council grit": the claim the council denies is the drivers'
-    e = Engine(Settings(data_dir=corpus(tmp_path, ("denial", "Vale Courier", GRIT_DENIAL),
-                                        ("claim", "Harbridge Herald", GRIT_CLAIM))))
-    r = e.answer("Did the council grit the Fenton Moor road before the snow came?")
-    assert not r.abstained and r.contested and r.answer.startswith("Disputed:"), r.answer
+    r = disputed(tmp_path, "Did the council grit the Fenton Moor road before the snow came?",
+                 ("denial", "Vale Courier", GRIT_DENIAL), ("claim", "Harbridge Herald", GRIT_CLAIM))
     sides = {s.side: s.text for s in r.sentences}
     assert "Drivers claimed" in sides["claim"] and "has denied claims" in sides["denial"], sides
 

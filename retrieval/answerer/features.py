@@ -5,8 +5,8 @@ general properties a fitted model weighs (`python -m evals.fit`): the untuned Mi
 sentence holds an answer of the kind asked for that the question does not already contain (a figure for "how
 many", a new name for "who"), how many of the question's words the sentence and its passage lack in every
 inflection, and whether the question's years and numbers hold. Features tried on the dev weeks and left out
-(idf-weighted coverage, agreement across articles, passage rank, echo of the question, heading/caption kind)
-are listed in the README with their figures.
+(idf-weighted coverage, agreement across articles, passage rank, echo of the question, heading/caption kind, a
+figure counting the very noun a how-many question counts) are listed in docs/evaluation.md with their figures.
 """
 
 from __future__ import annotations
