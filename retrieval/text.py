@@ -148,6 +148,12 @@ def inflected_in(word: str, vocabulary: set[str]) -> bool:
     return False
 
 
+def odd_quotes(text: str) -> bool:
+    """The text has an odd number of double quotation marks: it opens a quotation it does not close, or closes one
+    opened before it."""
+    return sum(text.count(ch) for ch in '"“”') % 2 == 1
+
+
 def related_in(word: str, vocabulary: set[str]) -> bool:
     """`word` occurs among `vocabulary` in some inflection (`inflected_in`), or as a noun derived from it, or it
     from one: one of the two ends in a nominalising suffix (-tion, -sion, -ment, -ance, -ence, -ure, -al) and

@@ -52,9 +52,14 @@ def corpus(tmp_path, *items):
     return data
 
 
+def ask(tmp_path, question, *items):
+    """The answer to `question` over the invented articles `items` (doc, outlet, text), on a fresh index."""
+    return Engine(Settings(data_dir=corpus(tmp_path, *items))).answer(question)
+
+
 def disputed(tmp_path, question, *items):
-    """The answer to `question` over the invented articles `items` (doc, outlet, text), which must be two-sided."""
-    r = Engine(Settings(data_dir=corpus(tmp_path, *items))).answer(question)
+    """`ask`, for an answer that must be two-sided."""
+    r = ask(tmp_path, question, *items)
     assert not r.abstained and r.contested and r.answer.startswith("Disputed:"), r.answer
     return r
 
@@ -449,8 +454,8 @@ FERRY_B = ("Storm Perrin: the damage\n\n"
 
 def test_yes_needs_every_source_given_to_state_the_claim_in_full(tmp_path):
     # the second outlet reports the ferries cancelled, not running again: no "Yes:" on two sources' word
-    e = Engine(Settings(data_dir=corpus(tmp_path, ("a", "Kestrel Bay Chronicle", FERRY_A), ("b", "Vale Courier", FERRY_B))))
-    r = e.answer("Are the ferries to Skellan Isle running again after the storm?")
+    r = ask(tmp_path, "Are the ferries to Skellan Isle running again after the storm?",
+            ("a", "Kestrel Bay Chronicle", FERRY_A), ("b", "Vale Courier", FERRY_B))
     assert not r.abstained and "resumed" in r.sentences[0].text, r.answer
     assert not r.answer.startswith(("Yes", "No")), r.answer
 
@@ -549,8 +554,8 @@ SPILL_B = ("River group demands answers\n\n"
 
 
 def test_two_counts_of_the_thing_asked_differ_though_one_passage_words_the_rest_its_own_way(tmp_path):
-    e = Engine(Settings(data_dir=corpus(tmp_path, ("a", "Tarrowby Post", SPILL_A), ("b", "Calderwick Gazette", SPILL_B))))
-    r = e.answer("how many hours did the duncote sewage overflow spill for last year")
+    r = ask(tmp_path, "how many hours did the duncote sewage overflow spill for last year",
+            ("a", "Tarrowby Post", SPILL_A), ("b", "Calderwick Gazette", SPILL_B))
     assert not r.abstained and r.contested and r.answer.startswith("Sources differ"), r.answer
     assert "1,460" in r.answer and "1,640" in r.answer
     assert {s.side for s in r.sentences} == {"1,460", "1,640"}
@@ -592,8 +597,8 @@ def test_a_quote_running_over_two_sentences_is_said_by_whom_the_sentence_before_
             "Reginald Fothergill-Amadi, 71, was one of the first patients through the doors on Monday. "
             "\"I used to lose a whole day going to Crennock. This morning I was home before my tea had gone cold,\" "
             "he said.\n")
-    e = Engine(Settings(data_dir=corpus(tmp_path, ("scan", "Pellingford Clarion", text))))
-    r = e.answer("Which patient said he was home before his tea had gone cold?")
+    r = ask(tmp_path, "Which patient said he was home before his tea had gone cold?",
+            ("scan", "Pellingford Clarion", text))
     assert not r.abstained and "Reginald Fothergill-Amadi said" in r.answer, r.answer
 
 

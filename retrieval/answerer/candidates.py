@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from ..injection import passage_spans
 from ..sentences import split_spans
-from ..text import fold, words
+from ..text import fold, odd_quotes, words
 from ..types import Passage
 
 MIN_WORDS = 3
@@ -56,7 +56,7 @@ def split_candidates(passages: Sequence[Passage], side_passages: Sequence[Passag
         for i, (s, e) in enumerate(split_spans(p.text)):
             text = p.text[s:e]
             looks_back = prev if opened_after is None else opened_after
-            if sum(text.count(ch) for ch in '"“”') % 2:  # opens a quotation it does not close, or closes one
+            if odd_quotes(text):  # opens a quotation it does not close, or closes one
                 opened_after = prev if opened_after is None else None
             if (len(words(text)) < MIN_WORDS or (s, e) in marked or text.rstrip("\"'”’)] ").endswith("?")
                     or LINK_LINE.match(text)):

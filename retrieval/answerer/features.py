@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -20,15 +21,12 @@ from ..citations import SUPPORT_COVERAGE
 from ..text import fold, inflected_in, stem, vocabulary
 from .candidates import Candidate
 from .question import (
-    LEADER_QUESTION,
     LEADER_ROLES,
-    MONEY_QUESTION,
     REASON,
     REPORTING,
     YEAR,
     QuestionInfo,
     answer_spans,
-    measure_units,
     new_names,
     share,
 )
@@ -68,11 +66,10 @@ def has_answer_kind(q: QuestionInfo, spans: dict[str, list[str]], names: list[st
     if q.qtype == "quantity":
         # a year is a date, not an amount ("moved to Orchard Park in 2011" holds no crowd size)
         vals = [v for v in spans["number"] if v not in spans["date"]] + spans["money"] + spans["percent"]
-        if MONEY_QUESTION.search(q.text):  # "what did the telescope cost": an amount of money, not "1.2-metre"
+        if q.money:  # "what did the telescope cost": an amount of money, not "1.2-metre"
             vals = spans["money"] + spans["percent"]
-        elif units := measure_units(q.text):  # "how fast": a figure in a unit of speed, not "15,000 deliveries"
-            if not in_units(units, text):
-                return False
+        elif q.units and not in_units(q.units, text):  # "how fast": a figure in a unit of speed, not "15,000 deliveries"
+            return False
         return any(v.replace(",", "") not in q.numbers for v in vals)
     if q.qtype == "date":
         return any(d not in q.years for d in spans["date"])
@@ -80,7 +77,7 @@ def has_answer_kind(q: QuestionInfo, spans: dict[str, list[str]], names: list[st
         return states_claim(q, text)
     if q.asks_reason:  # "why …?": a reason (`REASON`), not a name
         return bool(REASON.search(text))
-    if q.qtype == "person" and LEADER_QUESTION.search(fold(q.text)):  # "who runs …": a name and a leader's role
+    if q.qtype == "person" and q.leader:  # "who runs …": a name and a leader's role
         return bool(names) and bool(LEADER_ROLES.search(text))
     if not names and q.qtype == "person" and REPORTING.search(q.text):
         # "who said …": a quote attributed with "she said" names its speaker in the sentence before
@@ -89,15 +86,20 @@ def has_answer_kind(q: QuestionInfo, spans: dict[str, list[str]], names: list[st
     return bool(names)
 
 
-def in_units(units: list[str], text: str) -> bool:
+def in_units(units: tuple[str, ...], text: str) -> bool:
     """The text gives a figure in one of `units` ("4.7 metres", "94mph", "for a year and a half"): a unit word (or
     its singular), or a short unit symbol right after a digit."""
+    return bool(_units_pattern(units).search(fold(text)))
+
+
+@lru_cache(maxsize=32)
+def _units_pattern(units: tuple[str, ...]) -> re.Pattern[str]:
     long_ = sorted({u for u in units if len(u) > 2} | {u[:-1] for u in units if len(u) > 3 and u.endswith("s")})
     every = "|".join(map(re.escape, sorted(set(units) | set(long_), key=len, reverse=True)))
     pattern = r"\d\s?(?:%s)\b" % every
     if long_:
         pattern += r"|\b(?:%s)\b" % "|".join(map(re.escape, long_))
-    return bool(re.search(pattern, fold(text)))
+    return re.compile(pattern)
 
 
 def featurize(q: QuestionInfo, cands: Sequence[Candidate], cosines: np.ndarray,

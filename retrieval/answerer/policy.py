@@ -24,7 +24,6 @@ from .model import AnswerModel, default_model
 from .question import (
     CAUSAL,
     DATE_WORDS,
-    MONEY_QUESTION,
     REPORTING,
     QuestionInfo,
     analyse_question,
@@ -471,7 +470,7 @@ def asked_values(q: QuestionInfo, text: str) -> set[str] | set[float]:
     or names. A figure the question itself holds, or a year in a sentence asked for a figure, is not one."""
     if q.qtype == "quantity":
         asked = quantities(q.text)
-        money = answer_spans(text)["money"] if MONEY_QUESTION.search(q.text) else []
+        money = answer_spans(text)["money"] if q.money else []
         if money:  # "how much money is the school losing": the amounts of money, not "62 pupils" or "11 schools"
             return {v for m in money for v in quantities(m)} - asked
         return {v for v in quantities(text, counted_words(q.text)) if v not in asked and not _a_year(v, text)}
@@ -518,17 +517,17 @@ def differing_value(q: QuestionInfo, best: Candidate, cands: list[Candidate], mo
     mine = asked_values(q, best.text)
     if not mine:
         return None
+    # "1,460 hours" and "1,640 hours" for "how many hours …": figures of the very thing counted may come from a
+    # passage that words the rest its own way ("the overflow" for "the Duncote overflow")
     counted = counted_words(q.text) if q.qtype == "quantity" else set()
+    best_counts = bool(counted) and bool(counted_figures(best.text, counted))
     for c in cands:
-        # "1,460 hours" and "1,640 hours" for "how many hours …": figures of the very thing counted may come from a
-        # passage that words the rest its own way ("the overflow" for "the Duncote overflow")
-        counts_alike = bool(counted) and bool(counted_figures(best.text, counted)) and bool(
-            counted_figures(c.text, counted))
         if c is best or c.passage.doc == best.passage.doc or model.confidence(c.score) < model.threshold:
             continue
         if c.features.get("typed", 0.0) < 1.0:
             continue
-        if c.features["missing_passage"] > best.features["missing_passage"] and not counts_alike:
+        if c.features["missing_passage"] > best.features["missing_passage"] and not (
+                best_counts and counted_figures(c.text, counted)):
             continue
         if best.passage.outlet and c.passage.outlet == best.passage.outlet:
             continue

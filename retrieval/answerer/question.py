@@ -84,6 +84,9 @@ class QuestionInfo:
     rare: set[str] = field(default_factory=set)
     # the stems of the words of its wh-phrase that name the kind of answer ("what day of the week" -> day, week)
     asks_for: set[str] = field(default_factory=set)
+    money: bool = False  # asks for an amount of money (`MONEY_QUESTION`): "what did the telescope cost"
+    units: tuple[str, ...] = ()  # "how far/long/fast …": the units its answer is given in (`measure_units`)
+    leader: bool = False  # asks who heads something (`LEADER_QUESTION`): "who runs Tulliver's Bakery"
 
 
 def analyse_question(question: str) -> QuestionInfo:
@@ -121,7 +124,9 @@ def analyse_question(question: str) -> QuestionInfo:
                         {n.replace(",", "") for n in re.findall(r"\d[\d,.]*", question)},
                         main_clause_negated(ws), presupposes, head,
                         bool(_REASON_QUESTION.match(q)),
-                        quoted_phrases(q), casual_names(question, terms, surface), answer_kind_words(q))
+                        quoted_phrases(q), casual_names(question, terms, surface), answer_kind_words(q),
+                        bool(MONEY_QUESTION.search(question)), tuple(measure_units(question)),
+                        bool(LEADER_QUESTION.search(q)))
 
 
 # "what is the cost", "what's the starting hourly wage", "what will the fare be": up to two words before the noun

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..text import NEGATIONS, STOPWORDS, fold, inflected_in, words
+from ..text import NEGATIONS, STOPWORDS, fold, inflected_in, odd_quotes, words
 from .question import REPORTING, QuestionInfo, answer_spans
 
 # "despite" is left out of FNC-1's list: it concedes rather than refutes ("the operation continues despite
@@ -130,8 +130,7 @@ def _antecedent(prev: str) -> str:
 
 def _opens_quote(text: str) -> bool:
     """The sentence opens a quotation it does not close."""
-    marks = sum(text.count(ch) for ch in '"“”')
-    return marks % 2 == 1 and text.lstrip()[:1] in '"“'
+    return odd_quotes(text) and text.lstrip()[:1] in '"“'
 
 
 def named_speaker(text: str, prev: str = "") -> tuple[str, str]:
